@@ -1,0 +1,154 @@
+"""In-memory bus: the embedded default for one process (demo, one small MSP). Same keyed ordering as Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autotriage.core.bus.base import (
+    Bus,
+    Consumer,
+    Headers,
+    OnRevoked,
+    Producer,
+    Record,
+    TopicPartition,
+    TopicSpec,
+    partition_for,
+)
+
+
+@dataclass
+class _Topic:
+    partitions: list[list[Record]]
+
+
+@dataclass
+class _Group:
+    committed: dict[TopicPartition, int] = field(default_factory=dict)
+
+
+class MemoryBus(Bus):
+    """Topics as lists of records per partition; one consumer per group (single process)."""
+
+    def __init__(self, default_partitions: int = 3) -> None:
+        self._topics: dict[str, _Topic] = {}
+        self._groups: dict[str, _Group] = {}
+        self._changed = asyncio.Condition()
+        self._default_partitions = default_partitions
+        self._producer = _MemoryProducer(self)
+
+    async def start(self) -> None:
+        """Nothing to connect."""
+
+    async def stop(self) -> None:
+        """Wake waiting consumers so they can exit."""
+        async with self._changed:
+            self._changed.notify_all()
+
+    def producer(self) -> Producer:
+        return self._producer
+
+    async def consumer(
+        self, topics: Sequence[str], group_id: str, on_revoked: OnRevoked | None = None
+    ) -> Consumer:
+        for name in topics:
+            self._topic(name)
+        group = self._groups.setdefault(group_id, _Group())
+        return _MemoryConsumer(self, list(topics), group)
+
+    async def ensure_topics(self, specs: Sequence[TopicSpec]) -> list[str]:
+        created = []
+        for spec in specs:
+            if spec.name not in self._topics:
+                self._topics[spec.name] = _Topic([[] for _ in range(spec.partitions)])
+                created.append(spec.name)
+        return created
+
+    def records(self, topic: str) -> list[Record]:
+        """Every record of a topic (all partitions), for tests and the demo."""
+        found = self._topics.get(topic)
+        if found is None:
+            return []
+        return sorted((r for p in found.partitions for r in p), key=lambda r: r.timestamp_ms)
+
+    def _topic(self, name: str) -> _Topic:
+        topic = self._topics.get(name)
+        if topic is None:
+            topic = _Topic([[] for _ in range(self._default_partitions)])
+            self._topics[name] = topic
+        return topic
+
+    async def _append(self, topic: str, value: bytes, key: bytes | None, headers: Headers) -> None:
+        t = self._topic(topic)
+        partition = partition_for(key, len(t.partitions))
+        log = t.partitions[partition]
+        log.append(Record(topic, partition, len(log), key, value, headers, int(time.time() * 1000)))
+        async with self._changed:
+            self._changed.notify_all()
+
+
+class _MemoryProducer(Producer):
+    def __init__(self, bus: MemoryBus) -> None:
+        self._bus = bus
+
+    async def send(
+        self, topic: str, value: bytes, key: bytes | None = None, headers: Headers = ()
+    ) -> asyncio.Future[Any]:
+        await self._bus._append(topic, value, key, headers)
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    async def flush(self) -> None:
+        """Appends are synchronous: nothing to wait for."""
+
+
+class _MemoryConsumer(Consumer):
+    def __init__(self, bus: MemoryBus, topics: list[str], group: _Group) -> None:
+        self._bus = bus
+        self._topics = topics
+        self._group = group
+        self._position: dict[TopicPartition, int] = {}
+        self._stopped = False
+        for name in topics:
+            for partition in range(len(bus._topic(name).partitions)):
+                tp = (name, partition)
+                self._position[tp] = group.committed.get(tp, 0)
+
+    def _available(self, max_records: int) -> list[Record]:
+        batch: list[Record] = []
+        for (name, partition), position in self._position.items():
+            log = self._bus._topic(name).partitions[partition]
+            take = log[position : position + (max_records - len(batch))]
+            batch.extend(take)
+            self._position[(name, partition)] = position + len(take)
+            if len(batch) >= max_records:
+                break
+        return batch
+
+    async def getmany(self, timeout_s: float, max_records: int) -> list[Record]:
+        batch = self._available(max_records)
+        if batch or self._stopped:
+            return batch
+        try:
+            async with self._bus._changed:
+                await asyncio.wait_for(self._bus._changed.wait(), timeout_s)
+        except TimeoutError:
+            return []
+        return self._available(max_records)
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self._group.committed.update(offsets)
+
+    async def lag(self) -> int:
+        total = 0
+        for (name, partition), position in self._position.items():
+            total += len(self._bus._topic(name).partitions[partition]) - position
+        return total
+
+    async def stop(self) -> None:
+        self._stopped = True

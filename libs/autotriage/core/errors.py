@@ -1,0 +1,45 @@
+"""Error classes that decide what the runtime does with a failed record."""
+
+from __future__ import annotations
+
+
+class AutotriageError(Exception):
+    """Base class; ``reason`` is a short, bounded code usable as a metric label."""
+
+    reason: str = "error"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class TransientError(AutotriageError):
+    """Worth retrying later (429, 5xx, timeouts, a broker blip)."""
+
+    def __init__(self, reason: str, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason, message)
+        self.retry_after_s = retry_after_s
+
+
+class PermanentError(AutotriageError):
+    """No retry can fix it (validation error, 4xx, content filter): goes to the dead-letter topic."""
+
+
+class PoisonMessage(PermanentError):
+    """A record that cannot be decoded (bad bytes, unknown schema version)."""
+
+
+class ConfigError(AutotriageError):
+    """A user-fixable configuration problem; the message names the cause and the fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("config", message)
+
+
+class WebhookRejected(AutotriageError):
+    """A webhook refused at ingress; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(reason, message)
+        self.status = status

@@ -1,0 +1,132 @@
+"""Event envelope and payloads passed between stages, with the orjson codec.
+
+Every event carries the envelope (``event_id``, ``schema_version``, ``tenant``, ``psa``, ``ticket_id``,
+``occurred_at``, ``attempt``). ``occurred_at`` is the webhook receipt time and is carried unchanged through
+the pipeline so the end-to-end latency can be measured at the end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from autotriage.core.errors import PoisonMessage
+from autotriage.core.models import Action, Classification, PSAKind, Taxonomy, Ticket, Usage
+
+SCHEMA_VERSION = 1
+
+
+def new_event_id() -> str:
+    """A random, unique event id."""
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware (UTC)."""
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """Fields every event carries."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: str = Field(default_factory=new_event_id)
+    schema_version: int = SCHEMA_VERSION
+    tenant: str
+    psa: PSAKind
+    ticket_id: str
+    occurred_at: AwareDatetime
+    attempt: int = 0
+
+    @property
+    def key(self) -> bytes:
+        """Partition key: all events of one ticket stay in order on one partition."""
+        return f"{self.tenant}:{self.ticket_id}".encode()
+
+    def envelope_fields(self) -> dict[str, Any]:
+        """The envelope of this event, to start the next stage's event with (fresh ``event_id``)."""
+        return {
+            "tenant": self.tenant,
+            "psa": self.psa,
+            "ticket_id": self.ticket_id,
+            "occurred_at": self.occurred_at,
+        }
+
+
+class WebhookReceived(Envelope):
+    """One ticket event from a verified webhook delivery (a batched delivery becomes several)."""
+
+    delivery_id: str
+    event: str
+    scope_hint: str = ""
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class TicketNormalized(Envelope):
+    """A new ticket, re-read from the PSA and mapped to the standard shape."""
+
+    ticket: Ticket
+
+
+class TicketEnriched(Envelope):
+    """A ticket with the candidate categories valid for its scope."""
+
+    ticket: Ticket
+    taxonomy: Taxonomy
+
+
+class TicketClassified(Envelope):
+    """A ticket with the classifier's verdict and the mode the writer must honour."""
+
+    ticket: Ticket
+    classification: Classification
+    mode: str
+    taxonomy_version: str = ""
+
+
+class OutcomeRecorded(Envelope):
+    """What happened to a ticket: the audit record at the end of the pipeline."""
+
+    action: Action
+    reason: str = ""
+    mode: str = ""
+    category: str = ""
+    confidence: float = 0.0
+    model: str = ""
+    usage: Usage = Usage()
+    stage: str = "writer"
+    detail: str = ""
+    finished_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+E = TypeVar("E", bound=Envelope)
+
+
+def encode(event: Envelope) -> bytes:
+    """Serialise an event with orjson."""
+    return orjson.dumps(event.model_dump(mode="json"))
+
+
+def decode(raw: bytes, event_type: type[E]) -> E:
+    """Decode an event; raise :class:`PoisonMessage` for bytes no retry can fix."""
+    try:
+        head = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise PoisonMessage("undecodable", f"record is not JSON: {exc}") from exc
+    if not isinstance(head, dict):
+        raise PoisonMessage("undecodable", "record is not a JSON object")
+    version = head.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise PoisonMessage(
+            "unknown_schema_version",
+            f"schema_version {version!r} is not supported (this build reads {SCHEMA_VERSION})",
+        )
+    try:
+        return event_type.model_validate(head)
+    except ValidationError as exc:
+        raise PoisonMessage("invalid_event", f"not a valid {event_type.__name__}: {exc}") from exc

@@ -1,0 +1,189 @@
+"""Every Prometheus metric autotriage exports, defined once (one registry per process).
+
+Naming: prefix ``autotriage_``, base units, ``_total`` counters, bounded labels (never a ticket id;
+``tenant`` is bounded by the tenants file, ``reason``/``kind`` by code enums).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import gc_collector, platform_collector, process_collector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+process_collector.ProcessCollector(registry=REGISTRY)
+platform_collector.PlatformCollector(registry=REGISTRY)
+gc_collector.GCCollector(registry=REGISTRY)
+
+#: Buckets for work that includes LLM calls and retries: 50 ms .. 10 min.
+LLM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120, 300, 600)
+#: Buckets for fast in-process work and HTTP handling: 1 ms .. 10 s.
+FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+BUILD_INFO = Info("autotriage_build", "Version of the running autotriage build", registry=REGISTRY)
+
+# --- stages -------------------------------------------------------------------------------------------
+STAGE_CONSUMED = Counter(
+    "autotriage_stage_consumed_total", "Records consumed by a stage", ["stage"], registry=REGISTRY
+)
+STAGE_PRODUCED = Counter(
+    "autotriage_stage_produced_total", "Records produced by a stage", ["stage", "topic"], registry=REGISTRY
+)
+STAGE_PROCESSED = Counter(
+    "autotriage_stage_processed_total",
+    "Records a stage finished, by result (ok, retry, dead_letter, skipped)",
+    ["stage", "result"],
+    registry=REGISTRY,
+)
+STAGE_DURATION = Histogram(
+    "autotriage_stage_processing_duration_seconds",
+    "Time a stage spends on one record",
+    ["stage"],
+    buckets=LLM_BUCKETS,
+    registry=REGISTRY,
+)
+STAGE_IN_FLIGHT = Gauge(
+    "autotriage_stage_in_flight", "Records a stage is working on right now", ["stage"], registry=REGISTRY
+)
+CONSUMER_LAG = Gauge(
+    "autotriage_consumer_lag_records",
+    "Records waiting in a stage's input partitions (log end offset minus position)",
+    ["stage"],
+    registry=REGISTRY,
+)
+CONSUMER_PROGRESS = Gauge(
+    "autotriage_consumer_last_progress_timestamp_seconds",
+    "Unix time a stage last committed progress",
+    ["stage"],
+    registry=REGISTRY,
+)
+STAGE_HEALTHY = Gauge(
+    "autotriage_stage_healthy", "1 while the liveness watchdog finds the stage healthy", ["stage"],
+    registry=REGISTRY,
+)
+RETRIES = Counter(
+    "autotriage_retries_total", "Records sent to a retry topic", ["stage", "reason"], registry=REGISTRY
+)
+DEAD_LETTERS = Counter(
+    "autotriage_dead_letter_total", "Records sent to the dead-letter topic", ["stage", "reason"],
+    registry=REGISTRY,
+)
+
+# --- outcomes -----------------------------------------------------------------------------------------
+OUTCOMES = Counter(
+    "autotriage_outcomes_total",
+    "Tickets that reached an outcome, by action and reason",
+    ["tenant", "psa", "action", "reason"],
+    registry=REGISTRY,
+)
+END_TO_END = Histogram(
+    "autotriage_end_to_end_latency_seconds",
+    "Webhook receipt to outcome",
+    ["tenant", "action"],
+    buckets=LLM_BUCKETS,
+    registry=REGISTRY,
+)
+
+# --- ingress ------------------------------------------------------------------------------------------
+HTTP_REQUESTS = Counter(
+    "autotriage_ingress_http_requests_total", "Ingress HTTP requests", ["route", "status"], registry=REGISTRY
+)
+HTTP_DURATION = Histogram(
+    "autotriage_ingress_http_request_duration_seconds",
+    "Ingress HTTP request handling time",
+    ["route"],
+    buckets=FAST_BUCKETS,
+    registry=REGISTRY,
+)
+SIGNATURE_FAILURES = Counter(
+    "autotriage_webhook_signature_failures_total",
+    "Webhooks refused for a bad or missing signature/credential",
+    ["psa", "tenant"],
+    registry=REGISTRY,
+)
+WEBHOOK_DELIVERIES = Counter(
+    "autotriage_webhook_deliveries_total",
+    "Webhook deliveries by result (accepted, duplicate, ignored)",
+    ["psa", "tenant", "result"],
+    registry=REGISTRY,
+)
+WEBHOOK_DEACTIVATED = Counter(
+    "autotriage_webhook_deactivated_total",
+    "Signed callouts from a PSA saying it deactivated our webhook",
+    ["psa", "tenant"],
+    registry=REGISTRY,
+)
+
+# --- LLM ----------------------------------------------------------------------------------------------
+LLM_REQUESTS = Counter(
+    "autotriage_llm_requests_total", "LLM requests by status", ["tenant", "provider", "model", "status"],
+    registry=REGISTRY,
+)
+LLM_DURATION = Histogram(
+    "autotriage_llm_request_duration_seconds",
+    "LLM request time (including the SDK's retries)",
+    ["provider", "model"],
+    buckets=LLM_BUCKETS,
+    registry=REGISTRY,
+)
+LLM_TOKENS = Counter(
+    "autotriage_llm_tokens_total",
+    "LLM tokens by kind (prompt, cached, completion, reasoning)",
+    ["tenant", "model", "kind"],
+    registry=REGISTRY,
+)
+LLM_COST = Counter(
+    "autotriage_llm_cost_usd_total", "LLM spend in US dollars", ["tenant", "model"], registry=REGISTRY
+)
+LLM_ERRORS = Counter(
+    "autotriage_llm_errors_total", "LLM errors by kind", ["tenant", "provider", "kind"], registry=REGISTRY
+)
+LLM_QUOTA_EXHAUSTED = Gauge(
+    "autotriage_llm_quota_exhausted",
+    "1 while a tenant's LLM account reports exhausted quota (the tenant is paused for the LLM)",
+    ["tenant"],
+    registry=REGISTRY,
+)
+LOCAL_MODEL_DECISIONS = Counter(
+    "autotriage_local_model_decisions_total",
+    "Cascade decisions: local (LLM skipped), llm, fallback",
+    ["tenant", "decision"],
+    registry=REGISTRY,
+)
+
+# --- PSA ----------------------------------------------------------------------------------------------
+PSA_REQUESTS = Counter(
+    "autotriage_psa_api_requests_total", "PSA API calls", ["psa", "operation", "status"], registry=REGISTRY
+)
+PSA_DURATION = Histogram(
+    "autotriage_psa_api_request_duration_seconds",
+    "PSA API call time",
+    ["psa", "operation"],
+    buckets=FAST_BUCKETS,
+    registry=REGISTRY,
+)
+TAXONOMY_LOOKUPS = Counter(
+    "autotriage_taxonomy_cache_lookups_total", "Taxonomy cache lookups (hit, miss, stale)", ["result"],
+    registry=REGISTRY,
+)
+
+# --- policy -------------------------------------------------------------------------------------------
+BUDGET_REMAINING_USD = Gauge(
+    "autotriage_budget_remaining_usd", "USD left in a tenant's budget period", ["tenant", "period"],
+    registry=REGISTRY,
+)
+BUDGET_REMAINING_TOKENS = Gauge(
+    "autotriage_budget_remaining_tokens", "Tokens left in a tenant's budget period", ["tenant", "period"],
+    registry=REGISTRY,
+)
+BUDGET_EXHAUSTED = Counter(
+    "autotriage_budget_exhausted_total", "Tickets that met an exhausted budget", ["tenant", "period"],
+    registry=REGISTRY,
+)
+NOISE_FILTERED = Counter(
+    "autotriage_noise_filtered_total", "Tickets recognised as noise before any LLM call", ["tenant", "kind"],
+    registry=REGISTRY,
+)
+PII_REDACTIONS = Counter(
+    "autotriage_pii_redactions_total", "Values replaced by placeholders before the LLM call",
+    ["tenant", "kind"], registry=REGISTRY,
+)

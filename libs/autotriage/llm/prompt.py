@@ -1,0 +1,98 @@
+"""Prompt rendering: a sandboxed Jinja2 template per tenant. Static part first (instructions, candidates,
+output rules), the ticket last, so the prefix is identical across tickets and the provider can cache it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from autotriage.core.errors import ConfigError
+from autotriage.core.models import Candidate, Ticket
+
+ABSTAIN_ID = "abstain"
+
+DEFAULT_SYSTEM_TEMPLATE = """\
+You are the service desk triage engineer of a managed service provider (MSP). You read one new helpdesk
+ticket and choose the single best category for it from the list of allowed categories of {{ scope_name or "this board" }}.
+
+Rules:
+- Choose only an id from the list below. Never invent a category.
+- Judge by what the requester needs fixed or provided, not by words that merely appear in quoted emails,
+  signatures or disclaimers.
+- Monitoring/RMM alerts belong to the category of the affected component (disk, backup, server, network).
+- If the ticket is empty, unintelligible, or no category fits reasonably, answer "{{ abstain_id }}".
+- confidence: your honest probability (0 to 1) that the chosen id is what a senior technician would pick.
+- reasoning: one or two short sentences for the technician, in English, without repeating personal data.
+
+Allowed categories (id: path):
+{% for c in candidates %}- {{ c.id }}: {{ c.label }}
+{% endfor %}
+{%- if examples %}
+Past tickets of this MSP with their final categories:
+{% for e in examples %}- "{{ e.text }}" -> {{ e.category_id }}
+{% endfor %}
+{%- endif %}"""
+
+DEFAULT_USER_TEMPLATE = """\
+Ticket (source: {{ ticket.source or "unknown" }}{% if ticket.company %}, client: {{ ticket.company }}{% endif %})
+Summary: {{ summary }}
+Description:
+{{ description }}"""
+
+
+@dataclass(frozen=True)
+class Example:
+    """A past ticket with its final category, used as a few-shot example."""
+
+    text: str
+    category_id: str
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """System (static, cacheable) and user (the ticket) messages."""
+
+    system: str
+    user: str
+
+
+_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+def render_prompt(
+    ticket: Ticket,
+    candidates: tuple[Candidate, ...] | list[Candidate],
+    *,
+    summary: str,
+    description: str,
+    scope_name: str = "",
+    examples: list[Example] | None = None,
+    system_template: str | None = None,
+    user_template: str | None = None,
+) -> RenderedPrompt:
+    """Render the tenant's templates (or the defaults) in Jinja2's sandbox."""
+    context = {
+        "ticket": ticket,
+        "summary": summary,
+        "description": description,
+        "candidates": candidates,
+        "scope_name": scope_name,
+        "examples": examples or [],
+        "abstain_id": ABSTAIN_ID,
+    }
+    try:
+        system = _ENV.from_string(system_template or DEFAULT_SYSTEM_TEMPLATE).render(context)
+        user = _ENV.from_string(user_template or DEFAULT_USER_TEMPLATE).render(context)
+    except TemplateError as exc:
+        raise ConfigError(f"the tenant's prompt template does not render: {exc} (fix prompt_template)") from exc
+    return RenderedPrompt(system=system, user=user)
+
+
+def validate_template(source: str) -> None:
+    """Fail early (at config load) on a template that does not compile."""
+    try:
+        _ENV.from_string(source)
+    except TemplateError as exc:
+        raise ConfigError(f"prompt template does not compile: {exc}") from exc

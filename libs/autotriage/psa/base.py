@@ -1,0 +1,91 @@
+"""The one small PSA interface every adapter implements, so no stage has PSA-specific branches."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
+
+#: Webhook event kinds every adapter maps its PSA's events to.
+CREATED = "created"
+UPDATED = "updated"
+DELETED = "deleted"
+DEACTIVATED = "deactivated"
+OTHER = "other"
+
+#: Every note autotriage writes starts its last line with this marker followed by the ticket key; finding
+#: it in the ticket's notes makes the note write idempotent and shows the note came from autotriage.
+NOTE_MARKER = "[autotriage:"
+
+
+def note_marker(tenant: str, ticket_id: str) -> str:
+    """The idempotency marker for a ticket's note."""
+    return f"{NOTE_MARKER}{tenant}:{ticket_id}]"
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One ticket event parsed from a webhook delivery."""
+
+    ticket_id: str
+    event: str
+    delivery_id: str
+    scope_hint: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoricalTicket:
+    """A closed, categorized ticket used to train the local model."""
+
+    ticket: Ticket
+    path: tuple[str, ...]
+
+
+class PSAClient(ABC):
+    """Talks to one tenant's PSA. Instances are per tenant and hold that tenant's HTTP session."""
+
+    kind: ClassVar[PSAKind]
+
+    @abstractmethod
+    async def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Check the delivery's signature or credentials on the raw bytes; raise WebhookRejected (401)."""
+
+    @abstractmethod
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        """Parse a verified delivery into ticket events; raise WebhookRejected (400) for bad input."""
+
+    @abstractmethod
+    async def fetch_ticket(self, ticket_id: str) -> Ticket:
+        """Re-read the full ticket (and its description) from the PSA."""
+
+    @abstractmethod
+    async def fetch_taxonomy(self, scope: str) -> Taxonomy:
+        """The active, valid categories for one scope."""
+
+    @abstractmethod
+    async def write_category(self, ticket: Ticket, candidate: Candidate) -> None:
+        """Set the ticket's category fields to the candidate (and confirm where the PSA needs it)."""
+
+    @abstractmethod
+    async def add_note(self, ticket_id: str, text: str) -> None:
+        """Add an internal (not customer-visible, no notification) note."""
+
+    @abstractmethod
+    async def has_note_with(self, ticket_id: str, marker: str) -> bool:
+        """Whether the ticket already has a note containing ``marker``."""
+
+    def read_category(self, ticket: Ticket) -> CategoryState:
+        """The category currently on a ticket (already mapped by ``fetch_ticket``)."""
+        return ticket.category
+
+    async def history(self, limit: int | None = None) -> AsyncIterator[HistoricalTicket]:
+        """Closed, categorized tickets for training, oldest first (paged within rate limits)."""
+        raise NotImplementedError(f"{self.kind.value}: reading history is not supported; use --data FILE")
+        yield  # pragma: no cover
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the HTTP session."""

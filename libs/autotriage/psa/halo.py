@@ -1,0 +1,236 @@
+"""HaloPSA adapter: OAuth2 client credentials, Basic-auth webhooks, tickets, ticket types, categories, actions.
+
+Reference: HaloPSA API (``/auth/token``, ``/api/Tickets``, ``/api/TicketType``, ``/api/Category``,
+``/api/Actions``). Categories are written back as their exact ``value`` strings (``Parent>Child``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+
+from autotriage.core.errors import PermanentError, WebhookRejected
+from autotriage.core.events import utcnow
+from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
+from autotriage.core.tenants import HaloConnection, Tenant
+from autotriage.psa.base import CREATED, DELETED, OTHER, UPDATED, HistoricalTicket, PSAClient, WebhookEvent
+from autotriage.psa.http import PSAHttp
+from autotriage.psa.webhook_auth import check_basic_auth
+
+SEPARATOR = ">"
+PAGE_SIZE = 100
+
+
+def map_halo_event(name: str) -> str:
+    """Map Halo's event name (casing and wording vary) to a standard event kind."""
+    lowered = name.strip().lower()
+    if "new ticket" in lowered or "ticket logged" in lowered or lowered in {"ticket created", "created", "new"}:
+        return CREATED
+    if "delete" in lowered:
+        return DELETED
+    if "update" in lowered or "status" in lowered or "change" in lowered:
+        return UPDATED
+    return OTHER
+
+
+class HaloClient(PSAClient):
+    """One HaloPSA tenant."""
+
+    kind = PSAKind.HALO
+
+    def __init__(self, tenant: Tenant) -> None:
+        if not isinstance(tenant.psa, HaloConnection):
+            raise TypeError("HaloClient needs a Halo connection")
+        self.tenant = tenant
+        self.conn: HaloConnection = tenant.psa
+        self.base = str(self.conn.base_url).rstrip("/")
+        self.auth_url = str(self.conn.auth_url).rstrip("/") if self.conn.auth_url else f"{self.base}/auth"
+        self.http = PSAHttp("halo", max_concurrency=self.conn.max_concurrency)
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+        self.field = f"category_{self.conn.category_field}"
+
+    # --- auth ---------------------------------------------------------------------------------------
+    async def _bearer(self, force: bool = False) -> str:
+        async with self._token_lock:
+            if force or self._token is None or time.monotonic() >= self._token_expires:
+                params = {"tenant": self.conn.tenant} if self.conn.tenant else None
+                form = {
+                    "grant_type": "client_credentials",
+                    "client_id": self.conn.client_id,
+                    "client_secret": self.conn.client_secret.get(),
+                    "scope": self.conn.scope,
+                }
+                resp = await self.http.request("POST", f"{self.auth_url}/token", "token", data=form, params=params)
+                body = resp.json()
+                self._token = str(body["access_token"])
+                lifetime = float(body.get("expires_in", 3600))
+                self._token_expires = time.monotonic() + max(10.0, lifetime - 60.0)
+            return self._token
+
+    async def _api(self, method: str, path: str, operation: str, **kwargs: Any) -> Any:
+        from autotriage.psa.http import PSAError
+
+        for attempt in (1, 2):
+            token = await self._bearer(force=attempt == 2)
+            try:
+                resp = await self.http.request(
+                    method, f"{self.base}/api/{path}", operation,
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}, **kwargs,
+                )
+            except PSAError as exc:
+                if exc.status == 401 and attempt == 1:
+                    continue  # token expired or revoked early: fetch a new one once
+                raise
+            return resp.json()
+        raise AssertionError("unreachable")
+
+    # --- webhooks -----------------------------------------------------------------------------------
+    async def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        username = self.tenant.webhook.username
+        password = self.tenant.webhook.password
+        assert username is not None and password is not None  # enforced by the tenants file
+        check_basic_auth(headers, username, password.get())
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise WebhookRejected(400, "malformed_json", f"body is not JSON: {exc}") from exc
+        items = data if isinstance(data, list) else [data]
+        events = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise WebhookRejected(400, "bad_payload", f"item {index} is not a JSON object")
+            ticket = item.get("ticket") if isinstance(item.get("ticket"), dict) else {}
+            assert isinstance(ticket, dict)
+            ticket_id = item.get("object_id") or ticket.get("id")
+            if not isinstance(ticket_id, int | str) or isinstance(ticket_id, bool) or str(ticket_id) == "":
+                raise WebhookRejected(400, "bad_payload", f"item {index} carries no ticket id (object_id/ticket.id)")
+            delivery = item.get("id")
+            if not isinstance(delivery, str) or not delivery:
+                delivery = hashlib.sha256(orjson.dumps(item, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+            event_name = item.get("event")
+            scope = ticket.get("tickettype_id")
+            events.append(
+                WebhookEvent(
+                    ticket_id=str(ticket_id),
+                    event=map_halo_event(event_name) if isinstance(event_name, str) else OTHER,
+                    delivery_id=delivery,
+                    scope_hint="" if scope is None else str(scope),
+                    payload={k: item[k] for k in ("id", "event", "object_id", "webhook_id", "timestamp") if k in item},
+                )
+            )
+        return events
+
+    # --- tickets ------------------------------------------------------------------------------------
+    def _to_ticket(self, raw: dict[str, Any]) -> Ticket:
+        value = raw.get(self.field) or ""
+        path = tuple(p.strip() for p in str(value).split(SEPARATOR)) if value else ()
+        return Ticket(
+            id=str(raw["id"]),
+            summary=str(raw.get("summary") or ""),
+            description=str(raw.get("details") or ""),
+            scope=str(raw.get("tickettype_id") or ""),
+            scope_name=str(raw.get("tickettype_name") or ""),
+            category=CategoryState(path=path, native={self.field: value} if value else {}),
+            company=str(raw.get("client_name") or ""),
+            contact_email=str(raw.get("user_emailaddress") or raw.get("emailaddress") or ""),
+            source=str(raw.get("source") or ""),
+            priority=str(raw.get("priority_id") or ""),
+            native={"tickettype_id": raw.get("tickettype_id")},
+        )
+
+    async def fetch_ticket(self, ticket_id: str) -> Ticket:
+        raw = await self._api("GET", f"Tickets/{ticket_id}", "get_ticket", params={"includedetails": "true"})
+        if not isinstance(raw, dict) or "id" not in raw:
+            raise PermanentError("psa_bad_response", f"halo: ticket {ticket_id} response has no id")
+        return self._to_ticket(raw)
+
+    # --- taxonomy -----------------------------------------------------------------------------------
+    async def fetch_taxonomy(self, scope: str) -> Taxonomy:
+        n = self.conn.category_field
+        ttype = await self._api("GET", f"TicketType/{scope}", "get_ticket_type", params={"includedetails": "true"})
+        if not isinstance(ttype, dict):
+            raise PermanentError("psa_bad_response", f"halo: ticket type {scope} response is not an object")
+        if ttype.get(f"allowall_category{n}", True):
+            rows = await self._api("GET", "Category", "list_categories", params={"type_id": str(n)})
+            rows = rows if isinstance(rows, list) else rows.get("categories", [])
+            values = [
+                (int(r["id"]), str(r["value"])) for r in rows
+                if r.get("value") and not r.get("inactive", False) and int(r.get("type_id", n)) == n
+            ]
+        else:
+            values = [
+                (int(r["category_id"]), str(r["category_value"]))
+                for r in ttype.get(f"allowed_category{n}") or []
+                if r.get("category_value")
+            ]
+        seen: set[str] = set()
+        candidates = []
+        for cat_id, value in values:
+            if value in seen:
+                continue
+            seen.add(value)
+            path = tuple(p.strip() for p in value.split(SEPARATOR))
+            candidates.append(Candidate(id=f"c{cat_id}", path=path, native={self.field: value}))
+        return Taxonomy(
+            tenant=self.tenant.id, psa=self.kind, scope=scope, scope_name=str(ttype.get("name") or ""),
+            candidates=tuple(candidates), fetched_at=utcnow(),
+        )
+
+    # --- writes -------------------------------------------------------------------------------------
+    async def write_category(self, ticket: Ticket, candidate: Candidate) -> None:
+        value = candidate.native[self.field]
+        saved = await self._api("POST", "Tickets", "update_ticket", json=[{"id": int(ticket.id), self.field: value}])
+        saved = saved[0] if isinstance(saved, list) and saved else saved
+        if isinstance(saved, dict) and saved.get(self.field) not in (None, value):
+            raise PermanentError("psa_write_not_applied", f"halo kept {self.field}={saved.get(self.field)!r}")
+
+    async def add_note(self, ticket_id: str, text: str) -> None:
+        action: dict[str, Any] = {
+            "ticket_id": int(ticket_id),
+            "note": text,
+            "hiddenfromuser": True,
+            "sendemail": False,
+        }
+        if self.conn.note_outcome_id is not None:
+            action["outcome_id"] = self.conn.note_outcome_id
+        if self.conn.note_outcome:
+            action["outcome"] = self.conn.note_outcome
+        await self._api("POST", "Actions", "add_note", json=[action])
+
+    async def has_note_with(self, ticket_id: str, marker: str) -> bool:
+        body = await self._api("GET", "Actions", "list_notes", params={"ticket_id": ticket_id, "excludesys": "true"})
+        actions = body.get("actions", []) if isinstance(body, dict) else body or []
+        return any(marker in str(a.get("note") or "") or marker in str(a.get("note_html") or "") for a in actions)
+
+    async def history(self, limit: int | None = None) -> AsyncIterator[HistoricalTicket]:
+        page, seen = 1, 0
+        while True:
+            body = await self._api(
+                "GET", "Tickets", "list_tickets",
+                params={"pageinate": "true", "page_size": str(PAGE_SIZE), "page_no": str(page),
+                        "closed_only": "true", "includedetails": "true"},
+            )
+            rows = body.get("tickets", []) if isinstance(body, dict) else []
+            for raw in rows:
+                ticket = self._to_ticket(raw)
+                if ticket.category.is_set:
+                    yield HistoricalTicket(ticket, ticket.category.path)
+                    seen += 1
+                    if limit is not None and seen >= limit:
+                        return
+            total = int(body.get("record_count", 0)) if isinstance(body, dict) else 0
+            if not rows or page * PAGE_SIZE >= total:
+                return
+            page += 1
+
+    async def close(self) -> None:
+        await self.http.close()

@@ -1,0 +1,47 @@
+"""One place that maps a tenant's PSA kind to its adapter."""
+
+from __future__ import annotations
+
+from autotriage.core.models import PSAKind
+from autotriage.core.tenants import Tenant, TenantsFile
+from autotriage.psa.base import PSAClient
+
+
+def make_client(tenant: Tenant) -> PSAClient:
+    """A new PSA client for the tenant."""
+    kind = tenant.psa.kind
+    if kind is PSAKind.HALO:
+        from autotriage.psa.halo import HaloClient
+
+        return HaloClient(tenant)
+    if kind is PSAKind.CONNECTWISE:
+        from autotriage.psa.connectwise import ConnectWiseClient
+
+        return ConnectWiseClient(tenant)
+    from autotriage.psa.autotask import AutotaskClient
+
+    return AutotaskClient(tenant)
+
+
+class PSAClients:
+    """The PSA clients of a process, one per tenant, created on first use."""
+
+    def __init__(self, tenants: TenantsFile) -> None:
+        self.tenants = tenants
+        self._clients: dict[str, PSAClient] = {}
+
+    def get(self, tenant_id: str) -> PSAClient:
+        """The client of a configured tenant (KeyError for an unknown one)."""
+        client = self._clients.get(tenant_id)
+        if client is None:
+            tenant = self.tenants.get(tenant_id)
+            if tenant is None:
+                raise KeyError(tenant_id)
+            client = self._clients[tenant_id] = make_client(tenant)
+        return client
+
+    async def close(self) -> None:
+        """Close every client."""
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()

@@ -1,0 +1,198 @@
+"""What every PSA simulator shares: an aiohttp server, fault injection, write counters, sample data.
+
+Simulators are for the demo and the tests only; a production tenant never points at one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from abc import ABC, abstractmethod
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from autotriage.core.models import PSAKind
+
+
+@dataclass
+class Fault:
+    """A scripted failure answered instead of the real response."""
+
+    status: int
+    times: int
+    retry_after: float | None = None
+    operations: frozenset[str] | None = None
+    body: dict[str, Any] | None = None
+    delay_s: float = 0.0
+
+
+@dataclass
+class SampleTicket:
+    """One ticket of the bundled sample data."""
+
+    id: str
+    scope: int
+    summary: str
+    details: str
+    category: tuple[str, ...] | None
+    noise: str | None = None
+    source: str = ""
+    lang: str = "en"
+    created_at: str = ""
+
+
+@dataclass
+class SampleData:
+    """The bundled taxonomy and tickets of one PSA."""
+
+    scopes: list[dict[str, Any]]
+    history: list[SampleTicket] = field(default_factory=list)
+    new: list[SampleTicket] = field(default_factory=list)
+
+
+def load_sample(psa: PSAKind | str) -> SampleData:
+    """Read ``sandbox/data/<psa>/``: taxonomy.json, history.jsonl, new.jsonl."""
+    folder = resources.files("autotriage.sandbox") / "data" / str(PSAKind(psa).value)
+    taxonomy = json.loads((folder / "taxonomy.json").read_text(encoding="utf-8"))
+
+    def tickets(name: str) -> list[SampleTicket]:
+        path = folder / name
+        if not path.is_file():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                category = row.get("category")
+                out.append(
+                    SampleTicket(
+                        id=str(row["id"]), scope=int(row["scope"]), summary=row["summary"],
+                        details=row.get("details", ""), category=tuple(category) if category else None,
+                        noise=row.get("noise"), source=row.get("source", ""), lang=row.get("lang", "en"),
+                        created_at=row.get("created_at", ""),
+                    )
+                )
+        return out
+
+    return SampleData(scopes=taxonomy["scopes"], history=tickets("history.jsonl"), new=tickets("new.jsonl"))
+
+
+class Simulator(ABC):
+    """Base class of the PSA simulators: lifecycle, fault injection and write counters."""
+
+    psa: PSAKind
+
+    def __init__(self) -> None:
+        self.app = web.Application(middlewares=[self._fault_middleware])
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self.faults: list[Fault] = []
+        self.requests: Counter[str] = Counter()
+        self.updates: Counter[str] = Counter()
+        self.notes: dict[str, list[str]] = {}
+        self.rejected_writes = 0
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` (0 = a free port); return the base URL."""
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        bound = sockets[0].getsockname()[1] if sockets else port
+        self.base_url = f"http://{host}:{bound}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- faults -------------------------------------------------------------------------------------
+    def inject(
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        retry_after: float | None = None,
+        operations: set[str] | None = None,
+        body: dict[str, Any] | None = None,
+        delay_s: float = 0.0,
+    ) -> None:
+        """Answer the next ``times`` API requests (of ``operations``, if given) with ``status``."""
+        self.faults.append(
+            Fault(status, times, retry_after, frozenset(operations) if operations else None, body, delay_s)
+        )
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault."""
+        self.faults.clear()
+
+    @web.middleware
+    async def _fault_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        operation = self.operation_of(request)
+        self.requests[operation] += 1
+        for fault in self.faults:
+            if fault.times > 0 and (fault.operations is None or operation in fault.operations):
+                fault.times -= 1
+                if fault.delay_s:
+                    await asyncio.sleep(fault.delay_s)
+                headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
+                return web.json_response(fault.body or self.fault_body(fault.status), status=fault.status,
+                                         headers=headers)
+        self.faults = [f for f in self.faults if f.times > 0]
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    def operation_of(self, request: web.Request) -> str:
+        """A short name for the API operation of a request (for fault targeting and counters)."""
+        return f"{request.method} {request.match_info.route.resource.canonical if request.match_info.route.resource else request.path}"
+
+    def fault_body(self, status: int) -> dict[str, Any]:
+        """The PSA's error body for an injected status."""
+        return {"error": f"HTTP {status}"}
+
+    # --- what tests look at -------------------------------------------------------------------------
+    def note_count(self, ticket_id: str) -> int:
+        """Notes autotriage added to a ticket."""
+        return len(self.notes.get(str(ticket_id), []))
+
+    def update_count(self, ticket_id: str) -> int:
+        """Category updates applied to a ticket."""
+        return self.updates[str(ticket_id)]
+
+    @property
+    def writes_total(self) -> int:
+        """All writes (category updates + notes) received."""
+        return sum(self.updates.values()) + sum(len(n) for n in self.notes.values())
+
+    @abstractmethod
+    def create_ticket(self, summary: str, details: str, scope: int, category: tuple[str, ...] | None = None) -> str:
+        """Create an open ticket; return its id."""
+
+    @abstractmethod
+    def category_of(self, ticket_id: str) -> tuple[str, ...]:
+        """The ticket's category path as the PSA holds it (empty when unset)."""
+
+    @abstractmethod
+    def set_category(self, ticket_id: str, path: tuple[str, ...]) -> None:
+        """What a technician does in the PSA UI: set the category directly."""
+
+    @abstractmethod
+    def valid_paths(self, scope: int) -> set[tuple[str, ...]]:
+        """The active, valid category paths of a scope."""
+
+    @abstractmethod
+    def tenant_config(self, tenant_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """The tenants-file entry (psa + webhook blocks) pointing at this simulator, and the env secrets."""
+
+    @abstractmethod
+    async def send_created_webhook(self, ingress_url: str, tenant_id: str, ticket_ids: list[str]) -> int:
+        """Send the PSA's real new-ticket webhook for these tickets to ingress; return the HTTP status."""

@@ -1,0 +1,84 @@
+"""Wiring: build a process (one stage or all five) from settings and the tenants file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from autotriage.core.bus.base import Bus
+from autotriage.core.bus.memory import MemoryBus
+from autotriage.core.bus.topics import Topics
+from autotriage.core.runtime import StageRunner
+from autotriage.core.service import Component, ServiceHost
+from autotriage.core.settings import Settings
+from autotriage.core.tenants import TenantsFile
+from autotriage.llm.factory import Classifiers
+from autotriage.psa.registry import PSAClients
+
+STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")
+HEALTH_PORTS = {"ingress": 8080, "normalizer": 9101, "taxonomy-cache": 9102, "classifier": 9103, "writer": 9104}
+
+
+def make_bus(settings: Settings, client_id: str = "autotriage") -> Bus:
+    """The configured bus backend."""
+    if settings.bus == "kafka":
+        from autotriage.core.bus.kafka import KafkaBus
+
+        return KafkaBus(settings.kafka_bootstrap_servers, client_id=client_id)
+    return MemoryBus(default_partitions=settings.partitions)
+
+
+def build_host(
+    settings: Settings,
+    tenants: TenantsFile,
+    stages: Sequence[str],
+    *,
+    bus: Bus | None = None,
+    classifiers: Classifiers | None = None,
+) -> ServiceHost:
+    """A host running ``stages`` on one bus; ingress (if present) shares the host's HTTP port."""
+    from autotriage.ingress.app import Ingress
+    from autotriage.normalizer.stage import NormalizerStage
+    from autotriage.taxonomy_cache.stage import TaxonomyCacheStage
+    from autotriage.writer.stage import WriterStage
+
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; choose from {', '.join(STAGES)}")
+    bus = bus or make_bus(settings, client_id=f"autotriage-{'-'.join(stages) if len(stages) == 1 else 'all'}")
+    topics = Topics(settings.topic_prefix)
+    app = web.Application(client_max_size=settings.max_body_bytes + 1024)
+    components: list[Component] = []
+
+    def runner(stage: object) -> StageRunner:  # type: ignore[type-arg]
+        return StageRunner(
+            stage,  # type: ignore[arg-type]
+            bus,
+            topics,
+            max_batch=settings.max_batch,
+            concurrency=settings.concurrency,
+            retry_delays_s=settings.retry_delays_s,
+            stall_after_s=settings.liveness_stall_s,
+        )
+
+    for name in stages:
+        if name == "ingress":
+            ingress = Ingress(PSAClients(tenants), bus, topics, max_body_bytes=settings.max_body_bytes)
+            ingress.install(app)
+            components.append(ingress)
+        elif name == "normalizer":
+            components.append(runner(NormalizerStage(PSAClients(tenants))))
+        elif name == "taxonomy-cache":
+            components.append(runner(TaxonomyCacheStage(PSAClients(tenants), bus, topics, settings.taxonomy_ttl_s)))
+        elif name == "classifier":
+            from autotriage.classifier.stage import ClassifierStage
+
+            components.append(runner(ClassifierStage(tenants, classifiers)))
+        elif name == "writer":
+            components.append(runner(WriterStage(tenants, PSAClients(tenants))))
+    port = settings.http_port
+    if port is None:
+        port = settings.ingress_port if "ingress" in stages or len(stages) > 1 else HEALTH_PORTS[stages[0]]
+    return ServiceHost(bus, components, host=settings.http_host, port=port, app=app,
+                       drain_timeout_s=settings.drain_timeout_s)

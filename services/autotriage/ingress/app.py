@@ -1,0 +1,133 @@
+"""Ingress: verify the PSA's signature/credentials on the raw bytes, size-limit, dedupe the delivery,
+enqueue durably to ``webhooks.raw`` and only then answer 2xx. Never calls the PSA API or the LLM inline."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from aiohttp import web
+
+from autotriage.core import metrics
+from autotriage.core.bus.base import Bus
+from autotriage.core.bus.topics import WEBHOOKS_RAW, Topics
+from autotriage.core.errors import WebhookRejected
+from autotriage.core.events import WebhookReceived, encode, utcnow
+from autotriage.core.models import PSAKind
+from autotriage.psa.base import CREATED, PSAClient
+from autotriage.psa.registry import PSAClients
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryLog:
+    """Recently accepted delivery ids per tenant (bounded): a replayed delivery is acknowledged, not re-run."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    def seen(self, key: str) -> bool:
+        """Whether ``key`` was recorded."""
+        return key in self._seen
+
+    def record(self, key: str) -> None:
+        """Record ``key``, evicting the oldest beyond capacity."""
+        self._seen[key] = None
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+
+
+class Ingress:
+    """The webhook receiver, as a host component that adds its route to the host's HTTP app."""
+
+    def __init__(self, clients: PSAClients, bus: Bus, topics: Topics, *, max_body_bytes: int = 256 * 1024) -> None:
+        self.clients = clients
+        self.bus = bus
+        self.topics = topics
+        self.max_body_bytes = max_body_bytes
+        self.deliveries = DeliveryLog()
+        self._started = False
+
+    def install(self, app: web.Application) -> None:
+        """Add the webhook route to an aiohttp app."""
+        app.router.add_post("/webhooks/{psa}/{tenant}", self.handle)
+
+    async def start(self) -> None:
+        self._started = True
+
+    async def stop(self) -> None:
+        self._started = False
+
+    @property
+    def ready(self) -> bool:
+        return self._started
+
+    def healthy(self) -> bool:
+        return True
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """``POST /webhooks/{psa}/{tenant}``."""
+        started = time.perf_counter()
+        psa_name = request.match_info["psa"]
+        route = f"webhook_{psa_name}" if psa_name in PSAKind._value2member_map_ else "webhook_unknown"
+        try:
+            status, body = await self._handle(request, psa_name, request.match_info["tenant"])
+        except WebhookRejected as exc:
+            status, body = exc.status, {"error": exc.reason, "message": exc.message}
+        metrics.HTTP_REQUESTS.labels(route, str(status)).inc()
+        metrics.HTTP_DURATION.labels(route).observe(time.perf_counter() - started)
+        return web.json_response(body, status=status)
+
+    async def _handle(self, request: web.Request, psa_name: str, tenant_id: str) -> tuple[int, dict[str, Any]]:
+        tenant = self.clients.tenants.get(tenant_id)
+        if tenant is None or tenant.psa.kind.value != psa_name:
+            raise WebhookRejected(404, "unknown_tenant", f"no tenant {tenant_id!r} with PSA {psa_name!r} is configured")
+        if request.content_length is not None and request.content_length > self.max_body_bytes:
+            raise WebhookRejected(413, "too_large", f"body over {self.max_body_bytes} bytes")
+        raw = await request.content.read(self.max_body_bytes + 1)
+        if len(raw) > self.max_body_bytes:
+            raise WebhookRejected(413, "too_large", f"body over {self.max_body_bytes} bytes")
+        client: PSAClient = self.clients.get(tenant_id)
+        headers = dict(request.headers)
+        try:
+            await client.verify_webhook(headers, raw)
+        except WebhookRejected:
+            metrics.SIGNATURE_FAILURES.labels(psa_name, tenant_id).inc()
+            raise
+        events = client.parse_webhook(headers, raw)
+        received = utcnow()
+        futures: list[asyncio.Future[Any]] = []
+        accepted = duplicates = ignored = 0
+        producer = self.bus.producer()
+        pending_keys = []
+        for event in events:
+            key = f"{tenant_id}:{event.delivery_id}:{event.ticket_id}"
+            if event.event != CREATED:
+                ignored += 1
+                continue
+            if self.deliveries.seen(key):
+                duplicates += 1
+                continue
+            message = WebhookReceived(
+                tenant=tenant_id, psa=tenant.psa.kind, ticket_id=event.ticket_id, occurred_at=received,
+                delivery_id=event.delivery_id, event=event.event, scope_hint=event.scope_hint, payload=event.payload,
+            )
+            futures.append(await producer.send(self.topics.name(WEBHOOKS_RAW), encode(message), key=message.key))
+            pending_keys.append(key)
+            accepted += 1
+        try:
+            await asyncio.gather(*futures)
+        except Exception as exc:  # not durable: let the PSA retry rather than acknowledge and lose it
+            log.error("could not enqueue webhook: %s", exc, extra={"tenant": tenant_id})
+            raise WebhookRejected(503, "enqueue_failed", "could not enqueue the delivery; retry later") from exc
+        for key in pending_keys:
+            self.deliveries.record(key)
+        for result, count in (("accepted", accepted), ("duplicate", duplicates), ("ignored", ignored)):
+            if count:
+                metrics.WEBHOOK_DELIVERIES.labels(psa_name, tenant_id, result).inc(count)
+        return 202 if accepted else 200, {"accepted": accepted, "duplicates": duplicates, "ignored": ignored}
