@@ -1,0 +1,22 @@
+"""Shared fixtures: the Kafka broker (started unless KAFKA_BOOTSTRAP_SERVERS points at one)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from autotriage.sandbox.kafka_local import ensure_broker
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A reachable Kafka broker; a broker that cannot be started fails the test, it is never skipped."""
+    yield ensure_broker()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A topic prefix of its own for each test."""
+    return f"t{uuid.uuid4().hex[:10]}."

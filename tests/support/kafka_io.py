@@ -1,0 +1,64 @@
+"""Read a topic from the beginning in tests (no consumer group, so nothing is committed)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from autotriage.core.events import OutcomeRecorded, decode
+
+
+class TopicReader:
+    """Assigns all partitions of a topic and accumulates its records."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.values: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        """Connect and assign every partition from offset 0."""
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                          auto_offset_reset="earliest", group_id=None)
+        await self._consumer.start()
+        partitions = None
+        for _ in range(50):
+            partitions = self._consumer.partitions_for_topic(self.topic)
+            if partitions:
+                break
+            await self._consumer.force_metadata_update() if hasattr(self._consumer, "force_metadata_update") else None
+            await asyncio.sleep(0.1)
+        assert partitions, f"topic {self.topic} not found"
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_beginning(*tps)
+
+    async def poll(self, timeout: float = 0.5) -> None:
+        """Fetch what is there."""
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=1000)
+        for messages in batches.values():
+            for m in messages:
+                self.values.append((m.key, m.value, list(m.headers or [])))
+
+    async def wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Poll until ``done()`` or the timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await self.poll()
+            if done():
+                return True
+        return done()
+
+    def outcomes(self) -> list[OutcomeRecorded]:
+        """The records decoded as outcomes."""
+        return [decode(v, OutcomeRecorded) for _, v, _ in self.values]
+
+    async def stop(self) -> None:
+        """Disconnect."""
+        if self._consumer is not None:
+            await self._consumer.stop()

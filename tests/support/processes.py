@@ -1,0 +1,134 @@
+"""Start pipeline stages as separate OS processes (``autotriage serve <stage>``) and watch them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class StageProcess:
+    """One running stage."""
+
+    stage: str
+    port: int
+    log_path: Path
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+
+    @property
+    def url(self) -> str:
+        """Base URL of the stage's HTTP server."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Pipeline:
+    """The five stages as processes on one Kafka broker, with a per-test topic prefix."""
+
+    bootstrap: str
+    prefix: str
+    tenants_file: Path
+    env: dict[str, str]
+    workdir: Path
+    stages: dict[str, StageProcess] = field(default_factory=dict)
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.env)
+        env.update({
+            "AUTOTRIAGE_BUS": "kafka",
+            "AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "AUTOTRIAGE_TOPIC_PREFIX": self.prefix,
+            "AUTOTRIAGE_TENANTS_FILE": str(self.tenants_file),
+            "AUTOTRIAGE_HTTP_HOST": "127.0.0.1",
+            "AUTOTRIAGE_LOG_FORMAT": "json",
+            "AUTOTRIAGE_RETRY_DELAYS_S": "[0.5, 1, 2, 4, 8]",
+            "AUTOTRIAGE_LIVENESS_STALL_S": "30",
+        })
+        return env
+
+    async def create_topics(self, partitions: int = 3) -> None:
+        """The explicit admin step."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "autotriage.cli", "topics", "create", "--partitions", str(partitions),
+            env=self._env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0, out.decode()
+
+    async def start(self, stage: str) -> StageProcess:
+        """Start (or restart) one stage and wait until it is ready."""
+        current = self.stages.get(stage)
+        port = current.port if current else free_port()
+        log_path = self.workdir / f"{stage}.log"
+        sp = current or StageProcess(stage, port, log_path)
+        log = log_path.open("ab")
+        sp.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "autotriage.cli", "serve", stage, "--port", str(port),
+            env=self._env(), stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
+        )
+        log.close()
+        if current:
+            sp.restarts += 1
+        self.stages[stage] = sp
+        await self.wait_ready(sp)
+        return sp
+
+    async def start_all(self) -> None:
+        """Start the five stages."""
+        await asyncio.gather(*(self.start(s) for s in STAGES))
+
+    async def wait_ready(self, sp: StageProcess, timeout: float = 60) -> None:
+        """Poll ``/readyz`` until 200."""
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                assert sp.process is not None
+                if sp.process.returncode is not None:
+                    raise AssertionError(f"{sp.stage} exited {sp.process.returncode}:\n{sp.log_path.read_text()[-3000:]}")
+                try:
+                    async with session.get(f"{sp.url}/readyz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"{sp.stage} not ready in {timeout}s:\n{sp.log_path.read_text()[-3000:]}")
+
+    async def kill(self, stage: str, sig: int = signal.SIGKILL) -> int | None:
+        """Send a signal and wait for the process to exit; return its exit code."""
+        sp = self.stages[stage]
+        assert sp.process is not None
+        sp.process.send_signal(sig)
+        return await asyncio.wait_for(sp.process.wait(), 60)
+
+    async def stop_all(self) -> None:
+        """SIGTERM every stage (graceful drain) and wait."""
+        for sp in self.stages.values():
+            if sp.process is not None and sp.process.returncode is None:
+                sp.process.send_signal(signal.SIGTERM)
+        for sp in self.stages.values():
+            if sp.process is not None:
+                try:
+                    await asyncio.wait_for(sp.process.wait(), 40)
+                except TimeoutError:
+                    sp.process.kill()
+                    await sp.process.wait()
