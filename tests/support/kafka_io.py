@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from autotriage.core.events import OutcomeRecorded, decode
 
@@ -21,21 +20,10 @@ class TopicReader:
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        """Connect and assign every partition from offset 0."""
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+        """Connect; without a group id the subscription gets every partition, read from offset 0."""
+        self._consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, enable_auto_commit=False,
                                           auto_offset_reset="earliest", group_id=None)
         await self._consumer.start()
-        partitions = None
-        for _ in range(50):
-            partitions = self._consumer.partitions_for_topic(self.topic)
-            if partitions:
-                break
-            await self._consumer.force_metadata_update() if hasattr(self._consumer, "force_metadata_update") else None
-            await asyncio.sleep(0.1)
-        assert partitions, f"topic {self.topic} not found"
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        self._consumer.assign(tps)
-        await self._consumer.seek_to_beginning(*tps)
 
     async def poll(self, timeout: float = 0.5) -> None:
         """Fetch what is there."""

@@ -21,7 +21,9 @@ RULE_FILES = (Path("deploy/prometheus/recording_rules.yml"), Path("deploy/promet
 _LABEL_VALUES = re.compile(r"^\s*label_values\s*\((?P<selector>.*),\s*[a-zA-Z_][a-zA-Z0-9_]*\s*\)\s*$", re.S)
 _QUERY_RESULT = re.compile(r"^\s*query_result\s*\((?P<expr>.*)\)\s*$", re.S)
 # Grafana variable queries without any PromQL in them.
-_NO_PROMQL = re.compile(r"^\s*(label_values\s*\(\s*[a-zA-Z_][a-zA-Z0-9_]*\s*\)|label_names\s*\(\s*\)|metrics\s*\(.*\))\s*$")
+_NO_PROMQL = re.compile(
+    r"^\s*(label_values\s*\(\s*[a-zA-Z_][a-zA-Z0-9_]*\s*\)|label_names\s*\(\s*\)|metrics\s*\(.*\))\s*$"
+)
 
 
 def collect_promql_expressions(repo_root: Path | str) -> list[tuple[str, str]]:
@@ -82,7 +84,10 @@ def _dashboard_expressions(path: Path, where: str) -> list[tuple[str, str]]:
             expr = target.get("expr")
             if expr:
                 found.append(
-                    (f'{where}: panel {panel.get("id")} "{panel.get("title", "")}" target {target.get("refId")}', expr)
+                    (
+                        f'{where}: panel {panel.get("id")} "{panel.get("title", "")}" target {target.get("refId")}',
+                        expr,
+                    )
                 )
     for variable in (board.get("templating") or {}).get("list") or []:
         if variable.get("type") != "query":

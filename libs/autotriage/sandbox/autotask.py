@@ -86,28 +86,28 @@ def _errors(*messages: str, status: int = 500) -> web.Response:
     return web.json_response({"errors": list(messages)}, status=status)
 
 
+def _key(value: Any) -> tuple[int, Any]:
+    """Numbers compare as numbers, everything else as lower-cased text."""
+    try:
+        return (0, float(value))
+    except (TypeError, ValueError):
+        return (1, str(value).lower())
+
+
 def _compare(actual: Any, op: str, wanted: Any) -> bool:
-    if op == "exist":
-        return actual is not None and actual != ""
-    if op == "notexist":
-        return actual is None or actual == ""
+    if op in {"exist", "notexist"}:
+        return (actual is not None and actual != "") == (op == "exist")
     if op in {"in", "notin"}:
         found = any(_compare(actual, "eq", w) for w in (wanted if isinstance(wanted, list) else [wanted]))
-        return found if op == "in" else not found
+        return found == (op == "in")
     if actual is None:
         return op == "noteq"
-    try:
-        a, w = float(actual), float(wanted)
-        numeric = True
-    except (TypeError, ValueError):
-        numeric = False
-    if not numeric:
-        a_s, w_s = str(actual).lower(), str(wanted).lower()
-        text_ops = {"contains": w_s in a_s, "beginswith": a_s.startswith(w_s), "endswith": a_s.endswith(w_s)}
-        if op in text_ops:
-            return text_ops[op]
-        a, w = a_s, w_s  # type: ignore[assignment]
-    ops = {"eq": a == w, "noteq": a != w, "gt": a > w, "gte": a >= w, "lt": a < w, "lte": a <= w}
+    text, needle = str(actual).lower(), str(wanted).lower()
+    a, w = _key(actual), _key(wanted)
+    ops = {
+        "eq": a == w, "noteq": a != w, "gt": a > w, "gte": a >= w, "lt": a < w, "lte": a <= w,
+        "contains": needle in text, "beginswith": text.startswith(needle), "endswith": text.endswith(needle),
+    }
     return ops.get(op, False)
 
 
@@ -179,7 +179,9 @@ class AutotaskSimulator(Simulator):
                 self._add_path(tuple(path), active=False)
         if seed_history:
             for t in sample.history:
-                tid = self.create_ticket(t.summary, t.details, t.scope, t.category, source=t.source)
+                tid = self.create_ticket(
+                    t.summary, t.details, t.scope, t.category, source=t.source, created_at=t.created_at
+                )
                 self.tickets[int(tid)].update(status=5, completedDate=self.tickets[int(tid)]["createDate"])
 
     def _add_path(self, path: tuple[str, ...], *, active: bool) -> None:
@@ -228,12 +230,12 @@ class AutotaskSimulator(Simulator):
 
     def create_ticket(
         self, summary: str, details: str, scope: int, category: tuple[str, ...] | None = None,
-        *, source: str = "",
+        *, source: str = "", created_at: str = "",
     ) -> str:
         tid = next(self._ids)
         issue, sub = self.values_of(category) if category else (None, None)
         source_value = next((v for v, label in SOURCE.items() if label.lower() == source.lower()), None)
-        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        now = created_at or time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
         self.tickets[tid] = {
             "id": tid, "ticketNumber": f"T{time.strftime('%Y%m%d', time.gmtime())}.{tid % 10000:04d}",
             "title": summary, "description": details, "queueID": int(scope), "companyID": 174,
@@ -490,12 +492,12 @@ class AutotaskSimulator(Simulator):
     async def _query(self, request: web.Request) -> web.Response:
         try:
             query = await self._query_of(request)
-        except ValueError as exc:
+            after = int(json.loads(request.query.get("paging", "{}")).get("lastId", 0))
+            size = max(1, min(self.page_size, int(query.get("MaxRecords") or self.page_size), 500))
+        except (ValueError, TypeError, AttributeError) as exc:
             return _errors(f"Invalid query: {exc}")
-        after = int(json.loads(request.query.get("paging", "{}")).get("lastId", 0))
         rows = [t for tid, t in sorted(self.tickets.items()) if tid > after]
         rows = [t for t in rows if all(matches(t, c) for c in query.get("filter") or [])]
-        size = max(1, min(self.page_size, int(query.get("MaxRecords") or self.page_size), 500))
         chunk, more = rows[:size], len(rows) > size
         include = [str(f) for f in query.get("IncludeFields") or []]
         items = [self._project(t, include) for t in chunk]

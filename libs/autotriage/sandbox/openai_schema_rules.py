@@ -1,28 +1,41 @@
-"""OpenAI Structured Outputs (``strict: true``) schema rules, plus a small instance validator/builder.
+"""What the real Chat Completions API accepts: strict Structured Outputs schemas and request parameters.
 
 ``check_strict_schema`` rejects what the real API rejects, with the real message shapes
-(``Invalid schema for response_format 'NAME': In context=('properties', 'x'), ...``).
-``validate_instance`` checks a JSON value against the supported subset, and ``build_instance``
-produces a value that satisfies a schema (used by the test server's default responder).
+(``Invalid schema for response_format 'NAME': In context=('properties', 'x'), ...``);
+``validate_request`` checks a whole request body (parameters, reasoning-model restrictions,
+``response_format``) and raises ``ApiError`` carrying the OpenAI error body. ``validate_instance``
+checks a JSON value against the supported schema subset and ``build_instance`` produces a value that
+satisfies a schema (used by the test server's default responder).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 __all__ = [
     "MISSING",
+    "ApiError",
     "SchemaLimits",
     "StrictSchemaError",
+    "azure_error",
     "build_instance",
     "check_strict_schema",
+    "invalid_request",
+    "is_reasoning_model",
     "iter_string_enums",
+    "message_text",
+    "model_limits",
     "resolve_ref",
+    "server_error",
     "validate_instance",
+    "validate_request",
 ]
+
+JSONDict = dict[str, Any]
 
 JSON_TYPES: Final = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
 # Keywords the strict grammar does not support (documented "not supported" list).
@@ -46,6 +59,26 @@ UNSUPPORTED_KEYWORDS: Final = (
     "maxContains",
 )
 _MANY_ENUM_VALUES: Final = 250
+KNOWN_PARAMS: Final = frozenset(
+    {
+        "model", "messages", "response_format", "max_tokens", "max_completion_tokens", "temperature",
+        "top_p", "n", "stop", "stream", "stream_options", "logprobs", "top_logprobs", "reasoning_effort",
+        "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "seed", "user",
+        "safety_identifier", "metadata", "store", "service_tier", "tools", "tool_choice",
+        "parallel_tool_calls", "frequency_penalty", "presence_penalty", "logit_bias", "modalities",
+        "audio", "prediction", "verbosity", "web_search_options", "functions", "function_call",
+        "moderation", "data_sources", "user_security_context",
+    }
+)  # fmt: skip
+ROLES: Final = ("system", "assistant", "user", "function", "tool", "developer")
+REASONING_EFFORTS: Final = ("none", "minimal", "low", "medium", "high", "xhigh")
+_AZURE_SO_MIN_VERSION: Final = "2024-08-01"  # first Azure api-version with json_schema
+MSG_JSON_OBJECT: Final = (
+    "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."
+)
+MSG_AZURE_SO_VERSION: Final = (
+    "response_format value as json_schema is enabled only for api versions 2024-08-01-preview and later"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,3 +494,299 @@ def _build(
     if typ == "boolean":
         return False
     return None
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """The text of a message's ``content`` (string or list of ``{"type": "text"}`` parts)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
+    return ""
+
+
+# --------------------------------------------------------------------------- request parameters
+
+
+def is_reasoning_model(model: str) -> bool:
+    """``gpt-5*``, ``o1*``, ``o3*``, ``o4*`` (not the ``*-chat*`` variants)."""
+    name = model.lower()
+    return name.startswith(("gpt-5", "o1", "o3", "o4")) and "chat" not in name
+
+
+def model_limits(model: str) -> tuple[int, int]:
+    """``(context window, max output tokens)`` of a model family."""
+    name = model.lower()
+    if name.startswith("gpt-5"):
+        return 400_000, 128_000
+    if name.startswith(("o1", "o3", "o4")):
+        return 200_000, 100_000
+    if name.startswith("gpt-4.1"):
+        return 1_047_576, 32_768
+    return 128_000, 16_384
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status and JSON (or text) body."""
+
+    def __init__(self, status: int, body: JSONDict | str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = dict(headers or {})
+
+
+def invalid_request(
+    message: str, param: str | None = None, code: str | None = None, status: int = 400
+) -> ApiError:
+    """An OpenAI ``invalid_request_error``."""
+    return ApiError(
+        status, {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+    )
+
+
+def server_error(status: int, message: str, kind: str = "server_error", code: str | None = None) -> ApiError:
+    """An OpenAI error of another ``type`` (``server_error``, ``insufficient_quota``...)."""
+    return ApiError(status, {"error": {"message": message, "type": kind, "param": None, "code": code}})
+
+
+def azure_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> ApiError:
+    """An Azure gateway error (``{"error": {"code", "message"}}``)."""
+    return ApiError(status, {"error": {"code": code, "message": message}}, headers)
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "null"
+    return "an object"
+
+
+def _check_number(body: Mapping[str, Any], name: str, low: float, high: float, integer: bool) -> None:
+    value = body.get(name)
+    if value is None:
+        return
+    kind = "integer" if integer else "decimal"
+    ok = isinstance(value, int) if integer else isinstance(value, int | float)
+    if not ok or isinstance(value, bool):
+        raise invalid_request(
+            f"Invalid type for '{name}': expected {'an integer' if integer else 'a decimal'}, "
+            f"but got {_type_name(value)} instead.",
+            name,
+            "invalid_type",
+        )
+    if value < low:
+        raise invalid_request(
+            f"Invalid '{name}': {kind} below minimum value. "
+            f"Expected a value >= {low:g}, but got {value} instead.",
+            name,
+            f"{kind}_below_min_value",
+        )
+    if value > high:
+        raise invalid_request(
+            f"Invalid '{name}': {kind} above maximum value. "
+            f"Expected a value <= {high:g}, but got {value} instead.",
+            name,
+            f"{kind}_above_max_value",
+        )
+
+
+def _check_string(body: Mapping[str, Any], name: str) -> None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise invalid_request(
+            f"Invalid type for '{name}': expected a string, but got {_type_name(value)} instead.",
+            name,
+            "invalid_type",
+        )
+
+
+def _unsupported(name: str) -> ApiError:
+    return invalid_request(
+        f"Unsupported parameter: '{name}' is not supported with this model.", name, "unsupported_parameter"
+    )
+
+
+def validate_request(
+    body: object, model: str, limits: SchemaLimits, api_version: str | None = None
+) -> JSONDict:
+    """Check a chat completion body like the real API; raise ``ApiError`` (400) on the first problem."""
+    if not isinstance(body, dict):
+        raise invalid_request("Invalid type for request body: expected an object.", None, "invalid_type")
+    for key in body:
+        if key not in KNOWN_PARAMS:
+            raise invalid_request(f"Unrecognized request argument supplied: {key}")
+    if not model:
+        raise invalid_request("you must provide a model parameter")
+    messages = body.get("messages")
+    if messages is None:
+        raise invalid_request(
+            "Missing required parameter: 'messages'.", "messages", "missing_required_parameter"
+        )
+    if not isinstance(messages, list):
+        raise invalid_request(
+            f"Invalid type for 'messages': expected an array, but got {_type_name(messages)} instead.",
+            "messages",
+            "invalid_type",
+        )
+    if not messages:
+        raise invalid_request(
+            "Invalid 'messages': empty array. "
+            "Expected an array with minimum length 1, but got an empty array instead.",
+            "messages",
+            "empty_array",
+        )
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise invalid_request(
+                f"Invalid type for 'messages[{i}]': "
+                f"expected an object, but got {_type_name(message)} instead.",
+                f"messages[{i}]",
+                "invalid_type",
+            )
+        role = message.get("role")
+        if role not in ROLES:
+            supported = ", ".join(f"'{r}'" for r in ROLES[:-1]) + f", and '{ROLES[-1]}'"
+            raise invalid_request(
+                f"Invalid value: '{role}'. Supported values are: {supported}.",
+                f"messages[{i}].role",
+                "invalid_value",
+            )
+        content = message.get("content")
+        if content is None and role != "assistant":
+            raise invalid_request(
+                f"Missing required parameter: 'messages[{i}].content'.",
+                f"messages[{i}].content",
+                "missing_required_parameter",
+            )
+        if content is not None and not isinstance(content, str | list):
+            raise invalid_request(
+                f"Invalid type for 'messages[{i}].content': expected one of a string or array of objects, "
+                f"but got {_type_name(content)} instead.",
+                f"messages[{i}].content",
+                "invalid_type",
+            )
+    if body.get("stream"):
+        raise invalid_request(
+            "stream=true is not supported by this test server.", "stream", "unsupported_parameter"
+        )
+    reasoning = is_reasoning_model(model)
+    _check_number(body, "temperature", 0, 2, integer=False)
+    _check_number(body, "top_p", 0, 1, integer=False)
+    _check_number(body, "n", 1, 128, integer=True)
+    _check_number(body, "seed", -(2**63), 2**63 - 1, integer=True)
+    _check_number(body, "top_logprobs", 0, 20, integer=True)
+    for name in ("user", "prompt_cache_key", "safety_identifier"):
+        _check_string(body, name)
+    _, max_output = model_limits(model)
+    for name in ("max_tokens", "max_completion_tokens"):
+        _check_number(body, name, 1, 2**31, integer=True)
+        value = body.get(name)
+        if value is not None and value > max_output:
+            raise invalid_request(
+                f"max_tokens is too large: {value}. This model supports at most {max_output} "
+                f"completion tokens, whereas you provided {value}.",
+                name,
+                "invalid_value",
+            )
+    effort = body.get("reasoning_effort")
+    if reasoning:
+        if body.get("max_tokens") is not None:
+            raise invalid_request(
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "max_tokens",
+                "unsupported_parameter",
+            )
+        temperature = body.get("temperature")
+        if temperature is not None and temperature != 1 and effort != "none":
+            raise invalid_request(
+                f"Unsupported value: 'temperature' does not support {temperature} with this model. "
+                "Only the default (1) value is supported.",
+                "temperature",
+                "unsupported_value",
+            )
+        if body.get("logprobs") or body.get("top_logprobs") is not None:
+            raise _unsupported("logprobs" if body.get("logprobs") else "top_logprobs")
+        if effort is not None and effort not in REASONING_EFFORTS:
+            supported = (
+                ", ".join(f"'{e}'" for e in REASONING_EFFORTS[:-1]) + f", and '{REASONING_EFFORTS[-1]}'"
+            )
+            raise invalid_request(
+                f"Invalid value: '{effort}'. Supported values are: {supported}.",
+                "reasoning_effort",
+                "invalid_value",
+            )
+    elif effort is not None:
+        raise _unsupported("reasoning_effort")
+    if body.get("top_logprobs") is not None and not body.get("logprobs"):
+        raise invalid_request(
+            "Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is used.",
+            "top_logprobs",
+            "invalid_value",
+        )
+    _validate_response_format(body, limits, api_version)
+    return body
+
+
+def _validate_response_format(body: Mapping[str, Any], limits: SchemaLimits, api_version: str | None) -> None:
+    fmt = body.get("response_format")
+    if fmt is None:
+        return
+    if not isinstance(fmt, Mapping):
+        raise invalid_request(
+            f"Invalid type for 'response_format': expected an object, but got {_type_name(fmt)} instead.",
+            "response_format",
+            "invalid_type",
+        )
+    kind = fmt.get("type")
+    if kind == "text":
+        return
+    if kind == "json_object":
+        if not any("json" in message_text(m).lower() for m in body["messages"]):
+            raise invalid_request(MSG_JSON_OBJECT, "messages")
+        return
+    if kind != "json_schema":
+        raise invalid_request(
+            f"Invalid value: '{kind}'. Supported values are: 'json_object', 'json_schema', and 'text'.",
+            "response_format.type",
+            "invalid_value",
+        )
+    if api_version is not None and api_version[:10] < _AZURE_SO_MIN_VERSION:
+        raise invalid_request(MSG_AZURE_SO_VERSION, "response_format", "BadRequest")
+    spec = fmt.get("json_schema")
+    if not isinstance(spec, Mapping):
+        raise invalid_request(
+            "Missing required parameter: 'response_format.json_schema'.",
+            "response_format.json_schema",
+            "missing_required_parameter",
+        )
+    name = spec.get("name")
+    if not isinstance(name, str):
+        raise invalid_request(
+            "Missing required parameter: 'response_format.json_schema.name'.",
+            "response_format.json_schema.name",
+            "missing_required_parameter",
+        )
+    if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name):
+        raise invalid_request(
+            "Invalid 'response_format.json_schema.name': string does not match pattern. Expected a string "
+            f"that matches the pattern '^[a-zA-Z0-9_-]+$' (at most 64 characters), but got '{name}' instead.",
+            "response_format.json_schema.name",
+            "invalid_value",
+        )
+    if spec.get("strict") is True:
+        try:
+            check_strict_schema(name, spec.get("schema", {}), limits)
+        except StrictSchemaError as err:
+            raise invalid_request(str(err), "response_format") from None

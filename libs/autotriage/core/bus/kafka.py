@@ -40,28 +40,38 @@ class KafkaBus(Bus):
         self._client_id = client_id
         self._replication = replication_factor
         self._max_poll_interval_ms = max_poll_interval_ms
-        self._aio_producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            client_id=client_id,
-            enable_idempotence=True,
-            acks="all",
-            compression_type="zstd",
-            linger_ms=linger_ms,
-            max_batch_size=128 * 1024,
-            request_timeout_ms=30_000,
-        )
-        self._producer = _KafkaProducer(self._aio_producer)
+        self._linger_ms = linger_ms
+        self._aio_producer: AIOKafkaProducer | None = None
+        self._producer: _KafkaProducer | None = None
         self._consumers: list[AIOKafkaConsumer] = []
 
     async def start(self) -> None:
+        if self._aio_producer is not None:
+            return
+        self._aio_producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            compression_type="zstd",
+            linger_ms=self._linger_ms,
+            max_batch_size=128 * 1024,
+            request_timeout_ms=30_000,
+        )
         await self._aio_producer.start()
+        self._producer = _KafkaProducer(self._aio_producer)
 
     async def stop(self) -> None:
-        for consumer in self._consumers:
+        for consumer in list(self._consumers):
             await consumer.stop()
-        await self._aio_producer.stop()
+        self._consumers.clear()
+        if self._aio_producer is not None:
+            await self._aio_producer.stop()
+            self._aio_producer = None
 
     def producer(self) -> Producer:
+        if self._producer is None:
+            raise RuntimeError("KafkaBus.start() must be awaited before producing")
         return self._producer
 
     async def consumer(

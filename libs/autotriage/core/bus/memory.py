@@ -131,15 +131,15 @@ class _MemoryConsumer(Consumer):
         return batch
 
     async def getmany(self, timeout_s: float, max_records: int) -> list[Record]:
-        batch = self._available(max_records)
-        if batch or self._stopped:
-            return batch
-        try:
-            async with self._bus._changed:
+        async with self._bus._changed:  # check and wait under the lock, so no append is missed
+            batch = self._available(max_records)
+            if batch or self._stopped:
+                return batch
+            try:
                 await asyncio.wait_for(self._bus._changed.wait(), timeout_s)
-        except TimeoutError:
-            return []
-        return self._available(max_records)
+            except TimeoutError:
+                return []
+            return self._available(max_records)
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self._group.committed.update(offsets)
