@@ -33,6 +33,8 @@ HEADER_REASON = "autotriage-error-reason"
 HEADER_MESSAGE = "autotriage-error-message"
 HEADER_STAGE = "autotriage-stage"
 HEADER_SOURCE = "autotriage-source"
+#: ``OutcomeRecorded.detail`` of a repeated outcome after an at-least-once redelivery (not counted again).
+REDELIVERY = "redelivery"
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,7 @@ class StageRunner(Generic[E]):
         topic = self._topics.name(logical_topic)
         future = await self._bus.producer().send(topic, encode(event), key=event.key, headers=headers)
         metrics.STAGE_PRODUCED.labels(self._labels, logical_topic).inc()
-        if isinstance(event, OutcomeRecorded):
+        if isinstance(event, OutcomeRecorded) and event.detail != REDELIVERY:
             record_outcome_metrics(event)
         return future
 

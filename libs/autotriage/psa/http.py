@@ -82,7 +82,9 @@ class PSAHttp:
     def session(self) -> aiohttp.ClientSession:
         """The shared session (created lazily inside the running loop)."""
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout, json_serialize=lambda o: orjson.dumps(o).decode())
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, json_serialize=lambda o: orjson.dumps(o).decode()
+            )
         return self._session
 
     async def close(self) -> None:
@@ -107,7 +109,11 @@ class PSAHttp:
         """Send a request; retry 429/5xx/timeouts a few times, then raise TransientError or PSAError.
 
         ``permanent`` marks otherwise retryable answers as final (e.g. Autotask's HTTP 500 validation errors).
+        A POST (not idempotent: a note) is retried in place only on 429, which means it was not processed;
+        after a timeout or 5xx it may have landed, so the caller's retry path (the retry topic, which re-checks
+        the note marker first) decides instead.
         """
+        in_place_retry_ok = method.upper() != "POST"
         last: TransientError | None = None
         for attempt in range(1, self._attempts + 1):
             started = time.perf_counter()
@@ -146,6 +152,8 @@ class PSAHttp:
                 metrics.PSA_REQUESTS.labels(self.psa, operation, status).inc()
                 metrics.PSA_DURATION.labels(self.psa, operation).observe(time.perf_counter() - started)
             if attempt == self._attempts or wait > self._max_wait_s:
+                break
+            if not in_place_retry_ok and last is not None and last.reason != "psa_rate_limited":
                 break
             log.info("%s %s: %s, retrying in %.1fs", self.psa, operation, last.message if last else "", wait)
             await asyncio.sleep(wait)

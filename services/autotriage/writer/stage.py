@@ -9,7 +9,7 @@ from autotriage.core.bus.topics import TICKETS_CLASSIFIED, TICKETS_OUTCOMES
 from autotriage.core.errors import PermanentError
 from autotriage.core.events import OutcomeRecorded, TicketClassified
 from autotriage.core.models import Verdict
-from autotriage.core.runtime import Output, Stage
+from autotriage.core.runtime import REDELIVERY, Output, Stage
 from autotriage.core.tenants import TenantsFile
 from autotriage.policy.decide import Decision, decide
 from autotriage.policy.note import render_note
@@ -48,7 +48,7 @@ class WriterStage(Stage[TicketClassified]):
         marker = note_marker(event.tenant, event.ticket_id)
         if decision.write_note and await client.has_note_with(event.ticket_id, marker):
             # A redelivery after the note was written: the work is done; never write twice.
-            return [self._outcome(event, Decision(decision.action, decision.reason), detail="redelivery")]
+            return [self._outcome(event, Decision(decision.action, decision.reason), detail=REDELIVERY)]
         if decision.write_category and result.candidate is not None:
             await client.write_category(current, result.candidate)
         if decision.write_note:
