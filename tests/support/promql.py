@@ -83,11 +83,9 @@ def _dashboard_expressions(path: Path, where: str) -> list[tuple[str, str]]:
         for target in panel.get("targets") or []:
             expr = target.get("expr")
             if expr:
+                title = panel.get("title", "")
                 found.append(
-                    (
-                        f'{where}: panel {panel.get("id")} "{panel.get("title", "")}" target {target.get("refId")}',
-                        expr,
-                    )
+                    (f'{where}: panel {panel.get("id")} "{title}" target {target.get("refId")}', expr)
                 )
     for variable in (board.get("templating") or {}).get("list") or []:
         if variable.get("type") != "query":

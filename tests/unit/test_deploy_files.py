@@ -656,28 +656,40 @@ def test_promtool_check_rules() -> None:
 # Synthetic series for `promtool test rules`: each alert fires when it should and not otherwise.
 # Annotations are compared verbatim by promtool, so the test runs on a copy of the alert rules without
 # them (their presence is checked above, their template syntax by `promtool check rules`).
+
+
+def _series(metric: str, values: str, **labels: str) -> dict[str, str]:
+    """An input series; label names with a trailing underscore lose it (``job_`` for ``job``)."""
+    body = ",".join(f'{name.rstrip("_")}="{value}"' for name, value in labels.items())
+    return {"series": f"{metric}{{{body}}}", "values": values}
+
+
+def _expect(eval_time: str, alert: str, *firing: dict[str, str]) -> dict[str, Any]:
+    return {"eval_time": eval_time, "alertname": alert, "exp_alerts": [{"exp_labels": f} for f in firing]}
+
+
+_C1 = {"job": "c", "instance": "c:1"}
+_W1 = {"job": "w", "instance": "w:1"}
+_I1 = {"job": "i", "instance": "i:1"}
+_N1 = {"job": "n", "instance": "n:1"}
+_WRITER = {"job": "autotriage-writer", "instance": "writer:9104"}
+
 ALERT_UNIT_TESTS: list[dict[str, Any]] = [
     {
         "interval": "1m",
         "input_series": [
-            {
-                "series": 'autotriage_dead_letter_total{stage="writer",reason="psa_http_400",job="w",instance="w:1"}',
-                "values": "0+1x40",
-            },
-            {
-                "series": 'autotriage_dead_letter_total{stage="classifier",reason="content_filter",job="c",instance="c:1"}',
-                "values": "0x40",
-            },
+            _series("autotriage_dead_letter_total", "0+1x40", stage="writer", reason="psa_http_400", **_W1),
+            _series(
+                "autotriage_dead_letter_total", "0x40", stage="classifier", reason="content_filter", **_C1
+            ),
         ],
         "alert_rule_test": [
-            {"eval_time": "10m", "alertname": "AutotriageDeadLetters", "exp_alerts": []},
-            {
-                "eval_time": "30m",
-                "alertname": "AutotriageDeadLetters",
-                "exp_alerts": [
-                    {"exp_labels": {"severity": "warning", "stage": "writer", "reason": "psa_http_400"}}
-                ],
-            },
+            _expect("10m", "AutotriageDeadLetters"),  # not yet 15 minutes
+            _expect(
+                "30m",
+                "AutotriageDeadLetters",
+                {"severity": "warning", "stage": "writer", "reason": "psa_http_400"},
+            ),
         ],
     },
     {
@@ -685,221 +697,145 @@ ALERT_UNIT_TESTS: list[dict[str, Any]] = [
         "input_series": [
             # Every observation between 120 s and 300 s: p95 is above the SLO.
             *(
-                {
-                    "series": f'autotriage_end_to_end_latency_seconds_bucket{{le="{le}",tenant="acme",action="applied",'
-                    f'job="autotriage-writer",instance="writer:9104"}}',
-                    "values": values,
-                }
+                _series(
+                    "autotriage_end_to_end_latency_seconds_bucket",
+                    values,
+                    le=le,
+                    tenant="acme",
+                    action="applied",
+                    **_WRITER,
+                )
                 for le, values in (("60", "0x40"), ("120", "0x40"), ("300", "0+10x40"), ("+Inf", "0+10x40"))
             ),
         ],
         "alert_rule_test": [
-            {"eval_time": "5m", "alertname": "AutotriageEndToEndLatencySLO", "exp_alerts": []},
-            {
-                "eval_time": "25m",
-                "alertname": "AutotriageEndToEndLatencySLO",
-                "exp_alerts": [{"exp_labels": {"severity": "warning", "job": "autotriage-writer"}}],
-            },
+            _expect("5m", "AutotriageEndToEndLatencySLO"),
+            _expect(
+                "25m", "AutotriageEndToEndLatencySLO", {"severity": "warning", "job": "autotriage-writer"}
+            ),
         ],
     },
     {
         "interval": "1m",
         "input_series": [
-            {
-                "series": 'autotriage_llm_quota_exhausted{tenant="acme",job="c",instance="c:1"}',
-                "values": "1x10",
-            },
-            {
-                "series": 'autotriage_llm_quota_exhausted{tenant="acme",job="c",instance="c:2"}',
-                "values": "1x10",
-            },
-            {
-                "series": 'autotriage_llm_quota_exhausted{tenant="globex",job="c",instance="c:1"}',
-                "values": "0x10",
-            },
+            _series("autotriage_llm_quota_exhausted", "1x10", tenant="acme", **_C1),
+            _series("autotriage_llm_quota_exhausted", "1x10", tenant="acme", job="c", instance="c:2"),
+            _series("autotriage_llm_quota_exhausted", "0x10", tenant="globex", **_C1),
         ],
         "alert_rule_test": [
-            {
-                "eval_time": "5m",
-                "alertname": "AutotriageLLMQuotaExhausted",
-                "exp_alerts": [{"exp_labels": {"severity": "critical", "tenant": "acme"}}],
-            },
+            _expect("5m", "AutotriageLLMQuotaExhausted", {"severity": "critical", "tenant": "acme"}),
         ],
     },
     {
         "interval": "1m",
         "input_series": [
-            {
-                "series": 'autotriage_consumer_lag_records{stage="classifier",job="c",instance="c:1"}',
-                "values": "0+10x30",
-            },
-            {
-                "series": 'autotriage_consumer_last_progress_timestamp_seconds{stage="classifier",job="c",instance="c:1"}',
-                "values": "1000x30",
-            },
-            # Busy but progressing: not stalled.
-            {
-                "series": 'autotriage_consumer_lag_records{stage="writer",job="w",instance="w:1"}',
-                "values": "50x30",
-            },
-            {
-                "series": 'autotriage_consumer_last_progress_timestamp_seconds{stage="writer",job="w",instance="w:1"}',
-                "values": "1000+60x30",
-            },
-            {
-                "series": 'autotriage_stage_healthy{stage="classifier",job="c",instance="c:1"}',
-                "values": "1x5 0x25",
-            },
-            {"series": 'autotriage_stage_healthy{stage="writer",job="w",instance="w:1"}', "values": "1x30"},
+            # classifier: lag grows, no progress, then the watchdog reports it unhealthy.
+            _series("autotriage_consumer_lag_records", "0+10x30", stage="classifier", **_C1),
+            _series(
+                "autotriage_consumer_last_progress_timestamp_seconds", "1000x30", stage="classifier", **_C1
+            ),
+            _series("autotriage_stage_healthy", "1x5 0x25", stage="classifier", **_C1),
+            # writer: busy but progressing, healthy.
+            _series("autotriage_consumer_lag_records", "50x30", stage="writer", **_W1),
+            _series(
+                "autotriage_consumer_last_progress_timestamp_seconds", "1000+60x30", stage="writer", **_W1
+            ),
+            _series("autotriage_stage_healthy", "1x30", stage="writer", **_W1),
         ],
         "alert_rule_test": [
-            {
-                "eval_time": "20m",
-                "alertname": "AutotriageConsumerStalled",
-                "exp_alerts": [
-                    {
-                        "exp_labels": {
-                            "severity": "critical",
-                            "stage": "classifier",
-                            "job": "c",
-                            "instance": "c:1",
-                        }
-                    }
-                ],
-            },
-            {
-                "eval_time": "20m",
-                "alertname": "AutotriageStageUnhealthy",
-                "exp_alerts": [
-                    {
-                        "exp_labels": {
-                            "severity": "critical",
-                            "stage": "classifier",
-                            "job": "c",
-                            "instance": "c:1",
-                        }
-                    }
-                ],
-            },
+            _expect(
+                "20m", "AutotriageConsumerStalled", {"severity": "critical", "stage": "classifier", **_C1}
+            ),
+            _expect(
+                "20m", "AutotriageStageUnhealthy", {"severity": "critical", "stage": "classifier", **_C1}
+            ),
         ],
     },
     {
         "interval": "1m",
         "input_series": [
-            {
-                "series": 'autotriage_budget_exhausted_total{tenant="acme",period="day",job="c",instance="c:1"}',
-                "values": "0x5 1+1x10",
-            },
-            {
-                "series": 'autotriage_webhook_signature_failures_total{psa="halo",tenant="acme",job="i",instance="i:1"}',
-                "values": "0+5x30",
-            },
-            {
-                "series": 'autotriage_webhook_signature_failures_total{psa="halo",tenant="globex",job="i",instance="i:1"}',
-                "values": "0+0.1x30",
-            },
-            {
-                "series": 'autotriage_webhook_deactivated_total{psa="autotask",tenant="initech",job="i",instance="i:1"}',
-                "values": "0x5 1x25",
-            },
+            _series("autotriage_budget_exhausted_total", "0x5 1+1x10", tenant="acme", period="day", **_C1),
+            _series(
+                "autotriage_webhook_signature_failures_total", "0+5x30", psa="halo", tenant="acme", **_I1
+            ),
+            _series(
+                "autotriage_webhook_signature_failures_total", "0+0.1x30", psa="halo", tenant="globex", **_I1
+            ),
+            _series(
+                "autotriage_webhook_deactivated_total", "0x5 1x25", psa="autotask", tenant="initech", **_I1
+            ),
         ],
         "alert_rule_test": [
-            {
-                "eval_time": "10m",
-                "alertname": "AutotriageBudgetExhausted",
-                "exp_alerts": [{"exp_labels": {"severity": "warning", "tenant": "acme", "period": "day"}}],
-            },
-            {
-                "eval_time": "20m",
-                "alertname": "AutotriageWebhookSignatureFailures",
-                "exp_alerts": [{"exp_labels": {"severity": "warning", "psa": "halo", "tenant": "acme"}}],
-            },
-            {
-                "eval_time": "8m",
-                "alertname": "AutotriageWebhookDeactivated",
-                "exp_alerts": [
-                    {"exp_labels": {"severity": "critical", "psa": "autotask", "tenant": "initech"}}
-                ],
-            },
+            _expect(
+                "10m", "AutotriageBudgetExhausted", {"severity": "warning", "tenant": "acme", "period": "day"}
+            ),
+            _expect(
+                "20m",
+                "AutotriageWebhookSignatureFailures",
+                {"severity": "warning", "psa": "halo", "tenant": "acme"},
+            ),
+            _expect(
+                "8m",
+                "AutotriageWebhookDeactivated",
+                {"severity": "critical", "psa": "autotask", "tenant": "initech"},
+            ),
         ],
     },
     {
         "interval": "1m",
         "input_series": [
-            {
-                "series": 'autotriage_psa_api_requests_total{psa="connectwise",operation="get_ticket",status="200",'
-                'job="n",instance="n:1"}',
-                "values": "0+60x30",
-            },
-            {
-                "series": 'autotriage_psa_api_requests_total{psa="connectwise",operation="get_ticket",status="503",'
-                'job="n",instance="n:1"}',
-                "values": "0+30x30",
-            },
-            {
-                "series": 'autotriage_psa_api_requests_total{psa="halo",operation="get_ticket",status="200",'
-                'job="n",instance="n:1"}',
-                "values": "0+60x30",
-            },
-            {
-                "series": 'autotriage_psa_api_requests_total{psa="halo",operation="get_ticket",status="timeout",'
-                'job="n",instance="n:1"}',
-                "values": "0+1x30",
-            },
+            # connectwise: a third of the calls answered 503; halo: a few timeouts only.
+            _series(
+                "autotriage_psa_api_requests_total",
+                "0+60x30",
+                psa="connectwise",
+                operation="get",
+                status="200",
+                **_N1,
+            ),
+            _series(
+                "autotriage_psa_api_requests_total",
+                "0+30x30",
+                psa="connectwise",
+                operation="get",
+                status="503",
+                **_N1,
+            ),
+            _series(
+                "autotriage_psa_api_requests_total",
+                "0+60x30",
+                psa="halo",
+                operation="get",
+                status="200",
+                **_N1,
+            ),
+            _series(
+                "autotriage_psa_api_requests_total",
+                "0+1x30",
+                psa="halo",
+                operation="get",
+                status="timeout",
+                **_N1,
+            ),
         ],
         "alert_rule_test": [
-            {
-                "eval_time": "25m",
-                "alertname": "AutotriagePSAApiErrors",
-                "exp_alerts": [{"exp_labels": {"severity": "warning", "psa": "connectwise"}}],
-            },
+            _expect("25m", "AutotriagePSAApiErrors", {"severity": "warning", "psa": "connectwise"}),
         ],
     },
     {
         "interval": "1m",
         "input_series": [
-            {"series": 'up{job="autotriage-writer",instance="writer:9104"}', "values": "1x5 0x20"},
-            {
-                "series": 'process_start_time_seconds{job="autotriage-writer",instance="writer:9104"}',
-                "values": "100x5 400x5 700x5 1000x5",
-            },
-            {
-                "series": 'autotriage_build_info{job="autotriage-writer",instance="writer:9104",version="0.1.0"}',
-                "values": "1x30",
-            },
+            _series("up", "1x5 0x20", **_WRITER),
+            _series("process_start_time_seconds", "100x5 400x5 700x5 1000x5", **_WRITER),
+            _series("autotriage_build_info", "1x30", version="0.1.0", **_WRITER),
             # Prometheus restarting is not an autotriage restart.
-            {
-                "series": 'process_start_time_seconds{job="prometheus",instance="localhost:9090"}',
-                "values": "100x5 400x5 700x5 1000x5",
-            },
+            _series(
+                "process_start_time_seconds", "100x5 400x5 700x5 1000x5", job="prometheus", instance="p:9090"
+            ),
         ],
         "alert_rule_test": [
-            {
-                "eval_time": "12m",
-                "alertname": "AutotriageTargetDown",
-                "exp_alerts": [
-                    {
-                        "exp_labels": {
-                            "severity": "critical",
-                            "job": "autotriage-writer",
-                            "instance": "writer:9104",
-                        }
-                    }
-                ],
-            },
-            {
-                "eval_time": "20m",
-                "alertname": "AutotriageRestarting",
-                "exp_alerts": [
-                    {
-                        "exp_labels": {
-                            "severity": "warning",
-                            "job": "autotriage-writer",
-                            "instance": "writer:9104",
-                        }
-                    }
-                ],
-            },
+            _expect("12m", "AutotriageTargetDown", {"severity": "critical", **_WRITER}),
+            _expect("20m", "AutotriageRestarting", {"severity": "warning", **_WRITER}),
         ],
     },
 ]
@@ -1045,7 +981,7 @@ def test_rate_and_increase_only_on_counters(
         for match in _RATE_OF.finditer(expr):
             name = match.group("name")
             if name in exported.samples:
-                family, kind = exported.samples[name]
+                _family, kind = exported.samples[name]
                 if kind not in ("counter", "histogram", "summary"):
                     problems.append(f"{where}: rate/increase of {name}, a {kind}")
     assert not problems, "\n".join(problems)
