@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -17,7 +18,7 @@ from autotriage.core.errors import PermanentError, WebhookRejected
 from autotriage.core.models import Candidate
 from autotriage.core.tenants import Tenant
 from autotriage.psa.base import CREATED, DELETED, OTHER, UPDATED, WebhookEvent, note_marker
-from autotriage.psa.connectwise import ConnectWiseClient, next_link, signature_of
+from autotriage.psa.connectwise import ConnectWiseClient, _PublicOnlyResolver, next_link, signature_of
 from autotriage.psa.http import PSAError, PSAHttp
 from autotriage.sandbox.common import SampleData
 from autotriage.sandbox.connectwise import ConnectWiseSimulator
@@ -137,7 +138,7 @@ def parse(client: CW, payload: dict[str, Any]) -> WebhookEvent:
 
 async def test_entity_as_json_string(sim: Sim, client: CW) -> None:
     tid = sim.create_ticket("VPN down", "cannot connect", 12)
-    payload = sim.callback_payload(tid)
+    payload = sim.webhook_payload(tid)
     assert isinstance(payload["Entity"], str)
     event = parse(client, payload)
     assert (event.ticket_id, event.event, event.scope_hint) == (tid, CREATED, "12")
@@ -146,7 +147,7 @@ async def test_entity_as_json_string(sim: Sim, client: CW) -> None:
 
 async def test_entity_as_object_and_id_from_entity(sim: Sim, client: CW) -> None:
     tid = sim.create_ticket("VPN down", "cannot connect", 12)
-    payload = sim.callback_payload(tid)
+    payload = sim.webhook_payload(tid)
     payload["Entity"] = json.loads(payload["Entity"])
     del payload["ID"]
     event = parse(client, payload)
@@ -156,7 +157,7 @@ async def test_entity_as_object_and_id_from_entity(sim: Sim, client: CW) -> None
 @pytest.mark.parametrize("message_key", ["MessageID", "messageId", "MESSAGEID"])
 async def test_key_casing_variants(sim: Sim, client: CW, message_key: str) -> None:
     tid = sim.create_ticket("VPN down", "cannot connect", 12)
-    payload = sim.callback_payload(tid)
+    payload = sim.webhook_payload(tid)
     renamed = {
         "MessageId": message_key, "CompanyId": "CompanyID", "Action": "action", "Type": "TYPE", "ID": "id",
         "Entity": "entity",
@@ -176,14 +177,14 @@ async def test_only_ticket_added_is_created(
     sim: Sim, client: CW, action: str, kind: str, expected: str
 ) -> None:
     tid = sim.create_ticket("VPN down", "cannot connect", 12)
-    payload = sim.callback_payload(tid, action=action.lower())
+    payload = sim.webhook_payload(tid, action=action.lower())
     payload.update(Action=action, Type=kind)
     assert parse(client, payload).event == expected
 
 
 async def test_deleted_with_null_entity(sim: Sim, client: CW) -> None:
     tid = sim.create_ticket("VPN down", "cannot connect", 12)
-    payload = sim.callback_payload(tid, action="deleted")
+    payload = sim.webhook_payload(tid, action="deleted")
     assert payload["Entity"] is None
     event = parse(client, payload)
     assert (event.ticket_id, event.event, event.scope_hint) == (tid, DELETED, "")
@@ -192,7 +193,7 @@ async def test_deleted_with_null_entity(sim: Sim, client: CW) -> None:
 @pytest.mark.parametrize("record_type", ["ProjectTicket", "ProjectIssue"])
 async def test_project_ticket_ignored(sim: Sim, client: CW, record_type: str) -> None:
     tid = sim.create_ticket("Phase 2 cabling", "", 12, record_type=record_type)
-    assert parse(client, sim.callback_payload(tid)).event == OTHER
+    assert parse(client, sim.webhook_payload(tid)).event == OTHER
 
 
 @pytest.mark.parametrize(
@@ -240,7 +241,7 @@ def test_parse_never_raises_anything_else(client: CW, fields: dict[str, Any], cu
 
 # --- webhook verification ------------------------------------------------------------------------------
 async def test_signature_valid(sim: Sim, client: CW) -> None:
-    body = body_of(sim.callback_payload(sim.create_ticket("x", "y", 12)))
+    body = body_of(sim.webhook_payload(sim.create_ticket("x", "y", 12)))
     assert "//system/callbackkey" in sim.key_url
     await client.verify_webhook({"X-Content-Signature": sim.sign(body)}, body)
     assert sim.requests["callback_key"] == 1
@@ -248,7 +249,7 @@ async def test_signature_valid(sim: Sim, client: CW) -> None:
 
 
 async def test_signature_invalid_or_missing(sim: Sim, client: CW) -> None:
-    body = body_of(sim.callback_payload(sim.create_ticket("x", "y", 12)))
+    body = body_of(sim.webhook_payload(sim.create_ticket("x", "y", 12)))
     tampered = body.replace(b'"added"', b'"updated"')
     with pytest.raises(WebhookRejected) as info:
         await client.verify_webhook({"x-content-signature": sim.sign(body)}, tampered)
@@ -262,21 +263,21 @@ async def test_signature_invalid_or_missing(sim: Sim, client: CW) -> None:
 
 
 async def test_signing_key_cached(sim: Sim, client: CW) -> None:
-    for title in ("one", "two", "three"):
-        body = body_of(sim.callback_payload(sim.create_ticket(title, "y", 12)))
-        await client.verify_webhook({"x-content-signature": sim.sign(body)}, body)
+    bodies = [body_of(sim.webhook_payload(sim.create_ticket(t, "y", 12))) for t in ("one", "two", "three")]
+    await asyncio.gather(*(client.verify_webhook({"x-content-signature": sim.sign(b)}, b) for b in bodies))
+    await client.verify_webhook({"x-content-signature": sim.sign(bodies[0])}, bodies[0])
     assert sim.requests["callback_key"] == 1
 
 
 async def test_key_fetch_retries_once_with_auth(sim: Sim, client: CW) -> None:
     sim.key_requires_auth = True
-    body = body_of(sim.callback_payload(sim.create_ticket("x", "y", 12)))
+    body = body_of(sim.webhook_payload(sim.create_ticket("x", "y", 12)))
     await client.verify_webhook({"x-content-signature": sim.sign(body)}, body)
     assert sim.key_requests == [False, True]
 
 
 async def refused(client: CW, sim: Sim, key_url: str) -> WebhookRejected:
-    payload = sim.callback_payload(sim.create_ticket("x", "y", 12))
+    payload = sim.webhook_payload(sim.create_ticket("x", "y", 12))
     payload["Metadata"] = {"key_url": key_url}
     body = body_of(payload)
     with pytest.raises(WebhookRejected) as info:
@@ -300,7 +301,7 @@ async def test_key_url_other_hosts_refused(sim: Sim, client: CW, key_url: str) -
 
 async def test_key_url_private_address_refused(sim: Sim, make_client: Factory) -> None:
     client = make_client(allow_private_key_url=False, key_url_hosts=[sim.host, "10.0.0.5"])
-    for key_url in (sim.key_url, "https://10.0.0.5/v2025_1//system/callbackkey/index.rails"):
+    for key_url in (sim.key_url, "https://10.0.0.5/v2025_1//system/callbackkey/index.rails?companyName=acme"):
         error = await refused(client, sim, key_url)
         assert error.reason == "key_url_refused" and "non-public" in error.message
     assert sim.requests["callback_key"] == 0 and sim.key_requests == []
@@ -323,9 +324,31 @@ async def test_key_url_redirect_refused(sim: Sim, client: CW) -> None:
 def test_key_url_allow_list(client: CW) -> None:
     for host in ("api-na.myconnectwise.net", "api-eu.myconnectwise.net", "na.myconnectwise.net",
                  "sandbox-na.myconnectwise.net", "api-staging.connectwisedev.com"):
-        assert client.check_key_url(f"https://{host}/v2025_1//system/callbackkey/index.rails") == (host, 443)
-    with pytest.raises(WebhookRejected):
-        client.check_key_url("https://www.myconnectwise.net/x")
+        url = f"https://{host}/v2025_1//system/callbackkey/index.rails?companyName=Acme&id=e17e"
+        assert client.check_key_url(url) == (host, 443)
+    for url in ("https://www.myconnectwise.net/x?companyName=acme",
+                "https://api-na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=evil",
+                "https://api-na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?id=e17e"):
+        with pytest.raises(WebhookRejected):
+            client.check_key_url(url)
+
+
+async def test_key_url_of_another_company_refused(sim: Sim, client: CW) -> None:
+    error = await refused(client, sim, sim.key_url.replace("companyName=acme", "companyName=evil"))
+    assert error.reason == "key_url_refused" and "companyName" in error.message
+    payload = sim.webhook_payload(sim.create_ticket("x", "y", 12))
+    payload["CompanyId"] = "evil"
+    body = body_of(payload)
+    with pytest.raises(WebhookRejected) as info:
+        await client.verify_webhook({"x-content-signature": sim.sign(body)}, body)
+    assert info.value.reason == "wrong_company"
+    assert sim.requests["callback_key"] == 0
+
+
+async def test_credentials_only_sent_to_the_key_endpoint(sim: Sim, client: CW) -> None:
+    error = await refused(client, sim, f"{sim.base_url}/v2025_1/apis/3.0/service/tickets?companyName=acme")
+    assert error.reason == "key_fetch_failed"
+    assert sim.requests["list_tickets"] == 1  # the anonymous attempt only, no retry with the tenant's keys
 
 
 async def test_webhook_end_to_end_through_an_ingress(sim: Sim, client: CW) -> None:
@@ -407,6 +430,11 @@ async def test_taxonomy_follows_link_over_1000_rows(sim: Sim, client: CW) -> Non
     taxonomy = await client.fetch_taxonomy("40")
     assert len(taxonomy.candidates) == 1100
     assert sim.requests["associations"] == 2
+
+
+async def test_public_only_resolver_drops_private_addresses() -> None:
+    with pytest.raises(OSError):
+        await _PublicOnlyResolver().resolve("localhost", 80)
 
 
 def test_link_header_parsing() -> None:

@@ -59,6 +59,7 @@ PAYLOAD_KEYS = ("messageid", "action", "type", "companyid", "memberid", "callbac
 
 CLOUD_KEY_HOST = re.compile(r"^(api-[a-z0-9-]+|na|eu|au|sandbox[a-z0-9-]*)\.myconnectwise\.net$")
 STAGING_KEY_HOST = re.compile(r"^(api-[a-z0-9-]+|[a-z0-9-]*staging[a-z0-9-]*)\.connectwisedev\.com$")
+KEY_URL_PATH = re.compile(r"/system/callbackkey/", re.IGNORECASE)
 CODEBASE = re.compile(r"^[A-Za-z0-9_.-]{1,64}/?$")
 TICKET_ID = re.compile(r"^[0-9]{1,18}$")
 LINK_PART = re.compile(r"<([^>]*)>([^<]*)")
@@ -224,6 +225,7 @@ class ConnectWiseClient(PSAClient):
         self._base: str | None = None
         self._base_lock = asyncio.Lock()
         self._keys: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._key_lock = asyncio.Lock()
         hosts = (self.conn.on_prem_host, *self.conn.key_url_hosts)
         self._key_hosts = [self._host_port(h) for h in hosts if h]
 
@@ -326,13 +328,17 @@ class ConnectWiseClient(PSAClient):
         if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
             raise WebhookRejected(401, "bad_signature", "x-content-signature does not match the body")
 
-    @staticmethod
-    def _key_url_of(body: bytes) -> str:
+    def _key_url_of(self, body: bytes) -> str:
+        """``Metadata.key_url`` of a callback whose ``CompanyId`` (if any) is this tenant's company."""
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise WebhookRejected(401, "unverifiable", "body is not JSON: no Metadata.key_url") from exc
-        metadata = lower_keys(data).get("metadata") if isinstance(data, dict) else None
+        item = lower_keys(data) if isinstance(data, dict) else {}
+        company = item.get("companyid")
+        if isinstance(company, str) and company.strip().lower() != self.conn.company.lower():
+            raise WebhookRejected(401, "wrong_company", "callback CompanyId is not this tenant's company")
+        metadata = item.get("metadata")
         if isinstance(metadata, str):
             metadata = decode_entity(metadata)
         key_url = lower_keys(metadata).get("key_url") if isinstance(metadata, dict) else None
@@ -346,7 +352,8 @@ class ConnectWiseClient(PSAClient):
         return (parts.hostname or "").lower(), parts.port
 
     def check_key_url(self, key_url: str) -> tuple[str, int]:
-        """Refuse a key_url that is not https (http only for an http tenant) on an allow-listed host.
+        """Refuse a key_url unless it is https (http only for an http tenant), on an allow-listed host and
+        for this tenant's ``companyName`` (so another CW company's valid key cannot sign for this tenant).
 
         Returns the host and port to resolve. Raises WebhookRejected(401) naming the reason."""
         try:
@@ -370,6 +377,11 @@ class ConnectWiseClient(PSAClient):
                 f"Metadata.key_url host {host}:{effective} is not a ConnectWise host nor the tenant's "
                 "on_prem_host/key_url_hosts",
             )
+        query = {k.lower(): v for k, v in urllib.parse.parse_qsl(parts.query)}
+        if query.get("companyname", "").strip().lower() != self.conn.company.lower():
+            raise WebhookRejected(
+                401, "key_url_refused", "Metadata.key_url companyName is missing or not this tenant's company"
+            )
         return host, effective
 
     async def _check_key_addresses(self, host: str, port: int) -> None:
@@ -391,30 +403,38 @@ class ConnectWiseClient(PSAClient):
             )
 
     async def _signing_key(self, key_url: str) -> str:
-        """The signing key behind ``key_url``, cached for an hour (never logged)."""
-        cached = self._keys.get(key_url)
-        if cached is not None and cached[1] > time.monotonic():
+        """The signing key behind ``key_url``, cached for an hour (never logged).
+
+        Fetches are serialized, so a burst of deliveries on a cold cache fetches the key once."""
+        async with self._key_lock:
+            cached = self._keys.get(key_url)
+            if cached is not None and cached[1] > time.monotonic():
+                self._keys.move_to_end(key_url)
+                return cached[0]
+            key = await self._fetch_signing_key(key_url)
+            self._keys[key_url] = (key, time.monotonic() + KEY_TTL_S)
             self._keys.move_to_end(key_url)
-            return cached[0]
-        key = await self._fetch_signing_key(key_url)
-        self._keys[key_url] = (key, time.monotonic() + KEY_TTL_S)
-        self._keys.move_to_end(key_url)
-        while len(self._keys) > KEY_CACHE_SIZE:
-            self._keys.popitem(last=False)
-        return key
+            while len(self._keys) > KEY_CACHE_SIZE:
+                self._keys.popitem(last=False)
+            return key
 
     async def _fetch_signing_key(self, key_url: str) -> str:
-        """GET key_url without auth, then once with the tenant's auth on 401/403; no redirects."""
+        """GET key_url without auth, then once with the tenant's auth on 401/403; no redirects.
+
+        The key's location is unconfirmed to need auth (reference 1.2), hence the two attempts."""
         resp: Response | None = None
+        attempts = [{"Accept": "application/json"}]
+        if KEY_URL_PATH.search(urllib.parse.urlsplit(key_url).path):
+            attempts.append(self.auth_headers())  # credentials only ever go to the callback-key endpoint
         try:
-            for headers in ({"Accept": "application/json"}, self.auth_headers()):
+            for index, headers in enumerate(attempts, start=1):
                 try:
                     resp = await self.key_http.request(
                         "GET", key_url, "callback_key", headers=headers, ok=(200,)
                     )
                     break
                 except PSAError as exc:
-                    if exc.status not in (401, 403) or "Authorization" in headers:
+                    if exc.status not in (401, 403) or index == len(attempts):
                         raise
         except PSAError as exc:
             reason = "redirect refused" if 300 <= exc.status < 400 else f"HTTP {exc.status}"

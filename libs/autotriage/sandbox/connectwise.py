@@ -47,8 +47,7 @@ COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": lambda a, b: bool(a == b), "!=": lambda a, b: bool(a != b), ">": lambda a, b: bool(a > b),
     "<": lambda a, b: bool(a < b), ">=": lambda a, b: bool(a >= b), "<=": lambda a, b: bool(a <= b),
 }
-
-
+#: (type id, subType id, item id) of a ticket or an association row.
 Triple = tuple[int | None, int | None, int | None]
 
 
@@ -591,7 +590,7 @@ class ConnectWiseSimulator(Simulator):
         query = f"companyName={self.company}&id={self.key_id}"
         return f"{self.base_url}/{CODEBASE}/system/callbackkey/index.rails?{query}"
 
-    def callback_payload(self, ticket_id: str, action: str = "added") -> dict[str, Any]:
+    def webhook_payload(self, ticket_id: str, action: str = "added") -> dict[str, Any]:
         """CW's callback body for one ticket: ``Entity`` is the ticket as a JSON *string* (null on delete)."""
         ticket = self.tickets.get(int(ticket_id))
         entity = None if action == "deleted" or ticket is None else json.dumps(self.ticket_json(ticket))
@@ -610,19 +609,21 @@ class ConnectWiseSimulator(Simulator):
     async def send_created_webhook(self, ingress_url: str, tenant_id: str, ticket_ids: list[str]) -> int:
         status = 0
         for ticket_id in ticket_ids:
-            body = json.dumps(self.callback_payload(ticket_id)).encode()
+            body = json.dumps(self.webhook_payload(ticket_id)).encode()
             query = f"?recordId={ticket_id}" if self.append_record_id else ""
             status = await self.deliver(ingress_url, tenant_id, [body], query=query)
         return status
 
     async def deliver(
-        self, ingress_url: str, tenant_id: str, bodies: list[bytes], *, signature: str | None = None,
-        query: str = "",
+        self, ingress_url: str, tenant_id: str, deliveries: list[dict[str, Any] | bytes], *,
+        signature: str | None = None, query: str = "",
     ) -> int:
-        """POST raw callback bodies to ingress (signed unless ``signature`` is given); last status."""
+        """POST callbacks (payload dicts or raw bodies) to ingress, signed unless ``signature`` is given;
+        return the last status."""
         status = 0
         async with aiohttp.ClientSession() as session:
-            for body in bodies:
+            for delivery in deliveries:
+                body = delivery if isinstance(delivery, bytes) else json.dumps(delivery).encode()
                 sig = signature if signature is not None else self.sign(body)
                 headers = {"Content-Type": "application/json", "x-content-signature": sig}
                 url = f"{ingress_url}/webhooks/connectwise/{tenant_id}{query}"
