@@ -1,78 +1,120 @@
-"""The five stages as separate OS processes on a real Kafka broker, fed by the Halo simulator's webhooks."""
+"""The five stages as separate OS processes on a real Kafka broker, fed by the PSA simulators' webhooks."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from autotriage.core.bus.topics import TICKETS_OUTCOMES, Topics
-from autotriage.sandbox.halo import HaloSimulator
+from autotriage.sandbox.common import Simulator, load_sample
+from autotriage.sandbox.registry import simulator_class
 from tests.support.kafka_io import TopicReader
-from tests.support.pipeline import start_llm, tenant_entry, write_tenants
+from tests.support.pipeline import label_oracle, start_llm, tenant_entry, write_tenants
 from tests.support.processes import Pipeline
-from tests.support.tickets import halo_sample, new_tickets
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
 
 
-async def _run(tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, crash: str | None) -> None:
-    sim = HaloSimulator(halo_sample(), seed_history=False)
+@dataclass
+class Tenant:
+    """One simulated PSA tenant in a run."""
+
+    psa: str
+    sim: Simulator
+    ids: list[str]
+    scopes: dict[str, int]
+    labels: dict[str, tuple[str, ...]]
+
+    @property
+    def tenant_id(self) -> str:
+        return f"{self.psa}-msp"
+
+
+async def _tenant(psa: str, count: int) -> Tenant:
+    sample = load_sample(psa)
+    sim = simulator_class(psa)(sample, seed_history=False)  # type: ignore[call-arg]
     await sim.start()
+    rows = [t for t in sample.history if t.category][:count]
+    ids, scopes, labels = [], {}, {}
+    for row in rows:
+        ticket_id = sim.create_ticket(row.summary, row.details, row.scope)
+        ids.append(ticket_id)
+        scopes[ticket_id] = row.scope
+        assert row.category is not None
+        labels[row.summary] = row.category
+    return Tenant(psa, sim, ids, scopes, labels)
+
+
+async def _run(tmp_path: Path, bootstrap: str, prefix: str, psas: list[str], per_psa: int, crash: str | None) -> None:
     llm, llm_url = await start_llm()
     if crash:
         llm.latency_s = 0.05  # keep the run long enough to kill a stage in the middle of it
-    entry, env = tenant_entry(sim, "acme", llm_url)
-    tenants_file = write_tenants(tmp_path / "tenants.yaml", [entry])
-    pipeline = Pipeline(kafka_bootstrap, topic_prefix, tenants_file, env, tmp_path)
-    reader = TopicReader(kafka_bootstrap, Topics(topic_prefix).name(TICKETS_OUTCOMES))
+    tenants = [await _tenant(psa, per_psa) for psa in psas]
+    llm.responder = label_oracle({}, per_tenant={t.tenant_id: t.labels for t in tenants})
+    entries, env = [], {}
+    for t in tenants:
+        entry, secrets = tenant_entry(t.sim, t.tenant_id, llm_url)
+        entries.append(entry)
+        env.update(secrets)
+    pipeline = Pipeline(bootstrap, prefix, write_tenants(tmp_path / "tenants.yaml", entries), env, tmp_path)
+    reader = TopicReader(bootstrap, Topics(prefix).name(TICKETS_OUTCOMES))
+    expected = {(t.tenant_id, i) for t in tenants for i in t.ids}
     try:
         await pipeline.create_topics(partitions=3)
         await pipeline.start_all()
         await reader.start()
-        ids = [sim.create_ticket(t.summary, t.details, t.scope) for t in new_tickets(50)]
         ingress = pipeline.stages["ingress"].url
-        for ticket_id in ids:
-            assert await sim.send_created_webhook(ingress, "acme", ids[: 0] + [ticket_id]) == 202
-        # a duplicate delivery of the first ticket: acknowledged, never processed twice
-        first = sim.webhook_payload(ids[0])
-        assert await sim.deliver(ingress, "acme", [first, first]) in (200, 202)
+        for t in tenants:
+            for ticket_id in t.ids:
+                assert await t.sim.send_created_webhook(ingress, t.tenant_id, [ticket_id]) == 202
+            # the PSA delivers the first ticket's webhook again: acknowledged, never processed twice
+            assert await t.sim.send_created_webhook(ingress, t.tenant_id, t.ids[:1]) in (200, 202)
         if crash:
             assert await reader.wait_until(lambda: len(reader.values) >= 10, 60)
-            code = await pipeline.kill(crash, signal.SIGKILL)
-            assert code == -signal.SIGKILL
+            assert await pipeline.kill(crash, signal.SIGKILL) == -signal.SIGKILL
             await asyncio.sleep(1)
             await pipeline.start(crash)
-        done = await reader.wait_until(lambda: len({o.ticket_id for o in reader.outcomes()}) >= 50, 120)
+        done = await reader.wait_until(lambda: {(o.tenant, o.ticket_id) for o in reader.outcomes()} >= expected, 150)
         await asyncio.sleep(2)
         await reader.poll()
-        assert done, f"only {len(reader.values)} outcomes"
+        assert done, f"only {len(reader.values)} outcomes of {len(expected)}"
     finally:
         await reader.stop()
         await pipeline.stop_all()
-        await sim.stop()
+        for t in tenants:
+            await t.sim.stop()
         await llm.stop()
     outcomes = reader.outcomes()
-    by_ticket = {o.ticket_id for o in outcomes}
-    duplicates = len(outcomes) - len(by_ticket)
-    notes = [sim.note_count(t) for t in ids]
-    print(f"\naccepted=50 outcomes={len(by_ticket)} duplicate_outcome_records={duplicates} "
-          f"notes={sum(notes)} max_notes_per_ticket={max(notes)} crash={crash}")
-    assert by_ticket == set(ids)
-    valid = sim.valid_paths(1)
-    for ticket_id in ids:
-        assert sim.category_of(ticket_id) in valid, ticket_id
-        assert sim.note_count(ticket_id) == 1, (ticket_id, sim.notes.get(ticket_id))
-        assert sim.update_count(ticket_id) == 1
+    seen = {(o.tenant, o.ticket_id) for o in outcomes}
+    repeated = [o for o in outcomes if o.detail == "redelivery"]
+    print(f"\npsas={psas} accepted={len(expected)} outcomes={len(seen)} lost={len(expected - seen)} "
+          f"redelivery_records={len(repeated)} crash={crash}")
+    assert seen == expected
+    not_applied = [(o.tenant, o.ticket_id, o.action.value, o.reason) for o in outcomes if o.action.value != "applied"]
+    print("not applied:", not_applied[:10])
+    assert len(outcomes) - len(seen) == len(repeated), "a second outcome that is not a marked redelivery"
+    for t in tenants:
+        for ticket_id in t.ids:
+            assert t.sim.category_of(ticket_id) in t.sim.valid_paths(t.scopes[ticket_id]), (t.psa, ticket_id)
+            assert t.sim.note_count(ticket_id) == 1, (t.psa, ticket_id, t.sim.notes.get(ticket_id))
+            assert t.sim.update_count(ticket_id) == 1, (t.psa, ticket_id)
     if crash is None:
-        assert duplicates == 0
-        assert all(o.action.value == "applied" for o in outcomes)
+        assert not repeated
+        assert all(o.action.value == "applied" for o in outcomes), {o.reason for o in outcomes}
 
 
-async def test_fifty_halo_tickets_through_five_processes(tmp_path: Path, kafka_bootstrap: str, topic_prefix: str) -> None:
-    await _run(tmp_path, kafka_bootstrap, topic_prefix, crash=None)
+@pytest.mark.parametrize("psa", ["halo", "connectwise", "autotask"])
+async def test_fifty_tickets_through_five_processes(tmp_path: Path, kafka_bootstrap: str, topic_prefix: str,
+                                                    psa: str) -> None:
+    await _run(tmp_path, kafka_bootstrap, topic_prefix, [psa], 50, crash=None)
+
+
+async def test_mixed_run_one_tenant_of_each_psa(tmp_path: Path, kafka_bootstrap: str, topic_prefix: str) -> None:
+    await _run(tmp_path, kafka_bootstrap, topic_prefix, ["halo", "connectwise", "autotask"], 20, crash=None)
 
 
 @pytest.mark.faults
@@ -80,4 +122,4 @@ async def test_fifty_halo_tickets_through_five_processes(tmp_path: Path, kafka_b
 async def test_sigkill_mid_run_loses_nothing_and_writes_once(
     tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, stage: str
 ) -> None:
-    await _run(tmp_path, kafka_bootstrap, topic_prefix, crash=stage)
+    await _run(tmp_path, kafka_bootstrap, topic_prefix, ["halo"], 50, crash=stage)
