@@ -80,5 +80,6 @@ def build_host(
     port = settings.http_port
     if port is None:
         port = settings.ingress_port if "ingress" in stages or len(stages) > 1 else HEALTH_PORTS[stages[0]]
-    return ServiceHost(bus, components, host=settings.http_host, port=port, app=app,
-                       drain_timeout_s=settings.drain_timeout_s)
+    return ServiceHost(
+        bus, components, host=settings.http_host, port=port, app=app, drain_timeout_s=settings.drain_timeout_s
+    )

@@ -79,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--tenants-file", dest="tenants_file", type=Path, help="tenants YAML (AUTOTRIAGE_TENANTS_FILE)")
-        p.add_argument("--kafka", dest="kafka_bootstrap_servers", help="bootstrap servers (AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS)")
+        p.add_argument(
+            "--kafka", dest="kafka_bootstrap_servers", help="bootstrap servers (AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS)"
+        )
         p.add_argument("--port", dest="http_port", type=int, help="HTTP port for webhooks/health/metrics")
         p.add_argument("--partitions", type=int, help="partitions per topic when creating topics")
 
@@ -117,8 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             asyncio.run(_serve(settings, [args.stage], args.create_topics))
         elif args.command == "run":
-            asyncio.run(_serve(settings, ["ingress", "normalizer", "taxonomy-cache", "classifier", "writer"],
-                               create_topics=settings.bus == "kafka"))
+            asyncio.run(
+                _serve(
+                    settings,
+                    ["ingress", "normalizer", "taxonomy-cache", "classifier", "writer"],
+                    create_topics=settings.bus == "kafka",
+                )
+            )
         elif args.command == "topics":
             asyncio.run(_topics_create(settings))
         elif args.command == "sandbox":
@@ -126,8 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "doctor":
             tenants = load_tenants(settings.tenants_file)
             for tenant in tenants.tenants:
-                print(f"ok  {tenant.id:20s} {tenant.psa.kind.value:12s} llm={tenant.llm.provider}:{tenant.llm.model} "
-                      f"mode={tenant.policy.mode}")
+                print(
+                    f"ok  {tenant.id:20s} {tenant.psa.kind.value:12s} llm={tenant.llm.provider}:{tenant.llm.model} "
+                    f"mode={tenant.policy.mode}"
+                )
     except ConfigError as exc:
         print(f"autotriage: configuration error: {exc.message}", file=sys.stderr)
         return 2

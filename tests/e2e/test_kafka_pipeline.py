@@ -91,8 +91,10 @@ async def _run(tmp_path: Path, bootstrap: str, prefix: str, psas: list[str], per
     outcomes = reader.outcomes()
     seen = {(o.tenant, o.ticket_id) for o in outcomes}
     repeated = [o for o in outcomes if o.detail == "redelivery"]
-    print(f"\npsas={psas} accepted={len(expected)} outcomes={len(seen)} lost={len(expected - seen)} "
-          f"redelivery_records={len(repeated)} crash={crash}")
+    print(
+        f"\npsas={psas} accepted={len(expected)} outcomes={len(seen)} lost={len(expected - seen)} "
+        f"redelivery_records={len(repeated)} crash={crash}"
+    )
     assert seen == expected
     not_applied = [(o.tenant, o.ticket_id, o.action.value, o.reason) for o in outcomes if o.action.value != "applied"]
     print("not applied:", not_applied[:10])
@@ -108,8 +110,9 @@ async def _run(tmp_path: Path, bootstrap: str, prefix: str, psas: list[str], per
 
 
 @pytest.mark.parametrize("psa", ["halo", "connectwise", "autotask"])
-async def test_fifty_tickets_through_five_processes(tmp_path: Path, kafka_bootstrap: str, topic_prefix: str,
-                                                    psa: str) -> None:
+async def test_fifty_tickets_through_five_processes(
+    tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, psa: str
+) -> None:
     await _run(tmp_path, kafka_bootstrap, topic_prefix, [psa], 50, crash=None)
 
 

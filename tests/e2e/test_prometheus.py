@@ -27,16 +27,33 @@ REPO = Path(__file__).resolve().parents[2]
 
 #: Metrics every run emits (a run with tickets, one bad signature and LLM calls).
 ALWAYS = {
-    "autotriage_stage_consumed_total", "autotriage_stage_produced_total", "autotriage_stage_processed_total",
-    "autotriage_stage_processing_duration_seconds", "autotriage_stage_in_flight", "autotriage_consumer_lag_records",
-    "autotriage_consumer_last_progress_timestamp_seconds", "autotriage_stage_healthy", "autotriage_outcomes_total",
-    "autotriage_end_to_end_latency_seconds", "autotriage_ingress_http_requests_total",
-    "autotriage_ingress_http_request_duration_seconds", "autotriage_webhook_signature_failures_total",
-    "autotriage_webhook_deliveries_total", "autotriage_llm_requests_total", "autotriage_llm_request_duration_seconds",
-    "autotriage_llm_tokens_total", "autotriage_llm_cost_usd_total", "autotriage_llm_quota_exhausted",
-    "autotriage_psa_api_requests_total", "autotriage_psa_api_request_duration_seconds",
-    "autotriage_taxonomy_cache_lookups_total", "autotriage_build_info", "process_cpu_seconds_total",
-    "process_resident_memory_bytes", "process_start_time_seconds", "up",
+    "autotriage_stage_consumed_total",
+    "autotriage_stage_produced_total",
+    "autotriage_stage_processed_total",
+    "autotriage_stage_processing_duration_seconds",
+    "autotriage_stage_in_flight",
+    "autotriage_consumer_lag_records",
+    "autotriage_consumer_last_progress_timestamp_seconds",
+    "autotriage_stage_healthy",
+    "autotriage_outcomes_total",
+    "autotriage_end_to_end_latency_seconds",
+    "autotriage_ingress_http_requests_total",
+    "autotriage_ingress_http_request_duration_seconds",
+    "autotriage_webhook_signature_failures_total",
+    "autotriage_webhook_deliveries_total",
+    "autotriage_llm_requests_total",
+    "autotriage_llm_request_duration_seconds",
+    "autotriage_llm_tokens_total",
+    "autotriage_llm_cost_usd_total",
+    "autotriage_llm_quota_exhausted",
+    "autotriage_psa_api_requests_total",
+    "autotriage_psa_api_request_duration_seconds",
+    "autotriage_taxonomy_cache_lookups_total",
+    "autotriage_build_info",
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_start_time_seconds",
+    "up",
 }
 _NAME = re.compile(r"\b([a-z_][a-z0-9_:]*)\b(?=\s*[{\[)]|\s*$|\s*[-+*/<>=!]|\s+(?:by|without|or|and|unless|offset))")
 _SUFFIX = re.compile(r"_(bucket|sum|count)$")
@@ -85,14 +102,20 @@ async def test_prometheus_scrapes_stages_and_every_expression_evaluates(
         await pipeline.create_topics()
         await pipeline.start_all()
         await reader.start()
-        config = _prometheus_config({s: p.port for s, p in pipeline.stages.items()},
-                                    [REPO / "deploy/prometheus/recording_rules.yml",
-                                     REPO / "deploy/prometheus/alert_rules.yml"])
+        config = _prometheus_config(
+            {s: p.port for s, p in pipeline.stages.items()},
+            [REPO / "deploy/prometheus/recording_rules.yml", REPO / "deploy/prometheus/alert_rules.yml"],
+        )
         (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
         prom = subprocess.Popen(
-            [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}"],
-            stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("wb"),
+            [
+                binary,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "prometheus.log").open("wb"),
         )
         base = f"http://127.0.0.1:{prom_port}"
         ids = [sim.create_ticket(t.summary, t.details, t.scope) for t in new_tickets(19)]
@@ -129,8 +152,10 @@ async def test_prometheus_scrapes_stages_and_every_expression_evaluates(
         await pipeline.stop_all()
         await sim.stop()
         await llm.stop()
-    print(f"\nexpressions evaluated: {len(collect_promql_expressions(REPO))}, errors: {len(failures)}, "
-          f"empty where data was expected: {len(empty)}")
+    print(
+        f"\nexpressions evaluated: {len(collect_promql_expressions(REPO))}, errors: {len(failures)}, "
+        f"empty where data was expected: {len(empty)}"
+    )
     assert not failures, "\n".join(failures)
     assert not empty, "\n".join(empty)
 

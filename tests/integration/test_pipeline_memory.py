@@ -34,8 +34,12 @@ async def test_fifty_halo_tickets_in_one_process(tmp_path: Path) -> None:
     with environ(env):
         tenants = load_tenants(write_tenants(tmp_path / "tenants.yaml", [entry]))
         bus = MemoryBus()
-        host = build_host(Settings(bus="memory", http_port=0, http_host="127.0.0.1"), tenants, [
-            "ingress", "normalizer", "taxonomy-cache", "classifier", "writer"], bus=bus)
+        host = build_host(
+            Settings(bus="memory", http_port=0, http_host="127.0.0.1"),
+            tenants,
+            ["ingress", "normalizer", "taxonomy-cache", "classifier", "writer"],
+            bus=bus,
+        )
         await host.start()
         try:
             ids = [sim.create_ticket(t.summary, t.details, t.scope) for t in new_tickets(50)]

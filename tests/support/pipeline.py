@@ -19,11 +19,19 @@ LLM_KEY_ENV = "TEST_OPENAI_API_KEY"
 LLM_KEY = "sk-test-key"
 
 
-def tenant_entry(sim: Simulator, tenant_id: str, llm_url: str, **overrides: Any) -> tuple[dict[str, Any], dict[str, str]]:
+def tenant_entry(
+    sim: Simulator, tenant_id: str, llm_url: str, **overrides: Any
+) -> tuple[dict[str, Any], dict[str, str]]:
     """A tenants-file entry for a simulator and the test LLM, plus the env secrets it needs."""
     entry, env = sim.tenant_config(tenant_id)
-    entry["llm"] = {"provider": "openai", "model": "gpt-4o-mini", "base_url": f"{llm_url}/v1",
-                    "api_key": {"env": LLM_KEY_ENV}, "timeout_s": 10, "max_retries": 2}
+    entry["llm"] = {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "base_url": f"{llm_url}/v1",
+        "api_key": {"env": LLM_KEY_ENV},
+        "timeout_s": 10,
+        "max_retries": 2,
+    }
     entry["policy"] = {"mode": "apply", "apply_threshold": 0.5, "suggest_threshold": 0.2}
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(entry.get(key), dict):
@@ -63,7 +71,8 @@ async def start_llm() -> tuple[OpenAITestServer, str]:
 
 
 def label_oracle(
-    expected: dict[str, tuple[str, ...]], confidence: float = 0.95,
+    expected: dict[str, tuple[str, ...]],
+    confidence: float = 0.95,
     per_tenant: dict[str, dict[str, tuple[str, ...]]] | None = None,
 ) -> Responder:
     """A test-LLM responder that answers each ticket's known category (found by its summary in the prompt),
@@ -76,7 +85,7 @@ def label_oracle(
         messages = body["messages"]
         system = str(messages[0]["content"])
         user = str(messages[-1]["content"]) if len(messages) > 1 else ""
-        line = next((ln[len("Summary: "):].strip() for ln in user.splitlines() if ln.startswith("Summary: ")), "")
+        line = next((ln[len("Summary: ") :].strip() for ln in user.splitlines() if ln.startswith("Summary: ")), "")
         # the classifier may clean the summary (reply prefixes, redaction): take the closest known summary
         words = set(re.findall(r"[a-z0-9]+", line.lower()))
         best = max(table, key=lambda k: len(words & set(re.findall(r"[a-z0-9]+", k.lower()))), default=None)

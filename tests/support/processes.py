@@ -49,6 +49,8 @@ class Pipeline:
     env: dict[str, str]
     workdir: Path
     stages: dict[str, StageProcess] = field(default_factory=dict)
+    #: ``AUTOTRIAGE_*`` settings that win over the test defaults below (e.g. a longer retry schedule).
+    settings: dict[str, str] = field(default_factory=dict)
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -63,6 +65,7 @@ class Pipeline:
             "AUTOTRIAGE_RETRY_DELAYS_S": "[0.5, 1, 2, 4, 8]",
             "AUTOTRIAGE_LIVENESS_STALL_S": "30",
         })
+        env.update(self.settings)
         return env
 
     async def create_topics(self, partitions: int = 3) -> None:
@@ -103,7 +106,8 @@ class Pipeline:
             while time.monotonic() < deadline:
                 assert sp.process is not None
                 if sp.process.returncode is not None:
-                    raise AssertionError(f"{sp.stage} exited {sp.process.returncode}:\n{sp.log_path.read_text()[-3000:]}")
+                    log = sp.log_path.read_text()[-3000:]
+                    raise AssertionError(f"{sp.stage} exited {sp.process.returncode}:\n{log}")
                 try:
                     async with session.get(f"{sp.url}/readyz") as resp:
                         if resp.status == 200:

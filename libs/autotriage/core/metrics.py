@@ -6,8 +6,16 @@ Naming: prefix ``autotriage_``, base units, ``_total`` counters, bounded labels 
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client import gc_collector, platform_collector, process_collector
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    gc_collector,
+    platform_collector,
+    process_collector,
+)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 process_collector.ProcessCollector(registry=REGISTRY)
@@ -22,9 +30,7 @@ FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 BUILD_INFO = Info("autotriage_build", "Version of the running autotriage build", registry=REGISTRY)
 
 # --- stages -------------------------------------------------------------------------------------------
-STAGE_CONSUMED = Counter(
-    "autotriage_stage_consumed_total", "Records consumed by a stage", ["stage"], registry=REGISTRY
-)
+STAGE_CONSUMED = Counter("autotriage_stage_consumed_total", "Records consumed by a stage", ["stage"], registry=REGISTRY)
 STAGE_PRODUCED = Counter(
     "autotriage_stage_produced_total", "Records produced by a stage", ["stage", "topic"], registry=REGISTRY
 )
@@ -57,14 +63,16 @@ CONSUMER_PROGRESS = Gauge(
     registry=REGISTRY,
 )
 STAGE_HEALTHY = Gauge(
-    "autotriage_stage_healthy", "1 while the liveness watchdog finds the stage healthy", ["stage"],
+    "autotriage_stage_healthy",
+    "1 while the liveness watchdog finds the stage healthy",
+    ["stage"],
     registry=REGISTRY,
 )
-RETRIES = Counter(
-    "autotriage_retries_total", "Records sent to a retry topic", ["stage", "reason"], registry=REGISTRY
-)
+RETRIES = Counter("autotriage_retries_total", "Records sent to a retry topic", ["stage", "reason"], registry=REGISTRY)
 DEAD_LETTERS = Counter(
-    "autotriage_dead_letter_total", "Records sent to the dead-letter topic", ["stage", "reason"],
+    "autotriage_dead_letter_total",
+    "Records sent to the dead-letter topic",
+    ["stage", "reason"],
     registry=REGISTRY,
 )
 
@@ -115,7 +123,9 @@ WEBHOOK_DEACTIVATED = Counter(
 
 # --- LLM ----------------------------------------------------------------------------------------------
 LLM_REQUESTS = Counter(
-    "autotriage_llm_requests_total", "LLM requests by status", ["tenant", "provider", "model", "status"],
+    "autotriage_llm_requests_total",
+    "LLM requests by status",
+    ["tenant", "provider", "model", "status"],
     registry=REGISTRY,
 )
 LLM_DURATION = Histogram(
@@ -131,9 +141,7 @@ LLM_TOKENS = Counter(
     ["tenant", "model", "kind"],
     registry=REGISTRY,
 )
-LLM_COST = Counter(
-    "autotriage_llm_cost_usd_total", "LLM spend in US dollars", ["tenant", "model"], registry=REGISTRY
-)
+LLM_COST = Counter("autotriage_llm_cost_usd_total", "LLM spend in US dollars", ["tenant", "model"], registry=REGISTRY)
 LLM_ERRORS = Counter(
     "autotriage_llm_errors_total", "LLM errors by kind", ["tenant", "provider", "kind"], registry=REGISTRY
 )
@@ -162,28 +170,40 @@ PSA_DURATION = Histogram(
     registry=REGISTRY,
 )
 TAXONOMY_LOOKUPS = Counter(
-    "autotriage_taxonomy_cache_lookups_total", "Taxonomy cache lookups (hit, miss, stale)", ["result"],
+    "autotriage_taxonomy_cache_lookups_total",
+    "Taxonomy cache lookups (hit, miss, stale)",
+    ["result"],
     registry=REGISTRY,
 )
 
 # --- policy -------------------------------------------------------------------------------------------
 BUDGET_REMAINING_USD = Gauge(
-    "autotriage_budget_remaining_usd", "USD left in a tenant's budget period", ["tenant", "period"],
+    "autotriage_budget_remaining_usd",
+    "USD left in a tenant's budget period",
+    ["tenant", "period"],
     registry=REGISTRY,
 )
 BUDGET_REMAINING_TOKENS = Gauge(
-    "autotriage_budget_remaining_tokens", "Tokens left in a tenant's budget period", ["tenant", "period"],
+    "autotriage_budget_remaining_tokens",
+    "Tokens left in a tenant's budget period",
+    ["tenant", "period"],
     registry=REGISTRY,
 )
 BUDGET_EXHAUSTED = Counter(
-    "autotriage_budget_exhausted_total", "Tickets that met an exhausted budget", ["tenant", "period"],
+    "autotriage_budget_exhausted_total",
+    "Tickets that met an exhausted budget",
+    ["tenant", "period"],
     registry=REGISTRY,
 )
 NOISE_FILTERED = Counter(
-    "autotriage_noise_filtered_total", "Tickets recognised as noise before any LLM call", ["tenant", "kind"],
+    "autotriage_noise_filtered_total",
+    "Tickets recognised as noise before any LLM call",
+    ["tenant", "kind"],
     registry=REGISTRY,
 )
 PII_REDACTIONS = Counter(
-    "autotriage_pii_redactions_total", "Values replaced by placeholders before the LLM call",
-    ["tenant", "kind"], registry=REGISTRY,
+    "autotriage_pii_redactions_total",
+    "Values replaced by placeholders before the LLM call",
+    ["tenant", "kind"],
+    registry=REGISTRY,
 )

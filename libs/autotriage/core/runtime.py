@@ -52,10 +52,10 @@ class Stage(ABC, Generic[E]):
     input_topic: ClassVar[str]
     event_type: type[E]
 
-    async def start(self) -> None:  # noqa: B027 - optional hook
+    async def start(self) -> None:
         """Open clients before the first record."""
 
-    async def stop(self) -> None:  # noqa: B027 - optional hook
+    async def stop(self) -> None:
         """Close clients after the last record."""
 
     @abstractmethod
@@ -107,9 +107,7 @@ class StageRunner(Generic[E]):
         """Start the stage and its consume loops."""
         await self.stage.start()
         group = f"{self._topics.prefix}{self.stage.name}"
-        main = await self._bus.consumer(
-            [self._topics.name(self.stage.input_topic)], group, on_revoked=self._on_revoked
-        )
+        main = await self._bus.consumer([self._topics.name(self.stage.input_topic)], group, on_revoked=self._on_revoked)
         retry = await self._bus.consumer(
             [self._topics.retry(self.stage.input_topic)], f"{group}.retry", on_revoked=self._on_revoked
         )

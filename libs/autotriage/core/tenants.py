@@ -70,9 +70,7 @@ class AutotaskConnection(Strict):
     max_concurrency: int = Field(default=3, ge=1, le=3)
 
 
-PSAConnection = Annotated[
-    HaloConnection | ConnectWiseConnection | AutotaskConnection, Field(discriminator="kind")
-]
+PSAConnection = Annotated[HaloConnection | ConnectWiseConnection | AutotaskConnection, Field(discriminator="kind")]
 
 
 class WebhookAuth(Strict):
@@ -151,13 +149,20 @@ class Policy(Strict):
 
 
 class Budget(Strict):
-    """Spending caps; ``None`` means no cap. On exhaustion: local model suggest-only, or skip."""
+    """Spending caps (UTC day and month); ``None`` means no cap. On exhaustion: ``local`` = suggest-only with the
+    tenant's local model (``llm.local_model_path``; skip if there is none), ``skip`` = skip ``budget_exhausted``.
+
+    ``strict``: stop as soon as one more request's estimated cost would pass the cap (never exceed it) instead of
+    admitting calls while anything is left (exceed it by at most one request's cost). ``replicas``: how many
+    classifier processes share the cap; each enforces ``cap / replicas`` (the counters are per process)."""
 
     usd_per_day: float | None = Field(default=None, ge=0)
     usd_per_month: float | None = Field(default=None, ge=0)
     tokens_per_day: int | None = Field(default=None, ge=0)
     tokens_per_month: int | None = Field(default=None, ge=0)
     on_exhausted: Literal["local", "skip"] = "skip"
+    strict: bool = False
+    replicas: int = Field(default=1, ge=1)
 
 
 class Tenant(Strict):

@@ -81,8 +81,11 @@ class HaloClient(PSAClient):
             token = await self._bearer(force=attempt == 2)
             try:
                 resp = await self.http.request(
-                    method, f"{self.base}/api/{path}", operation,
-                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}, **kwargs,
+                    method,
+                    f"{self.base}/api/{path}",
+                    operation,
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                    **kwargs,
                 )
             except PSAError as exc:
                 if exc.status == 401 and attempt == 1:
@@ -163,7 +166,8 @@ class HaloClient(PSAClient):
             rows = await self._api("GET", "Category", "list_categories", params={"type_id": str(n)})
             rows = rows if isinstance(rows, list) else rows.get("categories", [])
             values = [
-                (int(r["id"]), str(r["value"])) for r in rows
+                (int(r["id"]), str(r["value"]))
+                for r in rows
                 if r.get("value") and not r.get("inactive", False) and int(r.get("type_id", n)) == n
             ]
         else:
@@ -181,8 +185,12 @@ class HaloClient(PSAClient):
             path = tuple(p.strip() for p in value.split(SEPARATOR))
             candidates.append(Candidate(id=f"c{cat_id}", path=path, native={self.field: value}))
         return Taxonomy(
-            tenant=self.tenant.id, psa=self.kind, scope=scope, scope_name=str(ttype.get("name") or ""),
-            candidates=tuple(candidates), fetched_at=utcnow(),
+            tenant=self.tenant.id,
+            psa=self.kind,
+            scope=scope,
+            scope_name=str(ttype.get("name") or ""),
+            candidates=tuple(candidates),
+            fetched_at=utcnow(),
         )
 
     # --- writes -------------------------------------------------------------------------------------
@@ -215,9 +223,16 @@ class HaloClient(PSAClient):
         page, seen = 1, 0
         while True:
             body = await self._api(
-                "GET", "Tickets", "list_tickets",
-                params={"pageinate": "true", "page_size": str(PAGE_SIZE), "page_no": str(page),
-                        "closed_only": "true", "includedetails": "true"},
+                "GET",
+                "Tickets",
+                "list_tickets",
+                params={
+                    "pageinate": "true",
+                    "page_size": str(PAGE_SIZE),
+                    "page_no": str(page),
+                    "closed_only": "true",
+                    "includedetails": "true",
+                },
             )
             rows = body.get("tickets", []) if isinstance(body, dict) else []
             for raw in rows:

@@ -119,14 +119,21 @@ class PSAHttp:
             started = time.perf_counter()
             status = "error"
             try:
-                async with self._limit:
-                    async with self.session().request(
-                        method, url, headers=headers, json=json, data=data, params=params,
+                async with (
+                    self._limit,
+                    self.session().request(
+                        method,
+                        url,
+                        headers=headers,
+                        json=json,
+                        data=data,
+                        params=params,
                         allow_redirects=allow_redirects,
-                    ) as resp:
-                        body = await resp.read()
-                        status = str(resp.status)
-                        response = Response(resp.status, resp.headers, body)
+                    ) as resp,
+                ):
+                    body = await resp.read()
+                    status = str(resp.status)
+                    response = Response(resp.status, resp.headers, body)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 status = "timeout" if isinstance(exc, TimeoutError) else "connection_error"
                 last = TransientError(f"psa_{status}", f"{self.psa} {operation}: {type(exc).__name__} {exc}")
@@ -145,7 +152,8 @@ class PSAHttp:
                 wait = max(hinted, self._backoff(attempt))
                 reason = "psa_rate_limited" if response.status == 429 else "psa_server_error"
                 last = TransientError(
-                    reason, f"{self.psa} {operation} answered HTTP {response.status}: {_snippet(body)}",
+                    reason,
+                    f"{self.psa} {operation} answered HTTP {response.status}: {_snippet(body)}",
                     retry_after_s=hinted or None,
                 )
             finally:

@@ -70,9 +70,14 @@ def load_sample(psa: PSAKind | str) -> SampleData:
                 category = row.get("category")
                 out.append(
                     SampleTicket(
-                        id=str(row["id"]), scope=int(row["scope"]), summary=row["summary"],
-                        details=row.get("details", ""), category=tuple(category) if category else None,
-                        noise=row.get("noise"), source=row.get("source", ""), lang=row.get("lang", "en"),
+                        id=str(row["id"]),
+                        scope=int(row["scope"]),
+                        summary=row["summary"],
+                        details=row.get("details", ""),
+                        category=tuple(category) if category else None,
+                        noise=row.get("noise"),
+                        source=row.get("source", ""),
+                        lang=row.get("lang", "en"),
                         created_at=row.get("created_at", ""),
                     )
                 )
@@ -145,15 +150,17 @@ class Simulator(ABC):
                 if fault.delay_s:
                     await asyncio.sleep(fault.delay_s)
                 headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
-                return web.json_response(fault.body or self.fault_body(fault.status), status=fault.status,
-                                         headers=headers)
+                return web.json_response(
+                    fault.body or self.fault_body(fault.status), status=fault.status, headers=headers
+                )
         self.faults = [f for f in self.faults if f.times > 0]
         response: web.StreamResponse = await handler(request)
         return response
 
     def operation_of(self, request: web.Request) -> str:
         """A short name for the API operation of a request (for fault targeting and counters)."""
-        return f"{request.method} {request.match_info.route.resource.canonical if request.match_info.route.resource else request.path}"
+        resource = request.match_info.route.resource
+        return f"{request.method} {resource.canonical if resource else request.path}"
 
     def fault_body(self, status: int) -> dict[str, Any]:
         """The PSA's error body for an injected status."""

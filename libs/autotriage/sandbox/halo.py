@@ -78,8 +78,7 @@ class HaloSimulator(Simulator):
                 "visible": True,
                 "allowall_category1": bool(scope.get("allow_all", False)),
                 "allowed_category1": [
-                    {"category_id": values[v], "category_value": v, "tickettype_id": int(scope["id"])}
-                    for v in allowed
+                    {"category_id": values[v], "category_value": v, "tickettype_id": int(scope["id"])} for v in allowed
                 ],
                 "default_category_1": "",
             }
@@ -88,9 +87,7 @@ class HaloSimulator(Simulator):
                 tid = self.create_ticket(t.summary, t.details, t.scope, t.category)
                 self.tickets[int(tid)]["hasbeenclosed"] = True
 
-    def create_ticket(
-        self, summary: str, details: str, scope: int, category: tuple[str, ...] | None = None
-    ) -> str:
+    def create_ticket(self, summary: str, details: str, scope: int, category: tuple[str, ...] | None = None) -> str:
         tid = next(self._ids)
         self.tickets[tid] = {
             "id": tid,
@@ -178,9 +175,7 @@ class HaloSimulator(Simulator):
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return web.json_response({"error": "invalid_client"}, status=401)
         asked = set(str(form.get("scope", "all")).split())
-        if not asked <= self.granted_scopes | {"all"} or (
-            "all" in asked and "all" not in self.granted_scopes
-        ):
+        if not asked <= self.granted_scopes | {"all"} or ("all" in asked and "all" not in self.granted_scopes):
             return web.json_response({"error": "invalid_scope"}, status=400)
         token = secrets.token_urlsafe(24)
         self.tokens[token] = (asked, time.monotonic() + self.token_lifetime_s)
@@ -197,15 +192,9 @@ class HaloSimulator(Simulator):
         header = request.headers.get("Authorization", "")
         grant = self.tokens.get(header[7:]) if header.startswith("Bearer ") else None
         if grant is None or grant[1] < time.monotonic():
-            return web.json_response(
-                {"Message": "Authorization has been denied for this request."}, status=401
-            )
+            return web.json_response({"Message": "Authorization has been denied for this request."}, status=401)
         scopes = grant[0]
-        if (
-            "all" not in scopes
-            and scope not in scopes
-            and not (scope == "read:tickets" and "edit:tickets" in scopes)
-        ):
+        if "all" not in scopes and scope not in scopes and not (scope == "read:tickets" and "edit:tickets" in scopes):
             return web.json_response({"Message": f"The token does not grant the scope {scope}"}, status=403)
         return None
 
@@ -228,9 +217,7 @@ class HaloSimulator(Simulator):
             return web.json_response({"record_count": len(rows), "tickets": rows[:count]})
         size = int(request.query.get("page_size", "50"))
         page = int(request.query.get("page_no", "1"))
-        return web.json_response(
-            {"record_count": len(rows), "tickets": rows[(page - 1) * size : page * size]}
-        )
+        return web.json_response({"record_count": len(rows), "tickets": rows[(page - 1) * size : page * size]})
 
     async def _post_tickets(self, request: web.Request) -> web.Response:
         if denied := self._authorize(request, "edit:tickets"):
@@ -244,16 +231,10 @@ class HaloSimulator(Simulator):
             if ticket is None:
                 return web.json_response({"Message": f"Ticket {item.get('id')} not found"}, status=404)
             value = item.get("category_1")
-            if (
-                value is not None
-                and value != ""
-                and value not in self._allowed_values(ticket["tickettype_id"])
-            ):
+            if value is not None and value != "" and value not in self._allowed_values(ticket["tickettype_id"]):
                 self.rejected_writes += 1
                 return web.json_response(
-                    {
-                        "Message": f"Category '{value}' is not allowed for ticket type {ticket['tickettype_id']}"
-                    },
+                    {"Message": f"Category '{value}' is not allowed for ticket type {ticket['tickettype_id']}"},
                     status=400,
                 )
             if value is not None and value != ticket["category_1"]:
@@ -302,23 +283,17 @@ class HaloSimulator(Simulator):
             if ticket_id not in self.tickets:
                 return web.json_response({"Message": f"Ticket {ticket_id} not found"}, status=404)
             if item.get("outcome_id") is None and not item.get("outcome"):
-                return web.json_response(
-                    {"Message": "An Outcome must be entered for this Action"}, status=400
-                )
+                return web.json_response({"Message": "An Outcome must be entered for this Action"}, status=400)
             action = {"id": next(self._action_ids), **item}
             self.actions.setdefault(ticket_id, []).append(action)
-            self.notes.setdefault(str(ticket_id), []).append(
-                str(item.get("note") or item.get("note_html") or "")
-            )
+            self.notes.setdefault(str(ticket_id), []).append(str(item.get("note") or item.get("note_html") or ""))
             saved.append(action)
         return web.json_response(saved[0] if len(saved) == 1 else saved, status=201)
 
     async def _outcomes(self, request: web.Request) -> web.Response:
         if denied := self._authorize(request, "read:tickets"):
             return denied
-        return web.json_response(
-            [{"id": 7, "buttonname": "Private Note"}, {"id": 1, "buttonname": "Email User"}]
-        )
+        return web.json_response([{"id": 7, "buttonname": "Private Note"}, {"id": 1, "buttonname": "Email User"}])
 
     # --- webhooks and tenants -----------------------------------------------------------------------
     def webhook_payload(self, ticket_id: str, payload_type: str = "full") -> dict[str, Any]:
@@ -363,9 +338,7 @@ class HaloSimulator(Simulator):
         status = 0
         async with aiohttp.ClientSession() as session:
             for body in deliveries:
-                async with session.post(
-                    f"{ingress_url}/webhooks/halo/{tenant_id}", json=body, headers=headers
-                ) as resp:
+                async with session.post(f"{ingress_url}/webhooks/halo/{tenant_id}", json=body, headers=headers) as resp:
                     status = resp.status
         return status
 

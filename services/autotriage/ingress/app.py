@@ -62,6 +62,7 @@ class Ingress:
 
     async def stop(self) -> None:
         self._started = False
+        await self.clients.close()
 
     @property
     def ready(self) -> bool:
@@ -114,8 +115,14 @@ class Ingress:
                 duplicates += 1
                 continue
             message = WebhookReceived(
-                tenant=tenant_id, psa=tenant.psa.kind, ticket_id=event.ticket_id, occurred_at=received,
-                delivery_id=event.delivery_id, event=event.event, scope_hint=event.scope_hint, payload=event.payload,
+                tenant=tenant_id,
+                psa=tenant.psa.kind,
+                ticket_id=event.ticket_id,
+                occurred_at=received,
+                delivery_id=event.delivery_id,
+                event=event.event,
+                scope_hint=event.scope_hint,
+                payload=event.payload,
             )
             futures.append(await producer.send(self.topics.name(WEBHOOKS_RAW), encode(message), key=message.key))
             pending_keys.append(key)

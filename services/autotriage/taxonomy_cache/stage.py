@@ -50,8 +50,14 @@ class TaxonomyCacheStage(Stage[TicketNormalized]):
         await self.bus.producer().send(
             self.topics.name(TAXONOMIES), taxonomy.model_dump_json().encode(), key=f"{tenant}:{scope}".encode()
         )
-        log.info("taxonomy %s:%s fetched (%d candidates, version %s)", tenant, scope,
-                 len(taxonomy.candidates), taxonomy.version, extra={"tenant": tenant})
+        log.info(
+            "taxonomy %s:%s fetched (%d candidates, version %s)",
+            tenant,
+            scope,
+            len(taxonomy.candidates),
+            taxonomy.version,
+            extra={"tenant": tenant},
+        )
         return taxonomy
 
     def invalidate(self, tenant: str, scope: str) -> None:
@@ -68,4 +74,6 @@ class TaxonomyCacheStage(Stage[TicketNormalized]):
                 "empty_taxonomy",
                 f"scope {scope} of tenant {event.tenant} has no active categories: allow categories for it in the PSA",
             )
-        return [Output(TICKETS_ENRICHED, TicketEnriched(**event.envelope_fields(), ticket=event.ticket, taxonomy=taxonomy))]
+        return [
+            Output(TICKETS_ENRICHED, TicketEnriched(**event.envelope_fields(), ticket=event.ticket, taxonomy=taxonomy))
+        ]

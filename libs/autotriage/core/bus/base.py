@@ -103,9 +103,7 @@ class Bus(ABC):
         """The process's shared producer."""
 
     @abstractmethod
-    async def consumer(
-        self, topics: Sequence[str], group_id: str, on_revoked: OnRevoked | None = None
-    ) -> Consumer:
+    async def consumer(self, topics: Sequence[str], group_id: str, on_revoked: OnRevoked | None = None) -> Consumer:
         """A started consumer subscribed to ``topics`` in ``group_id``."""
 
     @abstractmethod

@@ -18,9 +18,9 @@ from autotriage.core.bus.base import (
     OnRevoked,
     Producer,
     Record,
+    TopicSpec,
 )
 from autotriage.core.bus.base import TopicPartition as TP
-from autotriage.core.bus.base import TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,7 @@ class KafkaBus(Bus):
             raise RuntimeError("KafkaBus.start() must be awaited before producing")
         return self._producer
 
-    async def consumer(
-        self, topics: Sequence[str], group_id: str, on_revoked: OnRevoked | None = None
-    ) -> Consumer:
+    async def consumer(self, topics: Sequence[str], group_id: str, on_revoked: OnRevoked | None = None) -> Consumer:
         aio = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,

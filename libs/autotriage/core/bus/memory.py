@@ -52,9 +52,7 @@ class MemoryBus(Bus):
     def producer(self) -> Producer:
         return self._producer
 
-    async def consumer(
-        self, topics: Sequence[str], group_id: str, on_revoked: OnRevoked | None = None
-    ) -> Consumer:
+    async def consumer(self, topics: Sequence[str], group_id: str, on_revoked: OnRevoked | None = None) -> Consumer:
         for name in topics:
             self._topic(name)
         group = self._groups.setdefault(group_id, _Group())
