@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from autotriage.core import metrics
 from autotriage.core.bus.base import Bus
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import Topics
@@ -18,6 +19,21 @@ from autotriage.psa.registry import PSAClients
 
 STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")
 HEALTH_PORTS = {"ingress": 8080, "normalizer": 9101, "taxonomy-cache": 9102, "classifier": 9103, "writer": 9104}
+
+
+def prime_metrics(tenants: TenantsFile, stages: Sequence[str]) -> None:
+    """Create the zero-valued series alerts look at, so the first event after start-up is not missed."""
+    for tenant in tenants.tenants:
+        psa = tenant.psa.kind.value
+        metrics.SIGNATURE_FAILURES.labels(psa, tenant.id)
+        metrics.WEBHOOK_DEACTIVATED.labels(psa, tenant.id)
+        metrics.LLM_QUOTA_EXHAUSTED.labels(tenant.id).set(0)
+        for period in ("day", "month"):
+            metrics.BUDGET_EXHAUSTED.labels(tenant.id, period)
+    for stage in stages:
+        if stage != "ingress":
+            metrics.DEAD_LETTERS.labels(stage, "undecodable")
+            metrics.STAGE_HEALTHY.labels(stage).set(1)
 
 
 def make_bus(settings: Settings, client_id: str = "autotriage") -> Bus:
@@ -46,6 +62,7 @@ def build_host(
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; choose from {', '.join(STAGES)}")
+    prime_metrics(tenants, stages)
     bus = bus or make_bus(settings, client_id=f"autotriage-{'-'.join(stages) if len(stages) == 1 else 'all'}")
     topics = Topics(settings.topic_prefix)
     app = web.Application(client_max_size=settings.max_body_bytes + 1024)

@@ -33,6 +33,24 @@ class TaxonomyCacheStage(Stage[TicketNormalized]):
         self.ttl_s = ttl_s
         self._cache: dict[tuple[str, str], tuple[Taxonomy, float]] = {}
 
+    async def start(self) -> None:
+        """Warm the cache from the compacted topic, so a restart does not re-read every taxonomy."""
+        try:
+            table = await self.bus.read_table(self.topics.name(TAXONOMIES))
+        except Exception as exc:  # a cold cache is only slower, never wrong
+            log.warning("could not warm the taxonomy cache: %s", exc)
+            return
+        now = time.time()
+        for value in table.values():
+            try:
+                taxonomy = Taxonomy.model_validate_json(value)
+            except ValueError:
+                continue
+            age = now - taxonomy.fetched_at.timestamp()
+            if self.clients.tenants.get(taxonomy.tenant) is not None and age < self.ttl_s:
+                self._cache[(taxonomy.tenant, taxonomy.scope)] = (taxonomy, time.monotonic() + self.ttl_s - age)
+        log.info("taxonomy cache warmed with %d of %d stored taxonomies", len(self._cache), len(table))
+
     async def stop(self) -> None:
         await self.clients.close()
 

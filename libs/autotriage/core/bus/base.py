@@ -109,3 +109,7 @@ class Bus(ABC):
     @abstractmethod
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> list[str]:
         """Create the topics that are missing; return the names created."""
+
+    @abstractmethod
+    async def read_table(self, topic: str) -> dict[bytes, bytes]:
+        """The latest value per key of a (compacted) topic, read from the beginning to its current end."""

@@ -89,6 +89,38 @@ class KafkaBus(Bus):
         self._consumers.append(aio)
         return _KafkaConsumer(aio, self._consumers)
 
+    async def read_table(self, topic: str) -> dict[bytes, bytes]:
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, client_id=f"{self._client_id}-table", group_id=None,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+        )
+        await reader.start()
+        table: dict[bytes, bytes] = {}
+        try:
+            partitions = reader.partitions_for_topic(topic) or set()
+            if not partitions:
+                await reader.topics()  # refresh metadata once
+                partitions = reader.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            if not tps:
+                return table
+            reader.assign(tps)
+            await reader.seek_to_beginning(*tps)
+            ends = await reader.end_offsets(tps)
+            while any(await reader.position(tp) < ends[tp] for tp in tps):
+                batches = await reader.getmany(timeout_ms=1000, max_records=1000)
+                for messages in batches.values():
+                    for m in messages:
+                        if m.key is None:
+                            continue
+                        if m.value is None:
+                            table.pop(m.key, None)  # tombstone
+                        else:
+                            table[m.key] = m.value
+        finally:
+            await reader.stop()
+        return table
+
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> list[str]:
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=f"{self._client_id}-admin")
         await admin.start()

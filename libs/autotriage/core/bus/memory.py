@@ -66,6 +66,13 @@ class MemoryBus(Bus):
                 created.append(spec.name)
         return created
 
+    async def read_table(self, topic: str) -> dict[bytes, bytes]:
+        table: dict[bytes, bytes] = {}
+        for record in self.records(topic):
+            if record.key is not None:
+                table[record.key] = record.value
+        return table
+
     def records(self, topic: str) -> list[Record]:
         """Every record of a topic (all partitions), for tests and the demo."""
         found = self._topics.get(topic)
