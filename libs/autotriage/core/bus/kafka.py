@@ -107,7 +107,7 @@ class KafkaBus(Bus):
             reader.assign(tps)
             await reader.seek_to_beginning(*tps)
             ends = await reader.end_offsets(tps)
-            while any(await reader.position(tp) < ends[tp] for tp in tps):
+            while [tp for tp in tps if await reader.position(tp) < ends[tp]]:
                 batches = await reader.getmany(timeout_ms=1000, max_records=1000)
                 for messages in batches.values():
                     for m in messages:
