@@ -89,37 +89,34 @@ class KafkaBus(Bus):
         self._consumers.append(aio)
         return _KafkaConsumer(aio, self._consumers)
 
-    async def read_table(self, topic: str) -> dict[bytes, bytes]:
+    async def read_table(self, topic: str, settle_s: float = 5.0) -> dict[bytes, bytes]:
         reader = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap, client_id=f"{self._client_id}-table", group_id=None,
             enable_auto_commit=False, auto_offset_reset="earliest",
         )
         await reader.start()
         table: dict[bytes, bytes] = {}
+        ends: dict[TopicPartition, int] = {}
+        deadline = asyncio.get_running_loop().time() + settle_s
         try:
-            partitions = reader.partitions_for_topic(topic) or set()
-            if not partitions:
-                await reader.topics()  # refresh metadata once
-                partitions = reader.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-            if not tps:
-                return table
-            reader.assign(tps)
-            await reader.seek_to_beginning(*tps)
-            ends = await reader.end_offsets(tps)
-            while [tp for tp in tps if await reader.position(tp) < ends[tp]]:
-                batches = await reader.getmany(timeout_ms=1000, max_records=1000)
+            reader.subscribe([topic])  # without a group: every partition, from the beginning
+            while True:
+                batches = await reader.getmany(timeout_ms=300, max_records=1000)
                 for messages in batches.values():
                     for m in messages:
-                        if m.key is None:
-                            continue
-                        if m.value is None:
+                        if m.key is not None and m.value is None:
                             table.pop(m.key, None)  # tombstone
-                        else:
+                        elif m.key is not None:
                             table[m.key] = m.value
+                assigned = reader.assignment()
+                if assigned and not ends:
+                    ends = await reader.end_offsets(list(assigned))
+                if ends and not [tp for tp in ends if await reader.position(tp) < ends[tp]]:
+                    return table
+                if not ends and asyncio.get_running_loop().time() > deadline:
+                    return table  # the topic does not exist (yet)
         finally:
             await reader.stop()
-        return table
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> list[str]:
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=f"{self._client_id}-admin")
