@@ -1,93 +1,109 @@
 """OpenAI and Azure OpenAI classifier: strict structured output, validated picks, bounded retries for
-transient errors only, quota exhaustion pauses the tenant, content filter / refusal / truncation end in a
-clear needs-human verdict. Uses the real ``openai`` SDK; the SDK's own retries are off because it would
-also retry ``insufficient_quota`` 429s, which must never be retried."""
+transient errors only; quota exhaustion pauses the tenant; content filter, refusal and truncation end in a
+clear needs-human verdict. Uses the real ``openai`` SDK with its own retries off (see ``errors.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import random
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-import httpx
 import openai
-import orjson
+from openai.types.chat import ChatCompletion
 
 from autotriage.core import metrics
-from autotriage.core.errors import TransientError
+from autotriage.core.errors import PermanentError, TransientError
 from autotriage.core.models import Candidate, Classification, ConfidenceSource, Taxonomy, Ticket, Usage, Verdict
-from autotriage.core.tenants import LLMSettings, Price, Tenant
+from autotriage.core.tenants import Price, Tenant
+from autotriage.llm.answer import Answer, confidence_of, parse_answer
 from autotriage.llm.base import Classifier
+from autotriage.llm.client import make_openai_client, request_model
 from autotriage.llm.cost import usage_from_openai
-from autotriage.llm.prompt import ABSTAIN_ID, Example, RenderedPrompt, render_prompt
-from autotriage.llm.schema import choice_schema
+from autotriage.llm.errors import (
+    ContentFiltered,
+    QuotaExhausted,
+    RetryPolicy,
+    classify_failure,
+    error_body,
+    error_code,
+    error_param,
+    is_quota_error,
+)
+from autotriage.llm.hierarchy import deepest, split_level
+from autotriage.llm.prompt import ABSTAIN_ID, Example, render_prompt
+from autotriage.llm.schema import choice_schema, fits_enum
 from autotriage.llm.text import prepare_ticket_text
+
+__all__ = [
+    "ContentFiltered",
+    "OpenAIClassifier",
+    "QuotaExhausted",
+    "is_quota_error",
+    "is_reasoning_model",
+    "make_openai_client",
+    "reasoning_effort_for",
+]
 
 log = logging.getLogger(__name__)
 
-QUOTA_CODES = frozenset({"insufficient_quota", "credit_balance_exhausted", "billing_hard_limit_reached"})
 QUOTA_PAUSE_S = 900.0
-MAX_COMPLETION_TOKENS = 300
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+ANSWER_OVERHEAD_TOKENS = 64
+REASONING_HEADROOM_TOKENS = 2000
+#: Request parameters dropped (or, for reasoning_effort "minimal", lowered to "low") once when a model or an
+#: Azure api-version rejects them, instead of failing every ticket.
+ADAPTABLE_PARAMS = ("prompt_cache_key", "logprobs", "temperature", "reasoning_effort")
+_GPT5_MINIMAL = re.compile(r"^gpt-5(?:-mini|-nano)?(?:-\d{4}-\d{2}-\d{2})?$")
 
 
 def is_reasoning_model(model: str) -> bool:
-    """gpt-5 and o-series models: reasoning effort instead of temperature/logprobs."""
+    """gpt-5 and o-series models (not the ``*-chat`` variants): reasoning effort instead of temperature/logprobs."""
     name = model.lower()
-    return name.startswith(("gpt-5", "o1", "o3", "o4"))
+    return name.startswith(("gpt-5", "o1", "o3", "o4")) and "chat" not in name
 
 
-def is_quota_error(exc: openai.RateLimitError) -> bool:
-    """Whether a 429 means the account is out of credit (never retry) rather than a rate limit."""
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body) if isinstance(body, dict) else {}
-    code = str(error.get("code") or "") if isinstance(error, dict) else ""
-    kind = str(error.get("type") or "") if isinstance(error, dict) else ""
-    return code in QUOTA_CODES or kind in QUOTA_CODES or code.endswith("_spend_limit_exceeded")
+def reasoning_effort_for(model: str) -> str | None:
+    """``minimal`` for gpt-5 / gpt-5-mini / gpt-5-nano, ``low`` for other reasoning models, else ``None``."""
+    if not is_reasoning_model(model):
+        return None
+    return "minimal" if _GPT5_MINIMAL.match(model.lower()) else "low"
 
 
-def make_openai_client(settings: LLMSettings) -> openai.AsyncOpenAI:
-    """An SDK client with explicit connect/total timeouts and the SDK's retries off."""
-    timeout = httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
-    api_key = settings.api_key.get() if settings.api_key else "not-needed"
-    if settings.provider == "azure" and settings.base_url is None:
-        assert settings.azure_endpoint is not None
-        return openai.AsyncAzureOpenAI(
-            azure_endpoint=str(settings.azure_endpoint), api_version=settings.api_version, api_key=api_key,
-            timeout=timeout, max_retries=0,
-        )
-    base_url = str(settings.base_url) if settings.base_url else None
-    if settings.provider == "azure":
-        # Azure's v1 surface (https://<resource>.openai.azure.com/openai/v1/) takes the plain client.
-        return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0,
-                                  default_headers={"api-key": api_key})
-    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
-
-
-@dataclass
-class _Answer:
-    category_id: str
-    confidence: float
-    reasoning: str
+@dataclass(frozen=True)
+class _Job:
+    ticket: Ticket
+    summary: str
+    description: str
+    scope_name: str
 
 
 class OpenAIClassifier(Classifier):
-    """Classifier for one tenant on OpenAI or Azure OpenAI."""
+    """Classifier for one tenant on OpenAI or Azure OpenAI.
+
+    ``model`` is the model name (prices, capabilities, metric labels); ``request_model`` what requests send
+    (the deployment name on Azure). ``paused_until`` (monotonic seconds) is set by a quota error."""
+
+    quota_pause_s: float = QUOTA_PAUSE_S
 
     def __init__(self, tenant: Tenant, price: Price | None, client: openai.AsyncOpenAI | None = None) -> None:
         self.tenant = tenant
         self.settings = tenant.llm
         self.provider = tenant.llm.provider
-        self.model = tenant.llm.azure_deployment or tenant.llm.model
+        self.model = tenant.llm.model
+        self.request_model = request_model(tenant.llm)
         self.price = price
         self.client = client or make_openai_client(tenant.llm)
+        self.retry = RetryPolicy(max_retries=tenant.llm.max_retries)
+        self.reasoning_effort = reasoning_effort_for(self.model)
+        self.cache_key = f"autotriage-{tenant.id}"
         self.paused_until = 0.0
         self.examples: list[Example] = []
+        self.dropped_params: set[str] = set()
+        #: Show the model short positional ids (``c1``..``cN``) instead of the PSA's ids: ~4 tokens less per
+        #: candidate in both the list and the enum (see tools/bench_prompt.py); results carry the real candidate.
+        self.short_ids = False
 
     async def close(self) -> None:
         await self.client.close()
@@ -98,235 +114,229 @@ class OpenAIClassifier(Classifier):
         return time.monotonic() < self.paused_until
 
     async def classify(self, ticket: Ticket, taxonomy: Taxonomy) -> Classification:
+        """Pick a candidate (one stage, or several above ``max_enum``); raise ``TransientError`` when retries
+        are exhausted, ``PermanentError`` for a rejected request (bad key, unknown deployment, bad request)."""
         started = time.perf_counter()
         if self.paused:
-            return self._needs_human("llm_quota_exhausted", "LLM account out of quota; tenant paused", started)
-        summary, description = prepare_ticket_text(ticket, self.settings.ticket_token_budget)
-        candidates = list(taxonomy.candidates)
-        if not candidates:
-            return self._needs_human("empty_taxonomy", "no categories are allowed for this scope", started)
-        if len(candidates) > self.settings.max_enum:
-            return await self._two_stage(ticket, taxonomy, summary, description, started)
-        prompt = render_prompt(
-            ticket, candidates, summary=summary, description=description, scope_name=taxonomy.scope_name,
-            examples=self.examples, system_template=self.tenant.prompt_template,
-        )
-        return await self._pick(prompt, candidates, started)
+            result = self._needs_human("llm_quota_exhausted", "LLM account out of quota; tenant paused")
+        elif not taxonomy.candidates:
+            result = self._needs_human("empty_taxonomy", "no categories are allowed for this scope")
+        else:
+            summary, description = prepare_ticket_text(ticket, self.settings.ticket_token_budget)
+            job = _Job(ticket, summary, description, taxonomy.scope_name)
+            result = await self._choose(job, list(taxonomy.candidates), depth=0)
+        return result.model_copy(update={"latency_s": time.perf_counter() - started})
 
-    async def _two_stage(
-        self, ticket: Ticket, taxonomy: Taxonomy, summary: str, description: str, started: float
-    ) -> Classification:
-        """Above the enum limit: choose the top level first, then only among its valid children."""
-        tops: dict[str, list[Candidate]] = {}
-        for c in taxonomy.candidates:
-            tops.setdefault(c.path[0], []).append(c)
-        groups = [Candidate(id=f"g{i}", path=(name,)) for i, name in enumerate(tops)]
-        prompt = render_prompt(ticket, groups, summary=summary, description=description,
-                               scope_name=taxonomy.scope_name, system_template=self.tenant.prompt_template)
-        first = await self._pick(prompt, groups, started)
+    async def classify_safely(self, ticket: Ticket, taxonomy: Taxonomy) -> Classification:
+        """Kept for callers of the old API: ``classify`` already turns quota and content-filter errors into
+        needs-human verdicts."""
+        return await self.classify(ticket, taxonomy)
+
+    # ------------------------------------------------------------------------------------------ stages
+
+    async def _choose(self, job: _Job, candidates: list[Candidate], depth: int) -> Classification:
+        """One pick when the ids fit one enum, else a pick among groups first and then among the group."""
+        if fits_enum([c.id for c in candidates], self.settings.max_enum):
+            return await self._pick(job, candidates)
+        level = split_level(candidates, depth)
+        if len(level.options) == 1 and level.members and depth + 1 < deepest(candidates):
+            return await self._choose(job, candidates, depth + 1)  # one shared level: nothing to ask
+        if not level.members or not fits_enum([o.id for o in level.options], self.settings.max_enum):
+            return self._needs_human("taxonomy_too_large", f"{len(candidates)} categories cannot be narrowed "
+                                     f"below the enum limit of {self.settings.max_enum} at level {depth + 1}")
+        first = await self._pick(job, level.options)
         if first.verdict is not Verdict.CHOSEN or first.candidate is None:
             return first
-        children = tops[first.candidate.path[0]][: self.settings.max_enum]
-        prompt = render_prompt(ticket, children, summary=summary, description=description,
-                               scope_name=taxonomy.scope_name, system_template=self.tenant.prompt_template)
-        second = await self._pick(prompt, children, started)
-        return second.model_copy(update={
-            "usage": first.usage + second.usage,
-            "confidence": min(1.0, first.confidence * second.confidence) if second.candidate else second.confidence,
-        })
+        group = level.members.get(first.candidate.id)
+        if group is None:  # a candidate offered directly at this level
+            return first
+        return _combine(first, await self._choose(job, group, depth + 1))
 
-    async def _pick(self, prompt: RenderedPrompt, candidates: list[Candidate], started: float) -> Classification:
-        by_id = {c.id: c for c in candidates}
+    async def _pick(self, job: _Job, candidates: list[Candidate]) -> Classification:
+        """One request (plus at most one repair) choosing among ``candidates``; the answer is validated."""
+        shown = candidates
+        if self.short_ids:
+            shown = [Candidate(id=f"c{n}", path=c.path) for n, c in enumerate(candidates, 1)]
+        by_id = {s.id: c for s, c in zip(shown, candidates, strict=True)}
+        alias = {c.id: s.id for s, c in zip(shown, candidates, strict=True)}
+        ids = list(by_id)
+        examples = [Example(e.text, alias[e.category_id]) for e in self.examples if e.category_id in alias]
+        prompt = render_prompt(
+            job.ticket, shown, summary=job.summary, description=job.description, scope_name=job.scope_name,
+            examples=examples, system_template=self.tenant.prompt_template,
+        )
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": prompt.system},
             {"role": "user", "content": prompt.user},
         ]
         usage = Usage()
-        for attempt in (1, 2):  # one repair attempt for an invalid answer
-            response = await self._call(messages)
-            usage = usage + usage_from_openai(response.usage, self.price)
-            self._count_tokens(usage_from_openai(response.usage, self.price))
-            choice = response.choices[0]
-            message = choice.message
-            if choice.finish_reason == "content_filter":
-                return self._needs_human("content_filter", "the provider's content filter blocked the answer", started, usage)
-            if getattr(message, "refusal", None):
-                return self._needs_human("refusal", f"the model refused: {message.refusal}", started, usage)
-            if choice.finish_reason == "length":
-                return self._needs_human("output_truncated", "the answer was cut off (max tokens)", started, usage)
-            answer = _parse_answer(message.content or "")
-            if answer is not None and (answer.category_id in by_id or answer.category_id == ABSTAIN_ID):
-                return self._result(answer, by_id, choice, usage, started)
-            if attempt == 1:
-                messages += [
-                    {"role": "assistant", "content": message.content or ""},
-                    {"role": "user", "content": "That answer is not valid. Reply with JSON only, choosing "
-                     "category_id from the listed ids (or \"abstain\")."},
-                ]
-        return self._needs_human("invalid_answer", "the model did not name a valid category after one repair", started, usage)
-
-    async def _call(self, messages: list[dict[str, Any]]) -> Any:
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "response_format": choice_schema([m for m in _ids_of(messages)] or ["none"], self.settings.reasoning_max_chars),
-            "max_completion_tokens": MAX_COMPLETION_TOKENS,
-            "prompt_cache_key": f"autotriage-{self.tenant.id}",
-        }
-        if is_reasoning_model(self.model):
-            kwargs["reasoning_effort"] = "low"
-            kwargs["max_completion_tokens"] = 2000
-        else:
-            kwargs["temperature"] = 0
-            kwargs["logprobs"] = True
-        attempts = self.settings.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            t0 = time.perf_counter()
-            status = "ok"
+        for attempt in (1, 2):
             try:
-                return await self.client.chat.completions.create(**kwargs)
-            except openai.RateLimitError as exc:
-                if is_quota_error(exc):
-                    status = "quota_exhausted"
+                response = await self._call(messages, ids)
+            except QuotaExhausted:
+                return self._needs_human("llm_quota_exhausted", "LLM account out of quota; tenant paused", usage)
+            except ContentFiltered:
+                return self._needs_human("content_filter", "the provider's content filter blocked the prompt", usage)
+            step = usage_from_openai(response.usage, self.price)
+            self._count_usage(step)
+            usage = usage + step
+            if not response.choices:
+                return self._needs_human("empty_response", "the provider returned no choices", usage)
+            choice = response.choices[0]
+            stop = _stop_reason(choice)
+            if stop is not None:
+                return self._needs_human(*stop, usage)
+            content = choice.message.content or ""
+            answer = parse_answer(content)
+            if answer is not None and (answer.category_id in by_id or answer.category_id == ABSTAIN_ID):
+                return self._result(answer, choice, by_id, usage)
+            metrics.LLM_ERRORS.labels(self.tenant.id, self.provider, "invalid_answer").inc()
+            if attempt == 1:
+                problem = ("is not valid JSON" if answer is None
+                           else f"names {answer.category_id!r}, which is not one of the listed ids")
+                correction = (f"That answer {problem}. Reply with the JSON object only, with category_id set to "
+                              f"one of the listed ids (or \"{ABSTAIN_ID}\"), for this ticket:\n\n{prompt.user}")
+                messages = [*messages, {"role": "assistant", "content": content},
+                            {"role": "user", "content": correction}]
+        return self._needs_human("invalid_answer", "the model did not name a valid category after one repair",
+                                 usage)
+
+    # ------------------------------------------------------------------------------------------ requests
+
+    def _request(self, messages: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
+        """Chat Completions arguments: strict schema with the candidate ids, tight output budget."""
+        budget = ANSWER_OVERHEAD_TOKENS + self.settings.reasoning_max_chars // 2 + max(len(i) for i in ids) // 2
+        kwargs: dict[str, Any] = {
+            "model": self.request_model,
+            "messages": messages,
+            "response_format": choice_schema(ids, self.settings.reasoning_max_chars),
+        }
+        if "prompt_cache_key" not in self.dropped_params:
+            kwargs["prompt_cache_key"] = self.cache_key
+        if self.reasoning_effort is not None:
+            budget += REASONING_HEADROOM_TOKENS
+            if "reasoning_effort" not in self.dropped_params:
+                kwargs["reasoning_effort"] = self.reasoning_effort
+        else:
+            if "temperature" not in self.dropped_params:
+                kwargs["temperature"] = 0
+            if "logprobs" not in self.dropped_params:
+                kwargs["logprobs"] = True
+        kwargs["max_completion_tokens"] = budget
+        return kwargs
+
+    async def _call(self, messages: list[dict[str, Any]], ids: list[str]) -> ChatCompletion:
+        """One completion with bounded retries of transient failures (see ``errors.py``)."""
+        retries = 0
+        while True:
+            t0 = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.settings.timeout_s):  # total deadline; the SDK's is per phase
+                    response = await self.client.chat.completions.create(**self._request(messages, ids))
+            except (openai.APIError, TimeoutError) as exc:
+                failure = classify_failure(exc)
+                self._observe(failure.kind, t0)
+                if isinstance(exc, openai.BadRequestError) and self._adapt(exc):
+                    continue
+                detail = f"{self.provider} {self.request_model}: {type(exc).__name__}: {_message(exc)}"
+                if failure.kind == "quota_exhausted":
                     self._pause()
-                    raise QuotaExhausted() from exc
-                status = "rate_limited"
-                wait = _retry_after(exc.response) or _backoff(attempt)
-                error: Exception = exc
-            except openai.BadRequestError as exc:
-                status = "bad_request"
-                if _error_code(exc) == "content_filter":
-                    status = "content_filter"
-                    raise ContentFiltered() from exc
-                raise
-            except (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError) as exc:
-                status = "timeout" if isinstance(exc, openai.APITimeoutError) else "server_error"
-                wait = _backoff(attempt)
-                error = exc
-            finally:
-                metrics.LLM_REQUESTS.labels(self.tenant.id, self.provider, self.model, status).inc()
-                metrics.LLM_DURATION.labels(self.provider, self.model).observe(time.perf_counter() - t0)
-                if status != "ok":
-                    metrics.LLM_ERRORS.labels(self.tenant.id, self.provider, status).inc()
-            if attempt < attempts and wait <= 20:
+                    raise QuotaExhausted(detail) from exc
+                if failure.kind == "content_filter":
+                    raise ContentFiltered(detail) from exc
+                if not failure.retriable:
+                    log.error("LLM request rejected (%s): %s; check the tenant's llm settings", failure.kind,
+                              detail, extra={"tenant": self.tenant.id})
+                    raise PermanentError(f"llm_{failure.kind}", detail) from exc
+                retries += 1
+                wait = failure.wait if failure.wait is not None else self.retry.backoff(retries)
+                if retries > self.retry.max_retries or wait > self.retry.max_inline_wait_s:
+                    raise TransientError(f"llm_{failure.kind}", f"{detail} (after {retries} attempts)",
+                                         retry_after_s=failure.wait) from exc
                 await asyncio.sleep(wait)
                 continue
-            raise TransientError(f"llm_{status}", f"{self.provider} {self.model}: {type(error).__name__}: {error}",
-                                 retry_after_s=wait)
-        raise AssertionError("unreachable")
+            self._observe("ok", t0)
+            metrics.LLM_QUOTA_EXHAUSTED.labels(self.tenant.id).set(0)
+            return cast(ChatCompletion, response)
+
+    def _adapt(self, exc: openai.BadRequestError) -> bool:
+        """Drop (once) a parameter this model or api-version rejects; ``True`` when the request can be resent."""
+        param = error_param(exc)
+        if param not in ADAPTABLE_PARAMS:
+            text = _message(exc)
+            param = next((p for p in ADAPTABLE_PARAMS if f"'{p}'" in text or f": {p}" in text), "")
+        if not param or param in self.dropped_params or error_code(exc) == "content_filter":
+            return False
+        if param == "reasoning_effort" and self.reasoning_effort == "minimal":
+            self.reasoning_effort = "low"
+        else:
+            self.dropped_params.add(param)
+        log.warning("%s %s rejects %r; sending requests without it from now on", self.provider,
+                    self.request_model, param, extra={"tenant": self.tenant.id})
+        return True
+
+    # ------------------------------------------------------------------------------------------ bookkeeping
 
     def _pause(self) -> None:
-        self.paused_until = time.monotonic() + QUOTA_PAUSE_S
+        self.paused_until = time.monotonic() + self.quota_pause_s
         metrics.LLM_QUOTA_EXHAUSTED.labels(self.tenant.id).set(1)
         log.error("LLM quota exhausted: tenant paused for the LLM for %.0f s; top up the account or raise its "
-                  "spend limit", QUOTA_PAUSE_S, extra={"tenant": self.tenant.id})
+                  "spend limit", self.quota_pause_s, extra={"tenant": self.tenant.id})
 
-    def _count_tokens(self, usage: Usage) -> None:
+    def _observe(self, status: str, t0: float) -> None:
+        metrics.LLM_REQUESTS.labels(self.tenant.id, self.provider, self.model, status).inc()
+        metrics.LLM_DURATION.labels(self.provider, self.model).observe(time.perf_counter() - t0)
+        if status != "ok":
+            metrics.LLM_ERRORS.labels(self.tenant.id, self.provider, status).inc()
+
+    def _count_usage(self, usage: Usage) -> None:
+        """Tokens by kind (``prompt`` includes ``cached``; ``completion`` includes ``reasoning``) and USD."""
         labels = (self.tenant.id, self.model)
         metrics.LLM_TOKENS.labels(*labels, "prompt").inc(usage.prompt_tokens)
         metrics.LLM_TOKENS.labels(*labels, "cached").inc(usage.cached_tokens)
         metrics.LLM_TOKENS.labels(*labels, "completion").inc(usage.completion_tokens)
         metrics.LLM_TOKENS.labels(*labels, "reasoning").inc(usage.reasoning_tokens)
         metrics.LLM_COST.labels(*labels).inc(usage.cost_usd)
-        if not self.paused:
-            metrics.LLM_QUOTA_EXHAUSTED.labels(self.tenant.id).set(0)
 
-    def _result(self, answer: _Answer, by_id: dict[str, Candidate], choice: Any, usage: Usage,
-                started: float) -> Classification:
-        reasoning = answer.reasoning.strip()[: self.settings.reasoning_max_chars]
-        confidence, source = _confidence(answer, choice)
+    def _result(self, answer: Answer, choice: Any, by_id: dict[str, Candidate], usage: Usage) -> Classification:
+        reasoning = " ".join(answer.reasoning.split())[: self.settings.reasoning_max_chars]
+        confidence, source = confidence_of(answer, choice)
         if answer.category_id == ABSTAIN_ID:
             return Classification(verdict=Verdict.ABSTAINED, confidence=confidence, confidence_source=source,
                                   reasoning=reasoning, reason="abstained", provider=self.provider,
-                                  model=self.model, usage=usage, latency_s=time.perf_counter() - started)
+                                  model=self.model, usage=usage)
         return Classification(verdict=Verdict.CHOSEN, candidate=by_id[answer.category_id], confidence=confidence,
                               confidence_source=source, reasoning=reasoning, provider=self.provider,
-                              model=self.model, usage=usage, latency_s=time.perf_counter() - started)
+                              model=self.model, usage=usage)
 
-    def _needs_human(self, reason: str, detail: str, started: float, usage: Usage | None = None) -> Classification:
+    def _needs_human(self, reason: str, detail: str, usage: Usage | None = None) -> Classification:
         return Classification(verdict=Verdict.NEEDS_HUMAN, reason=reason, reasoning=detail, provider=self.provider,
-                              model=self.model, usage=usage or Usage(), latency_s=time.perf_counter() - started)
-
-    async def classify_safely(self, ticket: Ticket, taxonomy: Taxonomy) -> Classification:
-        """``classify`` with quota and content-filter errors turned into needs-human verdicts."""
-        started = time.perf_counter()
-        try:
-            return await self.classify(ticket, taxonomy)
-        except QuotaExhausted:
-            return self._needs_human("llm_quota_exhausted", "LLM account out of quota; tenant paused", started)
-        except ContentFiltered:
-            return self._needs_human("content_filter", "the provider's content filter blocked the prompt", started)
+                              model=self.model, usage=usage or Usage())
 
 
-class QuotaExhausted(Exception):
-    """The LLM account has no quota left (429 insufficient_quota)."""
-
-
-class ContentFiltered(Exception):
-    """Azure's content filter rejected the prompt (400 content_filter)."""
-
-
-def _ids_of(messages: list[dict[str, Any]]) -> list[str]:
-    ids = []
-    for line in str(messages[0]["content"]).splitlines():
-        match = re.match(r"^- ([A-Za-z0-9_.-]+): ", line)
-        if match:
-            ids.append(match.group(1))
-    return ids
-
-
-def _parse_answer(content: str) -> _Answer | None:
-    fenced = _FENCE.match(content)
-    text = fenced.group(1) if fenced else content
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("category_id"), str):
-        return None
-    try:
-        confidence = float(data.get("confidence", 0.0))
-    except (TypeError, ValueError):
-        confidence = 0.0
-    return _Answer(str(data["category_id"]), min(1.0, max(0.0, confidence)), str(data.get("reasoning") or ""))
-
-
-def _confidence(answer: _Answer, choice: Any) -> tuple[float, ConfidenceSource]:
-    """Probability of the chosen id from token logprobs when present, else the model's own rating."""
-    content = getattr(getattr(choice, "logprobs", None), "content", None)
-    if content:
-        text, spans = "", []
-        for token in content:
-            spans.append((len(text), len(text) + len(token.token), token.logprob))
-            text += token.token
-        marker = f'"{answer.category_id}"'
-        key_at = text.find('"category_id"')
-        start = text.find(marker, max(0, key_at))
-        if start >= 0:
-            lo, hi = start + 1, start + 1 + len(answer.category_id)
-            logprob = sum(lp for s, e, lp in spans if s < hi and e > lo)
-            return min(1.0, max(0.0, math.exp(logprob))), ConfidenceSource.LOGPROBS
-    return answer.confidence, ConfidenceSource.SELF_RATED
-
-
-def _error_code(exc: openai.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body) if isinstance(body, dict) else {}
-    return str(error.get("code") or "") if isinstance(error, dict) else ""
-
-
-def _retry_after(response: httpx.Response | None) -> float | None:
-    if response is None:
-        return None
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = response.headers.get(name)
-        if value:
-            try:
-                return float(value) * scale
-            except ValueError:
-                continue
+def _stop_reason(choice: Any) -> tuple[str, str] | None:
+    """Why a response cannot carry a usable answer: content filter, refusal, truncation (never retried)."""
+    if choice.finish_reason == "content_filter":
+        return "content_filter", "the provider's content filter blocked the answer"
+    refusal = getattr(choice.message, "refusal", None)
+    if refusal:
+        return "refusal", f"the model refused: {str(refusal)[:200]}"
+    if choice.finish_reason == "length":
+        return "output_truncated", "the answer was cut off at the output token limit"
     return None
 
 
-def _backoff(attempt: int) -> float:
-    return float(min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2))
+def _combine(first: Classification, second: Classification) -> Classification:
+    """A later stage's result with the usage of both and, for a pick, P(group) * P(child | group)."""
+    update: dict[str, Any] = {"usage": first.usage + second.usage}
+    if second.verdict is Verdict.CHOSEN:
+        update["confidence"] = min(1.0, first.confidence * second.confidence)
+        if first.confidence_source is not second.confidence_source:
+            update["confidence_source"] = ConfidenceSource.SELF_RATED
+    return second.model_copy(update=update)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        return str(error_body(exc).get("message") or exc.message)[:300]
+    return str(exc)[:300] or type(exc).__name__

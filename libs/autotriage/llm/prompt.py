@@ -1,5 +1,9 @@
 """Prompt rendering: a sandboxed Jinja2 template per tenant. Static part first (instructions, candidates,
-output rules), the ticket last, so the prefix is identical across tickets and the provider can cache it."""
+output rules), the ticket last, so the prefix is identical across tickets and the provider can cache it.
+
+Template context: ``candidates`` (each with ``id``, ``path``, ``label``), ``scope_name``, ``examples``,
+``abstain_id``; the user template also gets ``ticket``, ``summary`` and ``description`` (cleaned, trimmed).
+The ids a template shows are not parsed back: the response schema's enum is built from the candidates."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ ABSTAIN_ID = "abstain"
 
 DEFAULT_SYSTEM_TEMPLATE = """\
 You are the service desk triage engineer of a managed service provider (MSP). You read one new helpdesk
-ticket and choose the single best category for it from the list of allowed categories of {{ scope_name or "this board" }}.
+ticket and choose the single best category for it from the allowed categories of {{ scope_name or "this board" }}.
 
 Rules:
 - Choose only an id from the list below. Never invent a category.

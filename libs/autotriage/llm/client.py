@@ -1,0 +1,44 @@
+"""SDK clients for OpenAI and Azure OpenAI with explicit timeouts and the SDK's own retries off.
+
+- ``provider: openai``: ``AsyncOpenAI`` (``base_url`` for an OpenAI-compatible endpoint).
+- ``provider: azure`` + ``azure_endpoint``: ``AsyncAzureOpenAI`` on ``/openai/deployments/{deployment}/...
+  ?api-version=``; ``model=`` of a request is the deployment name.
+- ``provider: azure`` + ``base_url`` (``https://<resource>.openai.azure.com/openai/v1/``): Azure's v1 surface
+  through the plain ``AsyncOpenAI``; ``model=`` is again the deployment name, the key goes in ``api-key``.
+
+The SDK's retries are off because it would also retry ``insufficient_quota`` 429s (see ``errors.py``)."""
+
+from __future__ import annotations
+
+import openai
+
+from autotriage.core.tenants import LLMSettings
+
+NO_KEY = "not-needed"  # OpenAI-compatible local endpoints accept any key
+
+
+def make_openai_client(settings: LLMSettings) -> openai.AsyncOpenAI:
+    """A client for the tenant's provider with connect/read timeouts from its settings."""
+    timeout = openai.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
+    api_key = settings.api_key.get() if settings.api_key else NO_KEY
+    if settings.provider == "azure" and settings.base_url is None:
+        assert settings.azure_endpoint is not None  # enforced by LLMSettings
+        return openai.AsyncAzureOpenAI(
+            azure_endpoint=str(settings.azure_endpoint),
+            azure_deployment=settings.azure_deployment,
+            api_version=settings.api_version,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=0,
+        )
+    base_url = str(settings.base_url) if settings.base_url else None
+    headers = {"api-key": api_key} if settings.provider == "azure" else None
+    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0,
+                              default_headers=headers)
+
+
+def request_model(settings: LLMSettings) -> str:
+    """The ``model=`` of a request: the deployment name on Azure, else the model name."""
+    if settings.provider == "azure" and settings.azure_deployment:
+        return settings.azure_deployment
+    return settings.model
