@@ -103,7 +103,7 @@ class OpenAIClassifier(Classifier):
         self.dropped_params: set[str] = set()
         #: Show the model short positional ids (``c1``..``cN``) instead of the PSA's ids: ~4 tokens less per
         #: candidate in both the list and the enum (see tools/bench_prompt.py); results carry the real candidate.
-        self.short_ids = False
+        self.short_ids = tenant.llm.short_ids
 
     async def close(self) -> None:
         await self.client.close()
