@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from autotriage.core.errors import ConfigError
 from autotriage.core.logs import configure_logging
 from autotriage.core.settings import Settings
@@ -23,7 +25,14 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    return Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"])
+            problems.append(f"AUTOTRIAGE_{name.upper()} (or its command-line option): {err['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from exc
 
 
 async def _serve(settings: Settings, stages: Sequence[str], create_topics: bool) -> None:

@@ -19,7 +19,7 @@ from autotriage.core.events import utcnow
 from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
 from autotriage.core.tenants import HaloConnection, Tenant
 from autotriage.psa.base import CREATED, DELETED, OTHER, UPDATED, HistoricalTicket, PSAClient, WebhookEvent
-from autotriage.psa.http import PSAHttp
+from autotriage.psa.http import PSAError, PSAHttp
 from autotriage.psa.webhook_auth import check_basic_auth
 
 SEPARATOR = ">"
@@ -36,6 +36,14 @@ def map_halo_event(name: str) -> str:
     if "update" in lowered or "status" in lowered or "change" in lowered:
         return UPDATED
     return OTHER
+
+
+def _ticket_id(value: Any) -> str | None:
+    """A Halo record id (an integer, or its digits as a string) as a digit string, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    return text if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 class HaloClient(PSAClient):
@@ -67,7 +75,19 @@ class HaloClient(PSAClient):
                     "client_secret": self.conn.client_secret.get(),
                     "scope": self.conn.scope,
                 }
-                resp = await self.http.request("POST", f"{self.auth_url}/token", "token", data=form, params=params)
+                try:
+                    resp = await self.http.request("POST", f"{self.auth_url}/token", "token", data=form, params=params)
+                except PSAError as exc:
+                    if exc.status not in (400, 401, 403):
+                        raise
+                    raise PSAError(
+                        exc.reason,
+                        f"halo tenant {self.tenant.id}: the token request was refused ({exc.message}): check "
+                        f"psa.client_id, psa.client_secret ({self.conn.client_secret.describe()}) and psa.scope "
+                        "against the Halo API application (Configuration > Integrations > Halo API)",
+                        exc.status,
+                        exc.body,
+                    ) from exc
                 body = resp.json()
                 self._token = str(body["access_token"])
                 lifetime = float(body.get("expires_in", 3600))
@@ -75,8 +95,6 @@ class HaloClient(PSAClient):
             return self._token
 
     async def _api(self, method: str, path: str, operation: str, **kwargs: Any) -> Any:
-        from autotriage.psa.http import PSAError
-
         for attempt in (1, 2):
             token = await self._bearer(force=attempt == 2)
             try:
@@ -113,21 +131,30 @@ class HaloClient(PSAClient):
                 raise WebhookRejected(400, "bad_payload", f"item {index} is not a JSON object")
             ticket = item.get("ticket") if isinstance(item.get("ticket"), dict) else {}
             assert isinstance(ticket, dict)
-            ticket_id = item.get("object_id") or ticket.get("id")
-            if not isinstance(ticket_id, int | str) or isinstance(ticket_id, bool) or str(ticket_id) == "":
-                raise WebhookRejected(400, "bad_payload", f"item {index} carries no ticket id (object_id/ticket.id)")
+            ticket_id = _ticket_id(item.get("object_id") or ticket.get("id"))
+            if ticket_id is None:  # ids end up in API paths: integers only
+                raise WebhookRejected(
+                    400, "bad_payload", f"item {index} carries no numeric ticket id (object_id/ticket.id)"
+                )
             delivery = item.get("id")
             if not isinstance(delivery, str) or not delivery:
-                delivery = hashlib.sha256(orjson.dumps(item, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+                try:
+                    canonical = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
+                except TypeError:  # nested deeper than orjson writes (it reads deeper than it writes)
+                    canonical = f"{index}:".encode() + body
+                delivery = hashlib.sha256(canonical).hexdigest()[:32]
             event_name = item.get("event")
-            scope = ticket.get("tickettype_id")
+            scope = _ticket_id(ticket.get("tickettype_id"))
             events.append(
                 WebhookEvent(
-                    ticket_id=str(ticket_id),
+                    ticket_id=ticket_id,
                     event=map_halo_event(event_name) if isinstance(event_name, str) else OTHER,
                     delivery_id=delivery,
-                    scope_hint="" if scope is None else str(scope),
-                    payload={k: item[k] for k in ("id", "event", "object_id", "webhook_id", "timestamp") if k in item},
+                    scope_hint=scope or "",
+                    payload={
+                        k: v for k in ("id", "event", "object_id", "webhook_id", "timestamp")
+                        if isinstance(v := item.get(k), str | int | float | bool)
+                    },
                 )
             )
         return events
@@ -162,19 +189,18 @@ class HaloClient(PSAClient):
         ttype = await self._api("GET", f"TicketType/{scope}", "get_ticket_type", params={"includedetails": "true"})
         if not isinstance(ttype, dict):
             raise PermanentError("psa_bad_response", f"halo: ticket type {scope} response is not an object")
+        rows = await self._api("GET", "Category", "list_categories", params={"type_id": str(n)})
+        rows = rows if isinstance(rows, list) else rows.get("categories", [])
+        rows = [r for r in rows if int(r.get("type_id", n)) == n]
         if ttype.get(f"allowall_category{n}", True):
-            rows = await self._api("GET", "Category", "list_categories", params={"type_id": str(n)})
-            rows = rows if isinstance(rows, list) else rows.get("categories", [])
-            values = [
-                (int(r["id"]), str(r["value"]))
-                for r in rows
-                if r.get("value") and not r.get("inactive", False) and int(r.get("type_id", n)) == n
-            ]
+            values = [(int(r["id"]), str(r["value"])) for r in rows if r.get("value") and not r.get("inactive", False)]
         else:
+            # the per-type list does not say whether a category was deactivated since: Halo refuses to write those
+            inactive = {str(r.get("value")) for r in rows if r.get("inactive", False)}
             values = [
                 (int(r["category_id"]), str(r["category_value"]))
                 for r in ttype.get(f"allowed_category{n}") or []
-                if r.get("category_value")
+                if r.get("category_value") and str(r["category_value"]) not in inactive
             ]
         seen: set[str] = set()
         candidates = []

@@ -1,0 +1,80 @@
+"""pyproject.toml maps every package folder of the ``autotriage`` namespace, so a new package cannot be forgotten."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ROOTS = (ROOT / "libs" / "autotriage", ROOT / "services" / "autotriage")
+
+
+def setuptools_config() -> tuple[dict[str, str], list[str]]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    tool = data["tool"]["setuptools"]
+    return tool["package-dir"], tool["packages"]
+
+
+def package_folders() -> dict[str, Path]:
+    """Every folder holding Python files below the two roots, by dotted package name."""
+    found: dict[str, Path] = {}
+    for root in ROOTS:
+        for py in root.rglob("*.py"):
+            folder = py.parent
+            if folder == root or "__pycache__" in folder.parts:
+                continue
+            name = "autotriage." + ".".join(folder.relative_to(root).parts)
+            assert found.get(name, folder) == folder, f"{name} exists under both libs/ and services/"
+            found[name] = folder
+    return found
+
+
+def test_every_package_folder_is_listed() -> None:
+    package_dir, packages = setuptools_config()
+    folders = package_folders()
+    assert folders, "no package folders found: wrong repository root?"
+    missing = sorted(set(folders) - set(packages))
+    assert not missing, f"add to [tool.setuptools] packages: {missing}"
+    top_level = sorted(name for name in folders if name.count(".") == 1)
+    unmapped = [name for name in top_level if name not in package_dir]
+    assert not unmapped, f"add to [tool.setuptools.package-dir]: {unmapped}"
+    for name in top_level:
+        assert (ROOT / package_dir[name]).resolve() == folders[name], f"{name} maps to the wrong folder"
+
+
+def test_no_stale_entries() -> None:
+    package_dir, packages = setuptools_config()
+    folders = package_folders()
+    for name, folder in package_dir.items():
+        assert (ROOT / folder).is_dir(), f"package-dir {name} -> {folder} does not exist"
+    stale = sorted(set(packages) - set(folders) - {"autotriage"})
+    assert not stale, f"listed packages without a folder: {stale}"
+
+
+def test_listed_packages_are_regular_packages() -> None:
+    folders = package_folders()
+    without_init = sorted(name for name, folder in folders.items() if not (folder / "__init__.py").is_file())
+    assert not without_init, f"missing __init__.py: {without_init}"
+
+
+def test_namespace_roots_have_no_init() -> None:
+    for root in ROOTS:
+        assert root.is_dir()
+        assert not (root / "__init__.py").exists(), f"{root / '__init__.py'} would break the namespace package"
+    package_dir, packages = setuptools_config()
+    assert package_dir["autotriage"] == "services/autotriage"  # cli.py, app.py
+    assert "autotriage" in packages
+
+
+def test_console_script_points_at_cli() -> None:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert data["project"]["scripts"]["autotriage"] == "autotriage.cli:main"
+    assert (ROOT / "services" / "autotriage" / "cli.py").is_file()
+
+
+def test_sample_data_is_package_data() -> None:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = data["tool"]["setuptools"]["package-data"]["*"]
+    data_files = [p for p in (ROOT / "libs" / "autotriage" / "sandbox" / "data").rglob("*") if p.is_file()]
+    assert data_files
+    assert all(any(p.match(pattern) for pattern in patterns) for p in data_files)
