@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from autotriage.core import metrics
@@ -33,6 +33,7 @@ HEADER_REASON = "autotriage-error-reason"
 HEADER_MESSAGE = "autotriage-error-message"
 HEADER_STAGE = "autotriage-stage"
 HEADER_SOURCE = "autotriage-source"
+_OWN_HEADERS = frozenset({HEADER_NOT_BEFORE, HEADER_REASON, HEADER_MESSAGE, HEADER_STAGE, HEADER_SOURCE})
 #: ``OutcomeRecorded.detail`` of a repeated outcome after an at-least-once redelivery (not counted again).
 REDELIVERY = "redelivery"
 
@@ -61,6 +62,20 @@ class Stage(ABC, Generic[E]):
     @abstractmethod
     async def handle(self, event: E) -> Sequence[Output]:
         """Handle one event; raise TransientError to retry later, PermanentError to dead-letter it."""
+
+
+@dataclass
+class _LoopHealth:
+    """Liveness bookkeeping of one consume loop (main and retry each have their own, so that one idle loop
+    cannot hide the other's stall)."""
+
+    lag: int = 0
+    last_progress: float = field(default_factory=time.monotonic)
+    busy: bool = False  # a fetched batch is not committed yet: its records are work waiting, like lag
+    waiting: int = 0  # retry records sleeping until their not-before time: scheduled, not stuck
+
+    def stalled(self, now: float, after_s: float) -> bool:
+        return (self.lag > 0 or self.busy) and self.waiting == 0 and now - self.last_progress > after_s
 
 
 def record_outcome_metrics(outcome: OutcomeRecorded) -> None:
@@ -96,8 +111,7 @@ class StageRunner(Generic[E]):
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._last_progress = time.monotonic()
-        self._lag = 0
+        self._health = {False: _LoopHealth(), True: _LoopHealth()}  # by retry_loop
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
         self._labels = stage.name
@@ -135,7 +149,8 @@ class StageRunner(Generic[E]):
         """Liveness: the loops are alive and the stage is not stuck with work waiting."""
         if any(t.done() and not self._stopping.is_set() for t in self._tasks):
             return False
-        stalled = self._lag > 0 and time.monotonic() - self._last_progress > self._stall_after_s
+        now = time.monotonic()
+        stalled = any(h.stalled(now, self._stall_after_s) for h in self._health.values())
         metrics.STAGE_HEALTHY.labels(self._labels).set(0 if stalled else 1)
         return not stalled
 
@@ -148,34 +163,37 @@ class StageRunner(Generic[E]):
 
     # --- consume loop -------------------------------------------------------------------------------
     async def _loop(self, consumer: Consumer, *, retry_loop: bool) -> None:
+        health = self._health[retry_loop]
         try:
             while not self._stopping.is_set():
                 records = await consumer.getmany(self._poll_timeout_s, self._max_batch)
                 if not records:
-                    await self._update_lag(consumer, idle=True)
+                    await self._update_lag(consumer, health, idle=True)
                     continue
                 self._idle.clear()
+                health.busy = True
                 try:
                     metrics.STAGE_CONSUMED.labels(self._labels).inc(len(records))
                     await self._process_batch(records, retry_loop=retry_loop)
                     await self._bus.producer().flush()
                     await consumer.commit(_next_offsets(records))
-                    self._last_progress = time.monotonic()
+                    health.last_progress = time.monotonic()
                     metrics.CONSUMER_PROGRESS.labels(self._labels).set(time.time())
                 finally:
+                    health.busy = False
                     self._idle.set()
-                await self._update_lag(consumer, idle=False)
+                await self._update_lag(consumer, health, idle=False)
         finally:
             await consumer.stop()
 
-    async def _update_lag(self, consumer: Consumer, *, idle: bool) -> None:
+    async def _update_lag(self, consumer: Consumer, health: _LoopHealth, *, idle: bool) -> None:
         try:
-            self._lag = await consumer.lag()
+            health.lag = await consumer.lag()
         except Exception:  # lag is best effort; the broker may be restarting
             return
-        metrics.CONSUMER_LAG.labels(self._labels).set(self._lag)
-        if idle and self._lag == 0:
-            self._last_progress = time.monotonic()
+        metrics.CONSUMER_LAG.labels(self._labels).set(sum(h.lag for h in self._health.values()))
+        if idle and health.lag == 0:
+            health.last_progress = time.monotonic()
             metrics.CONSUMER_PROGRESS.labels(self._labels).set(time.time())
 
     async def _process_batch(self, records: list[Record], *, retry_loop: bool) -> None:
@@ -185,15 +203,17 @@ class StageRunner(Generic[E]):
         pending: list[asyncio.Future[Any]] = []
 
         async def run_key(group: list[Record]) -> None:
-            async with self._semaphore:
-                for record in group:
-                    pending.extend(await self._process(record, retry_loop=retry_loop))
+            for record in group:
+                if retry_loop:  # wait outside the semaphore: a record not yet due must not block the main loop
+                    await self._wait_until_due(record)
+                async with self._semaphore:
+                    pending.extend(await self._process(record))
 
         await asyncio.gather(*(run_key(group) for group in by_key.values()))
         if pending:
             await asyncio.gather(*pending)
 
-    async def _process(self, record: Record, *, retry_loop: bool) -> list[asyncio.Future[Any]]:
+    async def _process(self, record: Record) -> list[asyncio.Future[Any]]:
         started = time.perf_counter()
         metrics.STAGE_IN_FLIGHT.labels(self._labels).inc()
         try:
@@ -201,8 +221,6 @@ class StageRunner(Generic[E]):
                 event = decode(record.value, self.stage.event_type)
             except PoisonMessage as exc:
                 return await self._dead_letter(record, None, exc)
-            if retry_loop:
-                await self._wait_until_due(record)
             try:
                 outputs = await self.stage.handle(event)
             except TransientError as exc:
@@ -234,10 +252,15 @@ class StageRunner(Generic[E]):
             return
         delay = int(not_before) / 1000 - time.time()
         if delay > 0:
+            health = self._health[True]
+            health.waiting += 1
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
             except TimeoutError:
                 return
+            finally:
+                health.waiting -= 1
+                health.last_progress = time.monotonic()  # the stall clock starts when the record is due
 
     async def _retry(self, record: Record, event: Envelope, exc: TransientError) -> list[asyncio.Future[Any]]:
         attempt = event.attempt + 1
@@ -267,7 +290,7 @@ class StageRunner(Generic[E]):
         self, record: Record, event: Envelope | None, exc: AutotriageError
     ) -> list[asyncio.Future[Any]]:
         headers: Headers = (
-            *record.headers,
+            *(h for h in record.headers if h[0] not in _OWN_HEADERS),  # a retry record's headers are stale now
             (HEADER_REASON, exc.reason.encode()),
             (HEADER_MESSAGE, exc.message[:1000].encode()),
             (HEADER_STAGE, self.stage.name.encode()),
