@@ -37,6 +37,15 @@ class HaloConnection(Strict):
     note_outcome: str | None = None
     max_concurrency: int = Field(default=4, ge=1)
 
+    @model_validator(mode="after")
+    def _note_outcome(self) -> HaloConnection:
+        if self.note_outcome_id is None and not self.note_outcome:
+            raise ValueError(
+                "Halo refuses an Action without an outcome: set psa.note_outcome_id (default 7, the built-in "
+                "private note outcome; list them with GET /api/Outcome) or psa.note_outcome (its name)"
+            )
+        return self
+
 
 class ConnectWiseConnection(Strict):
     """ConnectWise PSA: API member keys plus the integration's clientId."""
@@ -100,6 +109,7 @@ class LLMSettings(Strict):
     local_model_path: Path | None = None
     cascade_threshold: float | None = Field(default=None, ge=0, le=1)
     few_shot: int = Field(default=0, ge=0, le=10)
+    short_ids: bool = False
 
     @model_validator(mode="after")
     def _provider_fields(self) -> LLMSettings:
@@ -137,6 +147,14 @@ class Policy(Strict):
     def _ordered(self) -> Policy:
         if self.suggest_threshold > self.apply_threshold:
             raise ValueError("suggest_threshold must not be above apply_threshold")
+        for scope, override in self.scopes.items():
+            apply = self.apply_threshold if override.apply_threshold is None else override.apply_threshold
+            suggest = self.suggest_threshold if override.suggest_threshold is None else override.suggest_threshold
+            if suggest > apply:
+                raise ValueError(
+                    f"scope {scope!r}: suggest_threshold {suggest} must not be above apply_threshold {apply} "
+                    "(the scope's value or the tenant's where the scope sets none)"
+                )
         return self
 
     def for_scope(self, scope: str) -> Policy:

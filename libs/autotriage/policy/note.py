@@ -1,4 +1,10 @@
-"""The internal note: a tenant template (sandboxed Jinja2) with a good default, ending in the marker."""
+"""The internal note: a tenant template (sandboxed Jinja2) with a good default, ending in the marker.
+
+The template context holds no ticket text at all (no summary, description, contact or headers): the note can
+only show the category, the confidence, the model's short reasoning (written by a model that saw the ticket
+with personal data replaced by placeholders) and the model and mode. So no template, default or tenant-made,
+can echo what the ticket said back into the PSA.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,19 @@ from autotriage.core.errors import ConfigError
 from autotriage.core.models import Action, Classification
 
 DEFAULT_NOTE_TEMPLATE = """\
-{% if action == "applied" %}autotriage set the category to: {{ category }}
-{%- elif action == "suggested" %}autotriage suggests the category: {{ category }} (not applied)
-{%- else %}autotriage could not categorize this ticket with confidence; please triage it.
+{% if action == "applied" -%}
+autotriage set the category: {{ category }}
+Confidence: {{ confidence_pct }}%. If it is wrong, just set the right category; autotriage will not change it again.
+{%- elif action == "suggested" -%}
+autotriage suggests the category: {{ category }} (not applied)
+Confidence: {{ confidence_pct }}%. Set it on the ticket if you agree.
+{%- else -%}
+autotriage could not categorize this ticket with enough confidence; please triage it.
+{%- if category %}
+Best guess: {{ category }} ({{ confidence_pct }}% confidence).{% endif %}
 {%- endif %}
-Confidence: {{ "%.0f"|format(confidence * 100) }}% ({{ confidence_source }})
 {%- if reasoning %}
-Reasoning: {{ reasoning }}{% endif %}
+Why: {{ reasoning }}{% endif %}
 Model: {{ model or "n/a" }} | Mode: {{ mode }}"""
 
 _ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -29,6 +41,7 @@ def render_note(
         "action": action.value,
         "category": result.candidate.label if result.candidate else "",
         "confidence": result.confidence,
+        "confidence_pct": round(result.confidence * 100),
         "confidence_source": result.confidence_source.value,
         "reasoning": result.reasoning,
         "model": result.model,

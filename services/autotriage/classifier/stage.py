@@ -1,18 +1,49 @@
-"""Classifier: apply the tenant's policy (mode), ask the tenant's classifier to pick a candidate, record the
-verdict with its tokens and cost."""
+"""Classifier: apply the tenant's policy before any LLM call (mode, noise filter, PII redaction, budget), ask the
+tenant's classifier to pick a candidate, record the verdict with its tokens and cost.
+
+Each ticket is classified once per process: a second event for a ticket already classified here (a duplicate
+create delivery that slipped past the normalizer, a redelivery after a rebalance) produces nothing new.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 
+from autotriage.core import metrics
 from autotriage.core.bus.topics import TICKETS_CLASSIFIED, TICKETS_ENRICHED
 from autotriage.core.errors import PermanentError
 from autotriage.core.events import TicketClassified, TicketEnriched
-from autotriage.core.models import Classification, Verdict
+from autotriage.core.models import Classification, Taxonomy, Ticket, Usage, Verdict
 from autotriage.core.runtime import Output, Stage
-from autotriage.core.tenants import TenantsFile
+from autotriage.core.tenants import Policy, Tenant, TenantsFile
+from autotriage.llm.base import Classifier
 from autotriage.llm.factory import Classifiers
 from autotriage.llm.openai_provider import ContentFiltered, QuotaExhausted
+from autotriage.policy.budget import BUDGET_EXHAUSTED, BudgetLedger, Exhausted, estimate_usage, has_caps
+from autotriage.policy.noise import detect_noise
+from autotriage.policy.pii import Redactor, redact_ticket
+
+log = logging.getLogger(__name__)
+
+LocalLoader = Callable[[Tenant], Classifier | None]
+
+
+def load_local_classifier(tenant: Tenant) -> Classifier | None:
+    """The tenant's local model (``llm.local_model_path``), or None when there is none or it cannot be loaded."""
+    path = tenant.llm.local_model_path
+    if path is None:
+        return None
+    try:
+        provider = importlib.import_module("autotriage.local.provider")
+        loaded = provider.LocalClassifier.load(path)
+    except Exception as exc:  # not installed, missing file, incompatible model: fall back to skipping
+        log.warning("local model %s cannot be loaded (%s: %s); over-budget tickets are skipped", path,
+                    type(exc).__name__, exc, extra={"tenant": tenant.id})
+        return None
+    return loaded if isinstance(loaded, Classifier) else None
 
 
 class ClassifierStage(Stage[TicketEnriched]):
@@ -22,35 +53,103 @@ class ClassifierStage(Stage[TicketEnriched]):
     input_topic = TICKETS_ENRICHED
     event_type = TicketEnriched
 
-    def __init__(self, tenants: TenantsFile, classifiers: Classifiers | None = None) -> None:
+    def __init__(
+        self,
+        tenants: TenantsFile,
+        classifiers: Classifiers | None = None,
+        *,
+        budgets: BudgetLedger | None = None,
+        local: LocalLoader = load_local_classifier,
+        dedupe_capacity: int = 200_000,
+    ) -> None:
         self.tenants = tenants
         self.classifiers = classifiers or Classifiers(tenants)
+        self.budgets = budgets or BudgetLedger()
+        self._load_local = local
+        self._local: dict[str, Classifier | None] = {}
+        self._classified: OrderedDict[bytes, None] = OrderedDict()
+        self._capacity = dedupe_capacity
 
     async def stop(self) -> None:
         await self.classifiers.close()
+        for local in self._local.values():
+            if local is not None:
+                await local.close()
 
     async def handle(self, event: TicketEnriched) -> Sequence[Output]:
         tenant = self.tenants.get(event.tenant)
         if tenant is None:
             raise PermanentError("unknown_tenant", f"tenant {event.tenant!r} is not in the tenants file")
+        if event.key in self._classified:
+            return []  # classified once already
         policy = tenant.policy.for_scope(event.ticket.scope)
-        if policy.mode == "off":
-            result = Classification(verdict=Verdict.SKIPPED, reason="mode_off")
-        else:
-            result = await self._classify(event)
+        mode, result = await self._apply_policy(tenant, policy, event)
+        self._classified[event.key] = None
+        while len(self._classified) > self._capacity:
+            self._classified.popitem(last=False)
         classified = TicketClassified(
-            **event.envelope_fields(), ticket=event.ticket, classification=result, mode=policy.mode,
+            **event.envelope_fields(), ticket=event.ticket, classification=result, mode=mode,
             taxonomy_version=event.taxonomy.version,
         )
         return [Output(TICKETS_CLASSIFIED, classified)]
 
-    async def _classify(self, event: TicketEnriched) -> Classification:
-        classifier = self.classifiers.get(event.tenant)
+    async def _apply_policy(self, tenant: Tenant, policy: Policy, event: TicketEnriched) -> tuple[str, Classification]:
+        """The mode the writer must honour and the verdict; every rule here runs before any LLM call."""
+        ctx = {"tenant": tenant.id, "ticket": event.ticket_id}
+        if policy.mode == "off":
+            return policy.mode, Classification(verdict=Verdict.SKIPPED, reason="mode_off")
+        if policy.noise_filter and (noise := detect_noise(event.ticket)) is not None:
+            metrics.NOISE_FILTERED.labels(tenant.id, noise.kind).inc()
+            log.info("noise (%s, %s): not classified", noise.kind, noise.cue, extra=ctx)
+            return policy.mode, Classification(verdict=Verdict.SKIPPED, reason=noise.reason)
+        ticket = event.ticket
+        if policy.redact_pii:
+            ticket, found = redact_ticket(ticket)
+            for kind, count in found.items():
+                metrics.PII_REDACTIONS.labels(tenant.id, kind.lower()).inc(count)
+        budget = tenant.budget
+        if not has_caps(budget):
+            result = await self._classify(self.classifiers.get(tenant.id), ticket, event.taxonomy)
+            return policy.mode, _scrubbed(result, policy)
+        estimate = estimate_usage(ticket, event.taxonomy, tenant.llm, self.tenants.price(tenant.llm.model))
+        admitted = await self.budgets.reserve(tenant.id, budget, estimate)
+        if isinstance(admitted, Exhausted):
+            return await self._over_budget(tenant, policy, ticket, event.taxonomy)
+        usage = Usage()
         try:
-            return await classifier.classify(event.ticket, event.taxonomy)
+            result = await self._classify(self.classifiers.get(tenant.id), ticket, event.taxonomy)
+            usage = result.usage
+        finally:
+            await self.budgets.settle(admitted, budget, usage)
+        return policy.mode, _scrubbed(result, policy)
+
+    async def _over_budget(
+        self, tenant: Tenant, policy: Policy, ticket: Ticket, taxonomy: Taxonomy
+    ) -> tuple[str, Classification]:
+        """``on_exhausted: local`` -> suggest-only with the local model if there is one; otherwise skip."""
+        if tenant.budget.on_exhausted == "local":
+            if tenant.id not in self._local:
+                self._local[tenant.id] = self._load_local(tenant)
+            local = self._local[tenant.id]
+            if local is not None:
+                mode = "suggest" if policy.mode == "apply" else policy.mode
+                return mode, _scrubbed(await self._classify(local, ticket, taxonomy), policy)
+        return policy.mode, Classification(verdict=Verdict.SKIPPED, reason=BUDGET_EXHAUSTED)
+
+    @staticmethod
+    async def _classify(classifier: Classifier, ticket: Ticket, taxonomy: Taxonomy) -> Classification:
+        try:
+            return await classifier.classify(ticket, taxonomy)
         except QuotaExhausted:
             return Classification(verdict=Verdict.NEEDS_HUMAN, reason="llm_quota_exhausted",
                                   reasoning="LLM account out of quota; tenant paused")
         except ContentFiltered:
             return Classification(verdict=Verdict.NEEDS_HUMAN, reason="content_filter",
                                   reasoning="the provider's content filter blocked the prompt")
+
+
+def _scrubbed(result: Classification, policy: Policy) -> Classification:
+    """Defence in depth: the reasoning (shown in the PSA note) passes the same redaction as the prompt."""
+    if not policy.redact_pii or not result.reasoning:
+        return result
+    return result.model_copy(update={"reasoning": Redactor().redact(result.reasoning)})

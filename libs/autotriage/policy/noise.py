@@ -1,0 +1,231 @@
+"""Noise pre-filter, run before any LLM call: auto-replies, out-of-office, delivery failures, spam, empty tickets.
+
+Precision over recall: a skipped ticket simply stays for a person to triage, but a real ticket must never be
+dropped because it *talks about* an out-of-office or a bounce. So a single mention in a sentence never counts;
+the filter looks for what mail systems generate:
+
+* strong headers (RFC 3834 ``Auto-Submitted: auto-replied``, ``X-Autoreply``, ``Precedence: auto_reply``);
+* machine-made subject prefixes ("Automatic reply:", "Abwesenheitsnotiz:", "Undeliverable:", ...), which do
+  not count when a person forwards the message ("FW: Undeliverable: ..." is a user asking for help);
+* a bounce sender (``mailer-daemon@``, ``postmaster@``);
+* or several independent cues together (two out-of-office phrases, two spam cues, ...).
+
+Subject prefixes a person could also type ("Auto reply:", "Out of office:", "Undeliverable:") need matching text
+in the body, and a body that asks for help ("can you", "not working", "please fix") is never an auto-reply.
+Configurable per tenant with ``Policy.noise_filter``.
+
+Headers that legitimate automated senders also set (RMM and monitoring alerts, ticket notifications:
+``Auto-Submitted: auto-generated``, ``X-Auto-Response-Suppress``, ``Precedence: bulk/list/junk``) are weak:
+they count as one cue, never alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from autotriage.core.models import Ticket
+
+AUTO_REPLY = "auto_reply"
+OUT_OF_OFFICE = "out_of_office"
+DELIVERY_FAILURE = "delivery_failure"
+SPAM = "spam"
+EMPTY = "empty"
+KINDS = (AUTO_REPLY, OUT_OF_OFFICE, DELIVERY_FAILURE, SPAM, EMPTY)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Why a ticket is noise: its kind (a metric label) and the cue that decided it (for logs)."""
+
+    kind: str
+    cue: str
+
+    @property
+    def reason(self) -> str:
+        """The skip reason carried to the outcome, e.g. ``noise:out_of_office``."""
+        return f"noise:{self.kind}"
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+# Reply prefixes that may precede a machine subject ("Automatic reply: RE: ..." or "RE: Automatic reply: ...").
+# Forward prefixes (FW, Fwd, WG, TR, RV, I, Doorst) are deliberately absent: a forward is a person asking.
+_REPLY_PREFIXES = r"^\s*(?:(?:re|aw|sv|antw|res|r)\s*:\s*)*"
+_FORWARDED = _rx(r"^\s*(?:(?:re|aw|sv|antw|res)\s*:\s*)*(?:fw|fwd|wg|tr|rv|i|doorst|enc)\s*:")
+
+# Subject prefixes that mail systems write (Outlook and its translations, common autoresponders).
+_AUTO_REPLY_SUBJECT = re.compile(
+    _REPLY_PREFIXES
+    + r"(?:automatic reply|automatische antwort|abwesenheitsnotiz|respuesta autom[aá]tica|r[ée]ponse automatique"
+    r"|risposta automatica|automatisch antwoord|resposta autom[aá]tica|autosvar|automatisk svar|afwezig"
+    r"|out of office (?:auto)?reply)\s*:",
+    re.IGNORECASE,
+)
+# Prefixes a person could also type ("Auto reply: please set one up for me", "Out of office: won't turn on"):
+# they count only with auto-reply/out-of-office text in the body and no request for help.
+_HUMAN_TYPABLE_SUBJECT = re.compile(
+    _REPLY_PREFIXES + r"(?:auto[- ]?reply|auto[- ]?response|out of (?:the )?office|ooo|abwesend)\s*:", re.IGNORECASE
+)
+_ASKING = _rx(
+    r"\b(?:can|could|would) you\b|\bhow (?:do|can|to) i\b|\bhow to\b|\bunable to\b|\berror\b",
+    r"\bplease (?:help|fix|set ?up|configure|turn|enable|disable|check|install|reset|add|remove|create|look)\b",
+    r"\b(?:is ?n[o']t|does ?n[o']t|do ?n[o']t|wo ?n't|will not|ca ?n't|cannot) (?:work|turn|start|open|show|send|let)",
+    r"\bnot working\b|\bstopped working\b",
+)
+_OOO_PHRASES = _rx(
+    r"\b(?:i am|i'm|i will be|i'll be) (?:currently )?(?:out of (?:the )?office|away|on (?:annual )?leave"
+    r"|on (?:vacation|holiday|parental leave|sick leave)|travell?ing|off)\b",
+    r"\bcurrently (?:out of (?:the )?office|away|on (?:vacation|holiday|leave))\b",
+    r"\bout of (?:the )?office (?:from|until|till|through|on)\b",
+    r"\bwill (?:be )?(?:return(?:ing)?|back) (?:on|to the office|in the office)\b",
+    r"\b(?:limited|no|without) access to (?:my )?e-?mail\b",
+    r"\bupon my return\b|\bwhen i(?:'m| am) back\b|\bon my return\b",
+    r"\bfor (?:urgent|immediate) (?:matters|requests|assistance|issues)\b|\bif you need immediate assistance\b",
+    r"\bnicht im b[üu]ro\b|\bau(?:ß|ss)er haus\b|\bim urlaub\b|\bbin (?:ab|bis)(?: zum| einschlie(?:ß|ss)lich)?\b",
+    r"\bwieder (?:erreichbar|im b[üu]ro)\b|\bin dringenden f[äa]llen\b",
+    r"\bfuera de la oficina\b|\bde vacaciones\b|\bestar[ée] de (?:vuelta|regreso)\b|\bregresar[ée]\b",
+    r"\ben caso de urgencia\b",
+    r"\babsente? du bureau\b|\ben cong[ée]s?\b|\bde retour le\b|\ben cas d'urgence\b",
+    r"\bniet op kantoor\b|\bmet vakantie\b|\bben (?:weer )?terug op\b|\bin dringende gevallen\b|\bafwezig\b",
+    r"\bfuori ufficio\b|\bin ferie\b|\brientrer[òo]\b",
+)
+_AUTO_REPLY_PHRASES = _rx(
+    r"\bthis is an automat(?:ed|ic) (?:response|reply|message to (?:let you know|confirm))\b",
+    r"\bthis mailbox is (?:not|no longer) monitored\b",
+    r"\bwe have received your (?:message|e-?mail|request) and will\b",
+    r"\bthank you for (?:contacting|your e-?mail)\b.{0,80}\bautomat(?:ed|ic)\b",
+)
+
+_NDR_SUBJECT = re.compile(
+    _REPLY_PREFIXES
+    + r"(?:(?:undeliverable|undelivered|unzustellbar|nicht zustellbar|non remis|no se puede entregar|onbestelbaar"
+    r"|non recapitabile|mail delivery failed|delivery failure|returned mail|message not delivered"
+    r"|delivery status notification)\s*(?:\((?:failure|delay)\))?\s*:"
+    r"|delivery status notification \((?:failure|delay)\)\s*$|undelivered mail returned to sender\s*$"
+    r"|failure notice\s*$|mail delivery (?:failed|failure)\b.*returning message to sender)",
+    re.IGNORECASE,
+)
+_NDR_PHRASES = _rx(
+    r"\bdelivery has failed to these recipients\b",
+    r"\bmail delivery subsystem\b",
+    r"\bdelivery status notification\b",
+    r"\bthis message was created automatically by mail delivery software\b",
+    r"\bcould not be delivered to one or more (?:of its )?recipients\b",
+    r"\bremote server returned '?5\d\d\b",
+    r"\b5\.\d\.\d{1,3} (?:user unknown|recipient ?not ?found|resolver\.adr)",
+)
+_BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon)@", re.IGNORECASE)
+
+_SPAM_CUES: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\bunsubscribe\b|\bopt[- ]out\b",
+        r"\blimited(?:[- ]time)? offer\b|\bact now\b|\bspecial promotion\b|\bexclusive deal\b",
+        r"\b(?:first page|ranking) (?:of |on )?google\b|\bseo (?:specialist|services|expert|audit)\b|\bbacklinks\b",
+        r"\bfree (?:audit|trial|quote|consultation)\b|\breply (?:\"?yes\"?|\"?interested\"?)\b",
+        r"\b(?:e-?mail|contact|leads?) list of\b|\bverified contacts\b|\bdecision makers\b|\bcounts and pricing\b",
+        r"\bkindly remit\b|\bremit payment\b|\boverdue invoice\b",
+        r"\bavoid (?:service )?(?:interruption|suspension)\b"
+        r"|\bwill be (?:suspended|deactivated|terminated) (?:today|within)\b",
+        r"\bview (?:the )?document:?\s*https?://",
+        r"\bkeep (?:using )?(?:the )?same password\b|\bpassword (?:for \S+ )?(?:expires|will expire) today\b",
+        r"\bclick (?:below|here) to (?:keep|verify|confirm|validate|unlock)\b",
+        r"\b(?:you have|you've) won\b|\blottery\b|\bcasino\b|\bviagra\b|\bbitcoin\b|\bcrypto ?currency\b",
+        r"\bwire transfer\b|\binvestment opportunity\b|\bbusiness proposal\b|\bguest post\b",
+    )
+)
+
+_WEAK_HEADERS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("auto-submitted", re.compile(r"^\s*auto-(?:generated|notified)", re.IGNORECASE)),
+    ("x-auto-response-suppress", re.compile(r"\S")),
+    ("precedence", re.compile(r"^\s*(?:bulk|list|junk)\b", re.IGNORECASE)),
+)
+_EMPTY_SUBJECT = re.compile(
+    r"^\s*(?:(?:re|aw|fw|fwd|wg)\s*:\s*)*(?:\(?no subject\)?|untitled|none|-)?\s*$", re.IGNORECASE
+)
+_WORD = re.compile(r"\w{2,}")
+
+
+def detect_noise(ticket: Ticket) -> Noise | None:
+    """The noise kind of a ticket, or None for a ticket worth classifying."""
+    headers = {k.lower(): v for k, v in ticket.headers.items()}
+    subject = ticket.summary.strip()
+    body = ticket.description
+    text = f"{subject}\n{body}"
+    if not _WORD.search(body) and _EMPTY_SUBJECT.match(subject):
+        return Noise(EMPTY, "no subject and no text")
+    forwarded = bool(_FORWARDED.match(subject))
+    weak = _weak_header(headers)
+    return (
+        _delivery_failure(ticket, headers, forwarded, weak)
+        or _auto_reply(subject, body, headers, forwarded, weak)
+        or _spam(text, forwarded, weak)
+    )
+
+
+def _weak_header(headers: Mapping[str, str]) -> str | None:
+    for name, value in _WEAK_HEADERS:
+        if name in headers and value.search(headers[name]):
+            return f"header {name}"
+    return None
+
+
+def _delivery_failure(ticket: Ticket, headers: Mapping[str, str], forwarded: bool, weak: str | None) -> Noise | None:
+    subject, body = ticket.summary.strip(), ticket.description
+    if _BOUNCE_SENDER.match(ticket.contact_email.strip()):
+        return Noise(DELIVERY_FAILURE, "bounce sender")
+    if "x-failed-recipients" in headers:
+        return Noise(DELIVERY_FAILURE, "header x-failed-recipients")
+    if forwarded:
+        return None
+    if _NDR_SUBJECT.match(subject) and (_NDR_PHRASES.search(body) or not _ASKING.search(body)):
+        return Noise(DELIVERY_FAILURE, "bounce subject")
+    if weak and _NDR_PHRASES.search(body):
+        return Noise(DELIVERY_FAILURE, f"{weak} + bounce text")
+    return None
+
+
+def _auto_reply(subject: str, body: str, headers: Mapping[str, str], forwarded: bool, weak: str | None) -> Noise | None:
+    ooo_cues = len({m.group(0).lower() for m in _OOO_PHRASES.finditer(body)})
+    kind = OUT_OF_OFFICE if ooo_cues else AUTO_REPLY
+    if _strong_auto_header(headers):
+        return Noise(kind, "auto-reply header")
+    if forwarded:
+        return None
+    text_cue = ooo_cues > 0 or bool(_AUTO_REPLY_PHRASES.search(body))
+    asking = bool(_ASKING.search(body))
+    if _AUTO_REPLY_SUBJECT.match(subject) and (text_cue or not asking):
+        return Noise(kind, "auto-reply subject")
+    if _HUMAN_TYPABLE_SUBJECT.match(subject) and not asking and (ooo_cues >= 2 or _AUTO_REPLY_PHRASES.search(body)):
+        return Noise(kind, "auto-reply subject + text")
+    if asking:
+        return None
+    if ooo_cues >= 2 and (weak or _AUTO_REPLY_PHRASES.search(body) or ooo_cues >= 3):
+        return Noise(OUT_OF_OFFICE, "out-of-office text")
+    if weak and text_cue:
+        return Noise(kind, f"{weak} + auto-reply text")
+    return None
+
+
+def _strong_auto_header(headers: Mapping[str, str]) -> bool:
+    if headers.get("auto-submitted", "").strip().lower().startswith("auto-replied"):
+        return True
+    if headers.get("precedence", "").strip().lower() in ("auto_reply", "auto-reply"):
+        return True
+    return any(
+        name in headers and headers[name].strip().lower() not in ("", "no", "false", "0")
+        for name in ("x-autoreply", "x-autorespond", "x-autoresponse")
+    )
+
+
+def _spam(text: str, forwarded: bool, weak: str | None) -> Noise | None:
+    if forwarded:  # a person forwarding a suspicious mail is a (security) ticket
+        return None
+    cues = sum(1 for cue in _SPAM_CUES if cue.search(text)) + (1 if weak else 0)
+    if cues >= 2:
+        return Noise(SPAM, f"{cues} spam cues")
+    return None

@@ -1,0 +1,286 @@
+"""PII minimisation before the LLM call: typed, numbered placeholders for personal data and credentials.
+
+Replaced (in this order, so a value is claimed by the most specific rule): credentials (a value after
+password/pw/pwd/passcode/PIN/secret/token..., API keys such as ``sk-...``, ``AKIA...``, ``ghp_...``, bearer tokens,
+JWTs, private key blocks, long high-entropy strings) -> ``[SECRET_n]``; e-mail addresses -> ``[EMAIL_n]``; card
+numbers (Luhn-checked) -> ``[CARD_n]``; IPv4/IPv6 addresses -> ``[IP_n]``; phone numbers -> ``[PHONE_n]``.
+
+Numbering is per ticket and consistent: the same value gets the same placeholder in the summary and the
+description, so the model still sees that "[EMAIL_1]" in the signature is the one in the text. What must survive
+(the model needs it to classify): ticket numbers, host names (SRV-DC01), dates, times, error codes (0x80070005),
+version and build numbers (10.2.3, 10.0.19045.3803), KB numbers, SMTP status codes (550 5.1.1).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from autotriage.core.models import Ticket
+
+EMAIL = "EMAIL"
+PHONE = "PHONE"
+IP = "IP"
+CARD = "CARD"
+SECRET = "SECRET"
+KINDS = (SECRET, EMAIL, CARD, IP, PHONE)
+
+_PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|IP|CARD|SECRET)_\d+\]")
+
+# --- credentials ----------------------------------------------------------------------------------------------
+# "password" and its usual typos (pasword, passwrod, passowrd, passwd), then other languages and key names.
+_KEYWORD = (
+    r"(?:pass?o?w(?:or|ro|o|r)?ds?|passwort|kennwort|pwd?|passcode|pass ?phrase|pin|contrase(?:ñ|n)a|mot de passe"
+    r"|wachtwoord|(?:client[_ -]?)?secret|api[_ -]?key|access[_ -]?key|secret[_ -]?key|account ?key"
+    r"|shared ?access ?key|(?:auth[_ -]?|access[_ -]?)?token|private[_ -]?key|wi-?fi key|psk)"
+)
+# "password: x", "pw=x", "Passwort: x", "pass: x": whatever follows the separator is the secret.
+_KEYED_SECRET = re.compile(
+    rf"(?i)(?<![\w-])(?:{_KEYWORD}|pass)\s*(?:[:=]|->|=>)[ \t]*[\"']?(?P<value>[^\s\"']+)"
+)
+# "my password is Summer2024!", "temp password they gave me was Bluecrest1!": a password-looking word shortly after.
+_KEYWORD_ONLY = re.compile(rf"(?i)(?<![\w-]){_KEYWORD}(?![\w-])")
+_IS = re.compile(r"(?i)^(?:is|was|ist|es|est|now|to|set|changed|reset|:)$")
+# "log in as me: jane@example.com / Winter2025#", "login for the portal is admin / Winter2025#"
+_LOGIN_PAIR = re.compile(
+    r"(?i)\b(?:log ?in|login|sign ?in|credentials?|creds|user(?:name)?)\b[^\n]{0,60}?\S\s*/\s*(?P<value>[^\s/]+)"
+)
+_TRAILING = ".,;:)]}\"'"
+_HOST_LIKE = re.compile(r"^[A-Z0-9]+(?:[-_.][A-Z0-9]+)+$|^[A-Z]+\d+$")
+_TOKEN_PATTERNS = (
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
+    re.compile(r"(?i)(?<=\bbearer )[A-Za-z0-9._~+/-]{8,}=*"),
+    re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"),  # JWT
+    re.compile(r"\bsk-(?:proj-|live-|test-|ant-)?[A-Za-z0-9_-]{16,}"),  # OpenAI, Stripe, Anthropic
+    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),  # AWS access key id
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}\b"),
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),  # Slack
+    re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),  # Google API key
+    re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"),  # GitLab
+)
+_HIGH_ENTROPY = re.compile(r"(?<![\w+/=-])[A-Za-z0-9_+/=-]{24,}(?![\w+/=-])")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+# --- contact data -----------------------------------------------------------------------------------------------
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_CARD = re.compile(r"(?<![\d.+-])\d(?:[ -]?\d){12,18}(?![\d-]|\.\d)")
+_CARD_GROUPS = re.compile(r"^\d+$|^\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}$|^\d{4}([ -])\d{6}\2\d{4,5}$")
+_CARD_BRANDS = re.compile(  # IIN prefix and length: Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay
+    r"^(?:4\d{12}(?:\d{3}){0,2}|(?:5[1-5]\d{2}|222[1-9]|22[3-9]\d|2[3-6]\d{2}|27[01]\d|2720)\d{12}|3[47]\d{13}"
+    r"|(?:6011|65\d{2}|64[4-9]\d)\d{12,15}|3(?:0[0-5]|[68]\d)\d{11,13}|35(?:2[89]|[3-8]\d)\d{12,15}|62\d{14,17})$"
+)
+_DATE = re.compile(r"^\d{1,4}([./ -])\d{1,2}\1\d{1,4}$")
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"(?<![\w.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\w]|\.\d)")
+_IPV6 = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?:%\w+)?(?![\w:])"
+)
+_VERSION_CONTEXT = re.compile(r"(?i)(?:\bv|\bver\.?|\bversion|\bbuild|\brelease|\bfirmware|\bbios|\bupdate)\s*:?\s*$")
+# Phone numbers: an international "+" number, a keyword-led number, a NANP number with separators, or a national
+# number starting with 0 and separated into groups. Dates/times/versions/IDs have no such shape.
+_PHONE = re.compile(
+    r"(?:(?<=[\s(:,;])|^)"
+    r"(?:"
+    r"\(?\+\d{1,3}\)?[\s.-]?(?:\(0\)\s?)?\(?\d{1,5}\)?(?:[\s.-]?\d{2,5}){1,5}"  # +1 555-0179, +49 (0)30 1234 5678
+    r"|\(\d{3}\)\s?\d{3}[\s.-]\d{4}"  # (555) 123-4567
+    r"|\d{3}[.-]\d{3}[.-]\d{4}"  # 555-123-4567, 555.123.4567
+    r"|\d{3}-\d{4}"  # 555-0179
+    r"|0\d{1,4}(?:[ /-]\d{2,8}){1,4}"  # 030 1234 5678, 0171/2345678, 020 7946 0958
+    r")"
+    r"(?:\s?(?:x|ext\.?|extension|dw\.?|durchwahl)\s?\d{1,6})?"
+    r"(?![\w/-]|\.\d|:\d)",
+    re.IGNORECASE,
+)
+_PHONE_KEYED = re.compile(
+    r"(?i)\b(?:tel|telephone|phone|ph|mobile|mob|cell|fax|direct|office|handy|telefon|t[ée]l[ée]?(?:phone|fono)?|m|t|p)"
+    r"\.?\s*(?:[:#]|no\.?:?)\s*(?P<value>\+?[\d(][\d\s()./-]{5,}\d)"
+)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _entropy(value: str) -> float:
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def _classes(value: str) -> int:
+    return sum(
+        (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value),
+         any(not c.isalnum() for c in value))
+    )
+
+
+def _looks_like_password(value: str, classes: int = 2) -> bool:
+    """A word that is a password rather than prose ("expired") or a host name (SRV-DC01)."""
+    return len(value) >= 6 and _classes(value) >= classes and not value.isdigit() and not _HOST_LIKE.match(value)
+
+
+def _looks_random(value: str) -> bool:
+    """A long token that is a key rather than a word, path or identifier."""
+    if _GUID.match(value) or re.fullmatch(r"[0-9a-fA-F-]+", value):
+        return False  # GUIDs, hashes and hex ids identify things; they unlock nothing
+    has = (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
+    return all(has) and _entropy(value) >= 3.5
+
+
+@dataclass(frozen=True, order=True)
+class _Span:
+    start: int
+    end: int
+    kind: str
+    value: str
+
+
+class Redactor:
+    """Replaces personal data and secrets in the texts of one ticket, numbering placeholders consistently."""
+
+    def __init__(self) -> None:
+        self._assigned: dict[tuple[str, str], str] = {}
+        self._next: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()
+
+    def placeholder(self, kind: str, value: str, *, count: bool = True) -> str:
+        """The placeholder of a value (the same value always gets the same one); ``count`` it as a finding."""
+        key = (kind, _normalise(kind, value))
+        found = self._assigned.get(key)
+        if found is None:
+            self._next[kind] += 1
+            found = self._assigned[key] = f"[{kind}_{self._next[kind]}]"
+        if count:
+            self.counts[kind] += 1
+        return found
+
+    def redact(self, text: str) -> str:
+        """``text`` with every recognised value replaced by its placeholder, numbered in reading order."""
+        if not text:
+            return text
+        taken: list[_Span] = []
+        for span in _candidates(text):  # most specific rule first; a later rule never splits an earlier find
+            if not any(span.start < t.end and t.start < span.end for t in taken):
+                taken.append(span)
+        out: list[str] = []
+        last = 0
+        for span in sorted(taken):
+            out += [text[last : span.start], self.placeholder(span.kind, span.value)]
+            last = span.end
+        out.append(text[last:])
+        return "".join(out)
+
+
+def _candidates(text: str) -> Iterator[_Span]:
+    """Every value a rule recognises, rules in priority order (overlaps are resolved by the caller)."""
+    for pattern in _TOKEN_PATTERNS:
+        yield from _spans(SECRET, pattern, text)
+    yield from _spans(SECRET, _KEYED_SECRET, text, "value", lambda v: not _is_placeholder(v))
+    yield from _spoken_secrets(text)
+    yield from _spans(SECRET, _LOGIN_PAIR, text, "value", _looks_like_password)
+    yield from _spans(EMAIL, _EMAIL, text)
+    yield from _spans(CARD, _CARD, text, accept=_is_card)
+    yield from _spans(IP, _IPV6, text, accept=_is_ipv6)
+    for span in _spans(IP, _IPV4, text):
+        if not _VERSION_CONTEXT.search(text[max(0, span.start - 12) : span.start]):  # "version 1.2.3.4"
+            yield span
+    yield from _spans(PHONE, _PHONE_KEYED, text, "value", _is_phone)
+    yield from _spans(PHONE, _PHONE, text, accept=_is_phone)
+    yield from _spans(SECRET, _HIGH_ENTROPY, text, accept=_looks_random)
+
+
+def _spans(
+    kind: str, pattern: re.Pattern[str], text: str, group: str | int = 0, accept: Callable[[str], bool] | None = None
+) -> Iterator[_Span]:
+    for m in pattern.finditer(text):
+        value = m.group(group)
+        if kind == SECRET and group != 0:
+            if _is_placeholder(value):
+                continue  # already replaced (redacting twice changes nothing)
+            value = value.rstrip(_TRAILING) or value  # sentence punctuation is not part of the value
+        if accept is None or accept(value):
+            yield _Span(m.start(group), m.start(group) + len(value), kind, value)
+
+
+def _spoken_secrets(text: str) -> Iterator[_Span]:
+    """The first password-looking word within six words after a credential keyword, in the same clause.
+
+    Right after the keyword (or "is"/"was"/"to") two character classes suffice ("password is Summer2024");
+    further away the word needs lower case plus two more classes ("password they gave me was Bluecrest1!")."""
+    for m in _KEYWORD_ONLY.finditer(text):
+        line_end = text.find("\n", m.end())
+        words = list(re.finditer(r"\S+", text[m.end() : line_end if line_end >= 0 else len(text)]))[:6]
+        for i, word in enumerate(words):
+            raw = word.group(0)
+            if _is_placeholder(raw):
+                break
+            value = raw.strip("\"'(").rstrip(_TRAILING) or raw
+            direct = all(_IS.match(w.group(0)) for w in words[:i])
+            strong = _classes(value) >= 3 and any(c.islower() for c in value)
+            if _looks_like_password(value) and (direct or strong):
+                start = m.end() + word.start() + raw.index(value)
+                yield _Span(start, start + len(value), SECRET, value)
+                break
+            if raw[-1] in ".,;:!?":
+                break  # the clause ended without a password
+
+
+def _is_card(value: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    return bool(_CARD_GROUPS.match(value) and _CARD_BRANDS.match(digits)) and _luhn_ok(digits)
+
+
+def _is_ipv6(value: str) -> bool:
+    """Only real IPv6 addresses: not times (10:30:45), MAC addresses or "std::string"."""
+    try:
+        ipaddress.IPv6Address(value.split("%", 1)[0])
+    except ValueError:
+        return False
+    return bool(re.search(r"[0-9A-Fa-f]", value))
+
+
+def _is_phone(value: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    return 7 <= len(digits) <= 15 and not _is_placeholder(value) and not _DATE.match(value.strip())
+
+
+def _is_placeholder(value: str) -> bool:
+    return bool(_PLACEHOLDER.search(value))
+
+
+def _normalise(kind: str, value: str) -> str:
+    if kind == EMAIL:
+        return value.lower()
+    if kind in (PHONE, CARD):
+        return re.sub(r"\D", "", value)
+    return value
+
+
+def redact_ticket(ticket: Ticket) -> tuple[Ticket, Counter[str]]:
+    """The ticket as the classifier may see it, and how many values of each kind were replaced.
+
+    Summary and description are redacted with one numbering; the contact address becomes its placeholder;
+    mail headers and the PSA's raw fields (which may hold names and addresses) are dropped.
+    """
+    redactor = Redactor()
+    summary = redactor.redact(ticket.summary)
+    description = redactor.redact(ticket.description)
+    contact = redactor.placeholder(EMAIL, ticket.contact_email, count=False) if ticket.contact_email.strip() else ""
+    safe = ticket.model_copy(
+        update={"summary": summary, "description": description, "contact_email": contact, "headers": {}, "native": {}}
+    )
+    return safe, redactor.counts
+
+
+def iter_placeholders(text: str) -> Iterator[str]:
+    """The placeholders in a text (for tests and logs)."""
+    return (m.group(0) for m in _PLACEHOLDER.finditer(text))

@@ -1,0 +1,196 @@
+"""The classifier stage applies the tenant policy before any LLM call: mode, noise, PII, budget, classify once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from autotriage.classifier.stage import ClassifierStage
+from autotriage.core import metrics
+from autotriage.core.events import TicketClassified, TicketEnriched
+from autotriage.core.models import Candidate, Classification, PSAKind, Taxonomy, Ticket, Usage, Verdict
+from autotriage.core.tenants import Tenant, TenantsFile
+from autotriage.llm.base import Classifier
+from autotriage.llm.factory import Classifiers
+from autotriage.policy.budget import BudgetLedger
+
+NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
+LAPTOP = Candidate(id="1", path=("Hardware", "Laptop"))
+TAXONOMY = Taxonomy(tenant="acme", psa=PSAKind.HALO, scope="1", fetched_at=NOW,
+                    candidates=(LAPTOP, Candidate(id="2", path=("Network", "VPN"))))
+
+
+class FakeClassifier(Classifier):
+    """Records what it was shown; answers Laptop with a fixed cost."""
+
+    def __init__(self, name: str = "gpt-4o-mini", cost: float = 0.001) -> None:
+        self.name = name
+        self.cost = cost
+        self.seen: list[Ticket] = []
+
+    async def classify(self, ticket: Ticket, taxonomy: Taxonomy) -> Classification:
+        self.seen.append(ticket)
+        return Classification(
+            verdict=Verdict.CHOSEN, candidate=LAPTOP, confidence=0.9, model=self.name,
+            reasoning=f"Matches; the user is {ticket.contact_email}.",
+            usage=Usage(prompt_tokens=500, completion_tokens=30, cost_usd=self.cost, calls=1),
+        )
+
+
+class FakeClassifiers(Classifiers):
+    def __init__(self, tenants: TenantsFile, classifier: Classifier) -> None:
+        super().__init__(tenants)
+        self.classifier = classifier
+
+    def get(self, tenant_id: str) -> Classifier:
+        return self.classifier
+
+
+def tenants(**overrides: Any) -> TenantsFile:
+    entry: dict[str, Any] = {
+        "id": "acme",
+        "psa": {"kind": "halo", "base_url": "http://halo.invalid", "client_id": "x", "client_secret": {"env": "S"}},
+        "webhook": {"username": "halo", "password": {"env": "P"}},
+        "policy": {"mode": "apply"},
+    }
+    for key, value in overrides.items():
+        entry[key] = {**entry.get(key, {}), **value}
+    return TenantsFile(tenants=[Tenant.model_validate(entry)])
+
+
+def enriched(summary: str, description: str = "", ticket_id: str = "1001", **fields: Any) -> TicketEnriched:
+    ticket = Ticket(id=ticket_id, scope="1", summary=summary, description=description, **fields)
+    return TicketEnriched(tenant="acme", psa=PSAKind.HALO, ticket_id=ticket_id, occurred_at=NOW, ticket=ticket,
+                          taxonomy=TAXONOMY)
+
+
+async def run(stage: ClassifierStage, event: TicketEnriched) -> TicketClassified | None:
+    outputs = await stage.handle(event)
+    if not outputs:
+        return None
+    out = outputs[0].event
+    assert isinstance(out, TicketClassified)
+    return out
+
+
+def sample(name: str, labels: dict[str, str]) -> float:
+    return float(metrics.REGISTRY.get_sample_value(name, labels) or 0.0)
+
+
+async def test_noise_is_skipped_before_any_llm_call() -> None:
+    fake = FakeClassifier()
+    stage = ClassifierStage(tenants(), FakeClassifiers(tenants(), fake))
+    before = sample("autotriage_noise_filtered_total", {"tenant": "acme", "kind": "out_of_office"})
+    out = await run(stage, enriched("Automatic reply: [#1] VPN", "I am out of the office until Monday."))
+    assert out is not None
+    assert (out.classification.verdict, out.classification.reason, out.mode) == (Verdict.SKIPPED,
+                                                                                 "noise:out_of_office", "apply")
+    assert fake.seen == []
+    assert sample("autotriage_noise_filtered_total", {"tenant": "acme", "kind": "out_of_office"}) == before + 1
+
+
+async def test_noise_filter_can_be_turned_off_per_tenant() -> None:
+    fake = FakeClassifier()
+    config = tenants(policy={"noise_filter": False})
+    stage = ClassifierStage(config, FakeClassifiers(config, fake))
+    out = await run(stage, enriched("Automatic reply: [#1] VPN", "I am out of the office until Monday."))
+    assert out is not None and out.classification.verdict is Verdict.CHOSEN
+    assert len(fake.seen) == 1
+
+
+async def test_the_classifier_sees_placeholders_only() -> None:
+    fake = FakeClassifier()
+    stage = ClassifierStage(tenants(), FakeClassifiers(tenants(), fake))
+    before = sample("autotriage_pii_redactions_total", {"tenant": "acme", "kind": "secret"})
+    event = enriched("Laptop login fails for jane@bayside.example.com",
+                     "password: Summer2024! does not work. Call me on +1 (555) 201-4477.",
+                     contact_email="jane@bayside.example.com", headers={"From": "jane@bayside.example.com"})
+    out = await run(stage, event)
+    shown = fake.seen[0]
+    assert shown.summary == "Laptop login fails for [EMAIL_1]"
+    assert shown.description == "password: [SECRET_1] does not work. Call me on [PHONE_1]."
+    assert shown.contact_email == "[EMAIL_1]" and shown.headers == {}
+    assert out is not None
+    assert out.ticket == event.ticket  # the event keeps the PSA's ticket: the writer needs its category and scope
+    assert "jane@" not in out.classification.reasoning
+    assert sample("autotriage_pii_redactions_total", {"tenant": "acme", "kind": "secret"}) == before + 1
+
+
+async def test_redaction_can_be_turned_off_per_tenant() -> None:
+    fake = FakeClassifier()
+    config = tenants(policy={"redact_pii": False})
+    stage = ClassifierStage(config, FakeClassifiers(config, fake))
+    await run(stage, enriched("Laptop login fails for jane@bayside.example.com"))
+    assert fake.seen[0].summary == "Laptop login fails for jane@bayside.example.com"
+
+
+async def test_mode_off_and_scope_overrides() -> None:
+    fake = FakeClassifier()
+    config = tenants(policy={"mode": "off", "scopes": {"3": {"mode": "shadow"}}})
+    stage = ClassifierStage(config, FakeClassifiers(config, fake))
+    off = await run(stage, enriched("Laptop will not boot"))
+    assert off is not None and (off.mode, off.classification.reason) == ("off", "mode_off")
+    assert fake.seen == []
+    event = enriched("Laptop will not boot", ticket_id="1002")
+    shadow = await run(stage, event.model_copy(update={"ticket": event.ticket.model_copy(update={"scope": "3"})}))
+    assert shadow is not None and shadow.mode == "shadow" and shadow.classification.verdict is Verdict.CHOSEN
+
+
+async def test_each_ticket_is_classified_once() -> None:
+    fake = FakeClassifier()
+    stage = ClassifierStage(tenants(), FakeClassifiers(tenants(), fake))
+    event = enriched("Laptop will not boot")
+    assert await run(stage, event) is not None
+    assert await run(stage, event.model_copy(update={"attempt": 1})) is None  # a redelivery
+    assert await run(stage, enriched("Laptop will not boot (updated)")) is None  # a later event for the ticket
+    assert len(fake.seen) == 1
+
+
+async def test_budget_skip() -> None:
+    fake = FakeClassifier(cost=0.004)
+    config = tenants(budget={"usd_per_day": 0.01})
+    stage = ClassifierStage(config, FakeClassifiers(config, fake), budgets=BudgetLedger(lambda: NOW))
+    outs = [await run(stage, enriched("Laptop will not boot", ticket_id=str(2000 + i))) for i in range(5)]
+    reasons = [o.classification.reason if o else None for o in outs]
+    assert reasons == ["", "", "", "budget_exhausted", "budget_exhausted"]  # 0.004, 0.008 < 0.01 -> third admitted
+    assert len(fake.seen) == 3
+    assert all(o is not None and o.mode == "apply" for o in outs)
+
+
+@pytest.mark.parametrize("available", [True, False])
+async def test_budget_local_fallback_is_suggest_only(available: bool) -> None:
+    fake, local = FakeClassifier(cost=0.02), FakeClassifier(name="local-model", cost=0.0)
+    config = tenants(budget={"usd_per_day": 0.01, "on_exhausted": "local"})
+    loads: list[str] = []
+
+    def loader(tenant: Tenant) -> Classifier | None:
+        loads.append(tenant.id)
+        return local if available else None
+
+    stage = ClassifierStage(config, FakeClassifiers(config, fake), budgets=BudgetLedger(lambda: NOW), local=loader)
+    first = await run(stage, enriched("Laptop will not boot", ticket_id="3001"))
+    second = await run(stage, enriched("Laptop will not boot", ticket_id="3002"))
+    third = await run(stage, enriched("Laptop will not boot", ticket_id="3003"))
+    assert first is not None and (first.mode, first.classification.model) == ("apply", "gpt-4o-mini")
+    assert loads == ["acme"]  # loaded once per tenant
+    assert len(fake.seen) == 1
+    for out in (second, third):
+        assert out is not None
+        if available:
+            assert (out.mode, out.classification.model) == ("suggest", "local-model")
+        else:
+            assert (out.mode, out.classification.reason) == ("apply", "budget_exhausted")
+    assert len(local.seen) == (2 if available else 0)
+    assert all("[EMAIL" not in t.summary for t in local.seen)
+
+
+async def test_local_fallback_without_a_local_model_skips() -> None:
+    """The real loader: no ``llm.local_model_path`` -> no local model -> skip."""
+    fake = FakeClassifier(cost=0.02)
+    config = tenants(budget={"usd_per_day": 0.01, "on_exhausted": "local"})
+    stage = ClassifierStage(config, FakeClassifiers(config, fake), budgets=BudgetLedger(lambda: NOW))
+    await run(stage, enriched("Laptop will not boot", ticket_id="4001"))
+    out = await run(stage, enriched("Laptop will not boot", ticket_id="4002"))
+    assert out is not None and out.classification.reason == "budget_exhausted"
