@@ -13,7 +13,7 @@ from autotriage.core.bus.topics import TICKETS_OUTCOMES, Topics
 from autotriage.sandbox.common import Simulator, load_sample
 from autotriage.sandbox.registry import simulator_class
 from tests.support.kafka_io import TopicReader
-from tests.support.pipeline import label_oracle, start_llm, tenant_entry, write_tenants
+from tests.support.pipeline import label_oracle, start_llm, tenant_entry, ticket_text, write_tenants
 from tests.support.processes import Pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
@@ -45,7 +45,7 @@ async def _tenant(psa: str, count: int) -> Tenant:
         ids.append(ticket_id)
         scopes[ticket_id] = row.scope
         assert row.category is not None
-        labels[row.summary] = row.category
+        labels[ticket_text(row.summary, row.details)] = row.category
     return Tenant(psa, sim, ids, scopes, labels)
 
 

@@ -13,7 +13,7 @@ from autotriage.core.bus.topics import TICKETS_OUTCOMES, Topics
 from autotriage.sandbox.common import load_sample
 from autotriage.sandbox.halo import HaloSimulator
 from tests.support.kafka_io import TopicReader
-from tests.support.pipeline import label_oracle, start_llm, tenant_entry, write_tenants
+from tests.support.pipeline import label_oracle, start_llm, tenant_entry, ticket_text, write_tenants
 from tests.support.processes import Pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
@@ -31,7 +31,7 @@ async def test_fifty_tickets_in_shadow_mode_write_nothing(
     rows = [t for t in sample.history if t.category][:COUNT]
     ids = [sim.create_ticket(row.summary, row.details, row.scope) for row in rows]
     llm, llm_url = await start_llm()
-    llm.responder = label_oracle({row.summary: row.category for row in rows if row.category})
+    llm.responder = label_oracle({ticket_text(row.summary, row.details): row.category for row in rows if row.category})
     entry, env = tenant_entry(sim, TENANT, llm_url, policy={"mode": "shadow"})
     pipeline = Pipeline(kafka_bootstrap, topic_prefix, write_tenants(tmp_path / "tenants.yaml", [entry]), env, tmp_path)
     reader = TopicReader(kafka_bootstrap, Topics(topic_prefix).name(TICKETS_OUTCOMES))
@@ -55,8 +55,10 @@ async def test_fifty_tickets_in_shadow_mode_write_nothing(
     outcomes = reader.outcomes()
     reasons = Counter(o.reason for o in outcomes)
     psa_calls = {op: n for op, n in sim.requests.items() if n}
-    print(f"\noutcomes={len(outcomes)} actions={Counter(o.action.value for o in outcomes)} reasons={dict(reasons)} "
-          f"llm_requests={len(llm.completion_requests)} psa_writes={sim.writes_total} psa_calls={psa_calls}")
+    print(
+        f"\noutcomes={len(outcomes)} actions={Counter(o.action.value for o in outcomes)} reasons={dict(reasons)} "
+        f"llm_requests={len(llm.completion_requests)} psa_writes={sim.writes_total} psa_calls={psa_calls}"
+    )
     assert len(outcomes) == COUNT
     assert {o.ticket_id for o in outcomes} == set(ids)
     assert all(o.action.value == "shadow" and o.mode == "shadow" for o in outcomes)

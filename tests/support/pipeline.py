@@ -70,26 +70,39 @@ async def start_llm() -> tuple[OpenAITestServer, str]:
     return server, url
 
 
+def ticket_text(summary: str, details: str) -> str:
+    """The key ``label_oracle`` knows a ticket by."""
+    return f"{summary}\n{details}"
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
 def label_oracle(
     expected: dict[str, tuple[str, ...]],
     confidence: float = 0.95,
     per_tenant: dict[str, dict[str, tuple[str, ...]]] | None = None,
 ) -> Responder:
-    """A test-LLM responder that answers each ticket's known category (found by its summary in the prompt),
-    picking the candidate id whose listed path equals it; abstains when the ticket is unknown. With
+    """A test-LLM responder that answers each ticket's known category, picking the candidate id whose listed
+    path equals it; abstains when the ticket is unknown. ``expected`` maps ``ticket_text(summary, details)`` to
+    the path; the ticket is recognised by word overlap (the classifier cleans and redacts the text). With
     ``per_tenant``, the tenant is read from the request's ``prompt_cache_key``."""
+    tables = {t: [(_words(k), v) for k, v in m.items()] for t, m in (per_tenant or {}).items()}
+    default = [(_words(k), v) for k, v in expected.items()]
 
     def respond(body: dict[str, Any]) -> Reply:
         key = str(body.get("prompt_cache_key") or "")
-        table = next((m for t, m in (per_tenant or {}).items() if key.endswith(t)), expected)
+        table = next((m for t, m in tables.items() if key.endswith(t)), default)
         messages = body["messages"]
         system = str(messages[0]["content"])
-        user = str(messages[-1]["content"]) if len(messages) > 1 else ""
-        line = next((ln[len("Summary: ") :].strip() for ln in user.splitlines() if ln.startswith("Summary: ")), "")
-        # the classifier may clean the summary (reply prefixes, redaction): take the closest known summary
-        words = set(re.findall(r"[a-z0-9]+", line.lower()))
-        best = max(table, key=lambda k: len(words & set(re.findall(r"[a-z0-9]+", k.lower()))), default=None)
-        wanted = table[best] if best is not None and words else None
+        user = _words(str(messages[-1]["content"]) if len(messages) > 1 else "")
+
+        def score(item: tuple[set[str], tuple[str, ...]]) -> float:
+            return len(user & item[0]) / (len(user | item[0]) or 1)
+
+        best = max(table, key=score, default=None)
+        wanted = best[1] if best is not None and user else None
         choice = "abstain"
         if wanted is not None:
             label = " > ".join(wanted)
