@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
+REPO = Path(__file__).resolve().parents[2]
 STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")
 
 
@@ -55,6 +56,7 @@ class Pipeline:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.env)
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO / "libs"), str(REPO / "services"), env.get("PYTHONPATH", "")])
         env.update({
             "AUTOTRIAGE_BUS": "kafka",
             "AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
