@@ -35,7 +35,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise ConfigError("invalid settings: " + "; ".join(problems)) from exc
 
 
-async def _serve(settings: Settings, stages: Sequence[str], create_topics: bool) -> None:
+async def _serve(settings: Settings, stages: Sequence[str], create_topics: bool) -> int:
     from autotriage.app import build_host
     from autotriage.core import metrics
     from autotriage.core.bus.topics import Topics
@@ -49,6 +49,7 @@ async def _serve(settings: Settings, stages: Sequence[str], create_topics: bool)
         if created:
             log.info("created topics: %s", ", ".join(created))
     await host.run()
+    return host.exit_code
 
 
 async def _topics_create(settings: Settings) -> None:
@@ -126,16 +127,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         configure_logging(settings.log_format if args.command in ("serve", "run") else "text", settings.log_level)
         if args.command == "serve":
-            asyncio.run(_serve(settings, [args.stage], args.create_topics))
-        elif args.command == "run":
-            asyncio.run(
+            return asyncio.run(_serve(settings, [args.stage], args.create_topics))
+        if args.command == "run":
+            return asyncio.run(
                 _serve(
                     settings,
                     ["ingress", "normalizer", "taxonomy-cache", "classifier", "writer"],
                     create_topics=settings.bus == "kafka",
                 )
             )
-        elif args.command == "topics":
+        if args.command == "topics":
             asyncio.run(_topics_create(settings))
         elif args.command == "sandbox":
             asyncio.run(_sandbox(args.psa, args.host, args.sim_port))

@@ -13,7 +13,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -115,6 +115,9 @@ class StageRunner(Generic[E]):
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
         self._labels = stage.name
+        #: Set when a consume loop died; ``on_fatal`` (set by the host) is then called once.
+        self.failure: BaseException | None = None
+        self.on_fatal: Callable[[], None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -163,28 +166,50 @@ class StageRunner(Generic[E]):
 
     # --- consume loop -------------------------------------------------------------------------------
     async def _loop(self, consumer: Consumer, *, retry_loop: bool) -> None:
-        health = self._health[retry_loop]
         try:
-            while not self._stopping.is_set():
-                records = await consumer.getmany(self._poll_timeout_s, self._max_batch)
-                if not records:
-                    await self._update_lag(consumer, health, idle=True)
-                    continue
-                self._idle.clear()
-                health.busy = True
-                try:
-                    metrics.STAGE_CONSUMED.labels(self._labels).inc(len(records))
-                    await self._process_batch(records, retry_loop=retry_loop)
-                    await self._bus.producer().flush()
-                    await consumer.commit(_next_offsets(records))
-                    health.last_progress = time.monotonic()
-                    metrics.CONSUMER_PROGRESS.labels(self._labels).set(time.time())
-                finally:
-                    health.busy = False
-                    self._idle.set()
-                await self._update_lag(consumer, health, idle=False)
+            await self._consume(consumer, retry_loop=retry_loop)
+        except Exception as exc:
+            # The consumer's position is past records that were not committed: continuing would skip them.
+            # Stop instead, so the process restarts from the last commit (at-least-once, nothing lost).
+            self.failure = exc
+            log.exception("%s loop failed; stopping so the stage restarts from its last commit", self.stage.name)
+            if self.on_fatal is not None:
+                self.on_fatal()
         finally:
             await consumer.stop()
+
+    async def _commit(self, consumer: Consumer, offsets: dict[TopicPartition, int]) -> None:
+        """Commit, riding out a short broker outage (coordinator moving, broker restarting)."""
+        for attempt in range(1, 8):
+            try:
+                await consumer.commit(offsets)
+                return
+            except Exception as exc:
+                if attempt == 7:
+                    raise
+                log.warning("commit failed (%s), retrying", exc, extra={"stage": self.stage.name})
+                await asyncio.sleep(min(8.0, 0.25 * 2**attempt))
+
+    async def _consume(self, consumer: Consumer, *, retry_loop: bool) -> None:
+        health = self._health[retry_loop]
+        while not self._stopping.is_set():
+            records = await consumer.getmany(self._poll_timeout_s, self._max_batch)
+            if not records:
+                await self._update_lag(consumer, health, idle=True)
+                continue
+            self._idle.clear()
+            health.busy = True
+            try:
+                metrics.STAGE_CONSUMED.labels(self._labels).inc(len(records))
+                await self._process_batch(records, retry_loop=retry_loop)
+                await self._bus.producer().flush()
+                await self._commit(consumer, _next_offsets(records))
+                health.last_progress = time.monotonic()
+                metrics.CONSUMER_PROGRESS.labels(self._labels).set(time.time())
+            finally:
+                health.busy = False
+                self._idle.set()
+            await self._update_lag(consumer, health, idle=False)
 
     async def _update_lag(self, consumer: Consumer, health: _LoopHealth, *, idle: bool) -> None:
         try:

@@ -60,6 +60,11 @@ class ServiceHost:
         self._stop = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.bound_port = port
+        #: 0 after a requested stop; 1 when a component failed and the host stopped because of it.
+        self.exit_code = 0
+        for component in self.components:
+            if hasattr(component, "on_fatal"):
+                component.on_fatal = self._fatal
 
     async def _livez(self, request: web.Request) -> web.Response:
         unhealthy = [type(c).__name__ for c in self.components if not c.healthy()]
@@ -75,6 +80,11 @@ class ServiceHost:
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(metrics.REGISTRY)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    def _fatal(self) -> None:
+        log.error("a component failed: stopping the process (exit code 1) so that it is restarted")
+        self.exit_code = 1
+        self.request_stop()
 
     def request_stop(self) -> None:
         """Ask the host to stop (what SIGTERM/SIGINT do)."""

@@ -1,0 +1,71 @@
+"""A consume loop that cannot make its outputs durable stops the process instead of skipping records."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from autotriage.core.bus.base import Headers, Producer
+from autotriage.core.bus.memory import MemoryBus
+from autotriage.core.bus.topics import Topics
+from autotriage.core.events import TicketNormalized, encode
+from autotriage.core.models import PSAKind, Ticket
+from autotriage.core.runtime import Output, Stage, StageRunner
+from autotriage.core.service import ServiceHost
+
+
+class _Echo(Stage[TicketNormalized]):
+    name = "echo"
+    input_topic = "tickets.normalized"
+    event_type = TicketNormalized
+
+    async def handle(self, event: TicketNormalized) -> Sequence[Output]:
+        return [Output("tickets.enriched", event)]
+
+
+class _BrokenProducer(Producer):
+    def __init__(self, inner: Producer) -> None:
+        self.inner = inner
+        self.broken = False
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None, headers: Headers = ()) -> Any:
+        if self.broken and topic.endswith("tickets.enriched"):
+            raise ConnectionError("broker unreachable")
+        return await self.inner.send(topic, value, key, headers)
+
+    async def flush(self) -> None:
+        await self.inner.flush()
+
+
+class _Bus(MemoryBus):
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken_producer = _BrokenProducer(super().producer())
+
+    def producer(self) -> Producer:
+        return self.broken_producer
+
+
+def _event(ticket_id: str) -> TicketNormalized:
+    return TicketNormalized(
+        tenant="acme", psa=PSAKind.HALO, ticket_id=ticket_id, occurred_at=datetime.now(UTC),
+        ticket=Ticket(id=ticket_id, summary="s", scope="1"),
+    )
+
+
+async def test_failed_output_stops_the_host_with_exit_code_1_and_commits_nothing() -> None:
+    bus = _Bus()
+    topics = Topics()
+    runner = StageRunner(_Echo(), bus, topics, poll_timeout_s=0.05)
+    host = ServiceHost(bus, [runner], host="127.0.0.1", port=0)
+    bus.broken_producer.broken = True
+    await bus.producer().send(topics.name("tickets.normalized"), encode(_event("1")), key=b"acme:1")
+    run = asyncio.create_task(host.run())
+    await asyncio.wait_for(run, timeout=10)
+    assert host.exit_code == 1
+    assert isinstance(runner.failure, ConnectionError)
+    # nothing was committed: a restarted consumer of the group gets the record again
+    consumer = await bus.consumer([topics.name("tickets.normalized")], "autotriage.echo")
+    assert len(await consumer.getmany(0.1, 10)) == 1
