@@ -62,6 +62,11 @@ class PSAClient(ABC):
     async def fetch_ticket(self, ticket_id: str) -> Ticket:
         """Re-read the full ticket (and its description) from the PSA."""
 
+    async def fetch_current(self, ticket_id: str) -> Ticket:
+        """The ticket as it is now, for the writer's re-read before writing: the category must be current;
+        adapters may skip what the writer does not need (ConnectWise: the description notes)."""
+        return await self.fetch_ticket(ticket_id)
+
     @abstractmethod
     async def fetch_taxonomy(self, scope: str) -> Taxonomy:
         """The active, valid categories for one scope."""

@@ -552,6 +552,10 @@ class ConnectWiseClient(PSAClient):
         raw = await self._raw_ticket(ticket_id)
         return self._to_ticket(raw, await self._description(ticket_id))
 
+    async def fetch_current(self, ticket_id: str) -> Ticket:
+        _require_id(ticket_id, "ticket id")
+        return self._to_ticket(await self._raw_ticket(ticket_id), "")
+
     # --- taxonomy -----------------------------------------------------------------------------------
     async def _inactive_ids(self, board: str, kind: str) -> set[int]:
         params = {"pageSize": str(PAGE_SIZE), "fields": VALUE_FIELDS}

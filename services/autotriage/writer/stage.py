@@ -43,7 +43,7 @@ class WriterStage(Stage[TicketClassified]):
             decision = decide(policy, event.mode, result, event.ticket.category, event.ticket.category)
             return [self._outcome(event, decision)]
         client = self.clients.get(event.tenant)
-        current = await client.fetch_ticket(event.ticket_id)  # re-read just before writing
+        current = await client.fetch_current(event.ticket_id)  # re-read just before writing
         decision = decide(policy, event.mode, result, event.ticket.category, current.category)
         marker = note_marker(event.tenant, event.ticket_id)
         if decision.write_note and await client.has_note_with(event.ticket_id, marker):
