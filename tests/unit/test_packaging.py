@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import tomllib
 from pathlib import Path
 
@@ -74,7 +75,14 @@ def test_console_script_points_at_cli() -> None:
 
 def test_sample_data_is_package_data() -> None:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = data["tool"]["setuptools"]["package-data"]["*"]
-    data_files = [p for p in (ROOT / "libs" / "autotriage" / "sandbox" / "data").rglob("*") if p.is_file()]
+    package_data = data["tool"]["setuptools"]["package-data"]
+    patterns = [*package_data.get("*", []), *package_data.get("autotriage.sandbox", [])]
+    sandbox = ROOT / "libs" / "autotriage" / "sandbox"
+    data_files = [p.relative_to(sandbox) for p in (sandbox / "data").rglob("*") if p.is_file()]
     assert data_files
-    assert all(any(p.match(pattern) for pattern in patterns) for p in data_files)
+    # setuptools matches package-data globs against the whole path relative to the package folder
+    def matches(path: Path, pattern: str) -> bool:
+        parts = pattern.split("/")
+        return len(parts) == len(path.parts) and all(fnmatch.fnmatch(a, b) for a, b in zip(path.parts, parts))
+
+    assert all(any(matches(p, pattern) for pattern in patterns) for p in data_files)
