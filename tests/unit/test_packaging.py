@@ -80,9 +80,12 @@ def test_sample_data_is_package_data() -> None:
     sandbox = ROOT / "libs" / "autotriage" / "sandbox"
     data_files = [p.relative_to(sandbox) for p in (sandbox / "data").rglob("*") if p.is_file()]
     assert data_files
+
     # setuptools matches package-data globs against the whole path relative to the package folder
     def matches(path: Path, pattern: str) -> bool:
         parts = pattern.split("/")
-        return len(parts) == len(path.parts) and all(fnmatch.fnmatch(a, b) for a, b in zip(path.parts, parts))
+        return len(parts) == len(path.parts) and all(
+            fnmatch.fnmatch(a, b) for a, b in zip(path.parts, parts, strict=True)
+        )
 
     assert all(any(matches(p, pattern) for pattern in patterns) for p in data_files)
