@@ -8,7 +8,9 @@ can echo what the ticket said back into the PSA.
 
 from __future__ import annotations
 
-from jinja2 import StrictUndefined, TemplateError
+from functools import lru_cache
+
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from autotriage.core.errors import ConfigError
@@ -33,6 +35,12 @@ Model: {{ model or "n/a" }} | Mode: {{ mode }}"""
 _ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """A template compiled once per source text (compiling costs milliseconds per ticket otherwise)."""
+    return _ENV.from_string(source)
+
+
 def render_note(
     template: str | None, *, action: Action, result: Classification, mode: str, marker: str
 ) -> str:
@@ -49,7 +57,7 @@ def render_note(
         "mode": mode,
     }
     try:
-        body = _ENV.from_string(template or DEFAULT_NOTE_TEMPLATE).render(context).strip()
+        body = _compiled(template or DEFAULT_NOTE_TEMPLATE).render(context).strip()
     except TemplateError as exc:
         raise ConfigError(f"the tenant's note_template does not render: {exc}") from exc
     return f"{body}\n{marker}"
