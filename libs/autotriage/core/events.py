@@ -1,8 +1,10 @@
-"""Event envelope and payloads passed between stages, with the orjson codec.
+"""Event envelope and payloads passed between stages, with their JSON codec.
 
 Every event carries the envelope (``event_id``, ``schema_version``, ``tenant``, ``psa``, ``ticket_id``,
 ``occurred_at``, ``attempt``). ``occurred_at`` is the webhook receipt time and is carried unchanged through
-the pipeline so the end-to-end latency can be measured at the end.
+the pipeline so the end-to-end latency can be measured at the end. Events are encoded by pydantic-core's
+JSON serializer and decoded with ``model_validate_json`` straight from bytes (faster than ``model_dump``
+plus orjson for these nested events); orjson only diagnoses a record that fails validation.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from autotriage.core.errors import PoisonMessage
 from autotriage.core.models import Action, Classification, PSAKind, Taxonomy, Ticket, Usage
@@ -36,7 +38,7 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     event_id: str = Field(default_factory=new_event_id)
-    schema_version: int = SCHEMA_VERSION
+    schema_version: StrictInt = SCHEMA_VERSION
     tenant: str
     psa: PSAKind
     ticket_id: str
@@ -108,25 +110,36 @@ E = TypeVar("E", bound=Envelope)
 
 
 def encode(event: Envelope) -> bytes:
-    """Serialise an event with orjson."""
-    return orjson.dumps(event.model_dump(mode="json"))
+    """Serialise an event to JSON bytes (pydantic-core's serializer: no intermediate dicts)."""
+    return event.__pydantic_serializer__.to_json(event)
 
 
 def decode(raw: bytes, event_type: type[E]) -> E:
     """Decode an event; raise :class:`PoisonMessage` for bytes no retry can fix."""
     try:
+        event = event_type.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _diagnose(raw, event_type, exc) from exc
+    if event.schema_version != SCHEMA_VERSION or "schema_version" not in event.model_fields_set:
+        raise PoisonMessage(
+            "unknown_schema_version",
+            f"schema_version {event.schema_version!r} is not supported (this build reads {SCHEMA_VERSION})",
+        )
+    return event
+
+
+def _diagnose(raw: bytes, event_type: type[Envelope], exc: ValidationError) -> PoisonMessage:
+    """Why a record failed validation: not JSON, another schema version, or the wrong shape."""
+    try:
         head = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise PoisonMessage("undecodable", f"record is not JSON: {exc}") from exc
+    except orjson.JSONDecodeError as err:
+        return PoisonMessage("undecodable", f"record is not JSON: {err}")
     if not isinstance(head, dict):
-        raise PoisonMessage("undecodable", "record is not a JSON object")
+        return PoisonMessage("undecodable", "record is not a JSON object")
     version = head.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise PoisonMessage(
+        return PoisonMessage(
             "unknown_schema_version",
             f"schema_version {version!r} is not supported (this build reads {SCHEMA_VERSION})",
         )
-    try:
-        return event_type.model_validate(head)
-    except ValidationError as exc:
-        raise PoisonMessage("invalid_event", f"not a valid {event_type.__name__}: {exc}") from exc
+    return PoisonMessage("invalid_event", f"not a valid {event_type.__name__}: {exc}")

@@ -9,6 +9,7 @@ with error headers, and a ``failed`` outcome is recorded so that no accepted tic
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -109,8 +110,9 @@ class StageRunner(Generic[E]):
         self._stall_after_s = stall_after_s
         self._poll_timeout_s = poll_timeout_s
         self._stopping = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle = {False: asyncio.Event(), True: asyncio.Event()}  # by retry_loop: no batch in flight
+        for event in self._idle.values():
+            event.set()
         self._health = {False: _LoopHealth(), True: _LoopHealth()}  # by retry_loop
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
@@ -124,9 +126,13 @@ class StageRunner(Generic[E]):
         """Start the stage and its consume loops."""
         await self.stage.start()
         group = f"{self._topics.prefix}{self.stage.name}"
-        main = await self._bus.consumer([self._topics.name(self.stage.input_topic)], group, on_revoked=self._on_revoked)
+        main = await self._bus.consumer(
+            [self._topics.name(self.stage.input_topic)], group, on_revoked=functools.partial(self._on_revoked, False)
+        )
         retry = await self._bus.consumer(
-            [self._topics.retry(self.stage.input_topic)], f"{group}.retry", on_revoked=self._on_revoked
+            [self._topics.retry(self.stage.input_topic)],
+            f"{group}.retry",
+            on_revoked=functools.partial(self._on_revoked, True),
         )
         self._tasks = [
             asyncio.create_task(self._loop(main, retry_loop=False), name=f"{self.stage.name}-main"),
@@ -157,10 +163,10 @@ class StageRunner(Generic[E]):
         metrics.STAGE_HEALTHY.labels(self._labels).set(0 if stalled else 1)
         return not stalled
 
-    async def _on_revoked(self, partitions: set[TopicPartition]) -> None:
+    async def _on_revoked(self, retry_loop: bool, partitions: set[TopicPartition]) -> None:
         # The loop commits after each batch; waiting for idle means the revoked partitions' work is committed.
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout=60)
+            await asyncio.wait_for(self._idle[retry_loop].wait(), timeout=60)
         except TimeoutError:
             log.warning("rebalance while a batch is still running", extra={"stage": self.stage.name})
 
@@ -197,7 +203,7 @@ class StageRunner(Generic[E]):
             if not records:
                 await self._update_lag(consumer, health, idle=True)
                 continue
-            self._idle.clear()
+            self._idle[retry_loop].clear()
             health.busy = True
             try:
                 metrics.STAGE_CONSUMED.labels(self._labels).inc(len(records))
@@ -208,7 +214,7 @@ class StageRunner(Generic[E]):
                 metrics.CONSUMER_PROGRESS.labels(self._labels).set(time.time())
             finally:
                 health.busy = False
-                self._idle.set()
+                self._idle[retry_loop].set()
             await self._update_lag(consumer, health, idle=False)
 
     async def _update_lag(self, consumer: Consumer, health: _LoopHealth, *, idle: bool) -> None:

@@ -91,8 +91,11 @@ class KafkaBus(Bus):
 
     async def read_table(self, topic: str, settle_s: float = 5.0) -> dict[bytes, bytes]:
         reader = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, client_id=f"{self._client_id}-table", group_id=None,
-            enable_auto_commit=False, auto_offset_reset="earliest",
+            bootstrap_servers=self._bootstrap,
+            client_id=f"{self._client_id}-table",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
         )
         await reader.start()
         table: dict[bytes, bytes] = {}
@@ -192,15 +195,18 @@ class _KafkaConsumer(Consumer):
     async def lag(self) -> int:
         total = 0
         assigned = list(self._aio.assignment())
-        if not assigned:
-            return 0
-        ends = await self._aio.end_offsets(assigned)
+        # the high watermark from the last fetch costs nothing; ask the broker only for partitions without one
+        unknown = [tp for tp in assigned if self._aio.highwater(tp) is None]
+        ends = await self._aio.end_offsets(unknown) if unknown else {}
         for tp in assigned:
+            end = self._aio.highwater(tp)
+            end = ends.get(tp) if end is None else end
             try:
                 position = await self._aio.position(tp)
             except Exception:  # position unknown until the first fetch after an assignment
                 continue
-            total += max(0, ends.get(tp, position) - position)
+            if end is not None:
+                total += max(0, end - position)
         return total
 
     async def stop(self) -> None:
