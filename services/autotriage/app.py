@@ -81,7 +81,13 @@ def build_host(
 
     for name in stages:
         if name == "ingress":
-            ingress = Ingress(PSAClients(tenants), bus, topics, max_body_bytes=settings.max_body_bytes)
+            ingress = Ingress(
+                PSAClients(tenants),
+                bus,
+                topics,
+                max_body_bytes=settings.max_body_bytes,
+                enqueue_timeout_s=settings.enqueue_timeout_s,
+            )
             ingress.install(app)
             components.append(ingress)
         elif name == "normalizer":

@@ -17,7 +17,7 @@ from autotriage.core.bus.topics import WEBHOOKS_RAW, Topics
 from autotriage.core.errors import WebhookRejected
 from autotriage.core.events import WebhookReceived, encode, utcnow
 from autotriage.core.models import PSAKind
-from autotriage.psa.base import CREATED, PSAClient
+from autotriage.psa.base import CREATED, PSAClient, WebhookEvent
 from autotriage.psa.registry import PSAClients
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,17 @@ class DeliveryLog:
 class Ingress:
     """The webhook receiver, as a host component that adds its route to the host's HTTP app."""
 
-    def __init__(self, clients: PSAClients, bus: Bus, topics: Topics, *, max_body_bytes: int = 256 * 1024) -> None:
+    def __init__(
+        self,
+        clients: PSAClients,
+        bus: Bus,
+        topics: Topics,
+        *,
+        max_body_bytes: int = 256 * 1024,
+        enqueue_timeout_s: float = 4.0,
+    ) -> None:
+        #: ConnectWise gives up after 5 s: answer 503 before that rather than hold the request.
+        self.enqueue_timeout_s = enqueue_timeout_s
         self.clients = clients
         self.bus = bus
         self.topics = topics
@@ -101,6 +111,21 @@ class Ingress:
             metrics.SIGNATURE_FAILURES.labels(psa_name, tenant_id).inc()
             raise
         events = client.parse_webhook(headers, raw)
+        try:
+            accepted, duplicates, ignored = await asyncio.wait_for(
+                self._enqueue(tenant_id, tenant.psa.kind, events), self.enqueue_timeout_s
+            )
+        except Exception as exc:  # not durable in time: let the PSA retry rather than acknowledge and lose it
+            log.error("could not enqueue webhook: %r", exc, extra={"tenant": tenant_id})
+            raise WebhookRejected(503, "enqueue_failed", "could not enqueue the delivery; retry later") from exc
+        for result, count in (("accepted", accepted), ("duplicate", duplicates), ("ignored", ignored)):
+            if count:
+                metrics.WEBHOOK_DELIVERIES.labels(psa_name, tenant_id, result).inc(count)
+        return 202 if accepted else 200, {"accepted": accepted, "duplicates": duplicates, "ignored": ignored}
+
+    async def _enqueue(self, tenant_id: str, psa: PSAKind, events: list[WebhookEvent]) -> tuple[int, int, int]:
+        """Produce the new-ticket events and wait for the broker's acknowledgement; returns the counts
+        (accepted, duplicates, ignored). Delivery ids are recorded only once the events are durable."""
         received = utcnow()
         futures: list[asyncio.Future[Any]] = []
         accepted = duplicates = ignored = 0
@@ -116,7 +141,7 @@ class Ingress:
                 continue
             message = WebhookReceived(
                 tenant=tenant_id,
-                psa=tenant.psa.kind,
+                psa=psa,
                 ticket_id=event.ticket_id,
                 occurred_at=received,
                 delivery_id=event.delivery_id,
@@ -127,14 +152,7 @@ class Ingress:
             futures.append(await producer.send(self.topics.name(WEBHOOKS_RAW), encode(message), key=message.key))
             pending_keys.append(key)
             accepted += 1
-        try:
-            await asyncio.gather(*futures)
-        except Exception as exc:  # not durable: let the PSA retry rather than acknowledge and lose it
-            log.error("could not enqueue webhook: %s", exc, extra={"tenant": tenant_id})
-            raise WebhookRejected(503, "enqueue_failed", "could not enqueue the delivery; retry later") from exc
+        await asyncio.gather(*futures)
         for key in pending_keys:
             self.deliveries.record(key)
-        for result, count in (("accepted", accepted), ("duplicate", duplicates), ("ignored", ignored)):
-            if count:
-                metrics.WEBHOOK_DELIVERIES.labels(psa_name, tenant_id, result).inc(count)
-        return 202 if accepted else 200, {"accepted": accepted, "duplicates": duplicates, "ignored": ignored}
+        return accepted, duplicates, ignored

@@ -1,0 +1,1 @@
+"""The `autotriage` subcommands that are more than wiring: demo, learn, eval."""

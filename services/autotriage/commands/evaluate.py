@@ -1,0 +1,255 @@
+"""``autotriage eval``: classify a labelled set with the local model, the LLM or the cascade and measure it.
+
+``--sample <psa>`` needs no tenants file: it trains on a deterministic 80 % of the bundled history and
+evaluates on the other 20 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from autotriage.commands.common import PSAS, labelled, llm_from_env, sample_taxonomies
+from autotriage.commands.learn import AddCommon
+from autotriage.commands.report import print_report, write_report
+from autotriage.core.errors import AutotriageError, ConfigError
+from autotriage.core.models import Classification, Taxonomy, Verdict
+from autotriage.core.settings import Settings
+from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
+from autotriage.llm.base import Classifier
+from autotriage.local.cascade import FALLBACK_REASON, CascadeClassifier, FewShotOpenAIClassifier
+from autotriage.local.dataset import LabelledTicket, holdout_split, read_labelled
+from autotriage.local.evaluation import EvalCase, EvalReport, evaluate, precision_at
+from autotriage.local.provider import LocalClassifier
+from autotriage.local.training import train_model
+from autotriage.sandbox.common import load_sample
+
+PROVIDERS = ("local", "llm", "cascade")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: AddCommon) -> None:
+    """``eval`` and its options."""
+    p = sub.add_parser("eval", help="measure the local model, the LLM or the cascade on labelled tickets")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--tenant", help="tenant id (with --data)")
+    which.add_argument("--sample", choices=PSAS, help="the bundled sample data of a PSA (no tenants file needed)")
+    p.add_argument("--data", type=Path, help="labelled tickets (.jsonl or .csv)")
+    p.add_argument("--provider", choices=PROVIDERS, default="local")
+    p.add_argument("--model", type=Path, help="local model file (default: the tenant's llm.local_model_path)")
+    p.add_argument("--taxonomy", type=Path, help='taxonomy JSON {"scopes": [{"id", "name", "paths"}]} instead of '
+                   "reading it from the PSA")
+    p.add_argument("--report", type=Path, help="write a Markdown report here (and the plot next to it, .png)")
+    p.add_argument("--concurrency", type=int, default=8, help="tickets classified at once (LLM providers)")
+    common(p)
+    p.set_defaults(handler=run)
+
+
+@dataclass
+class EvalRun:
+    """A finished evaluation: the report, facts for the header, and the cascade threshold used."""
+
+    report: EvalReport
+    facts: dict[str, str] = field(default_factory=dict)
+    threshold: float | None = None
+    cases: list[EvalCase] = field(default_factory=list)
+
+
+def decision_of(classifier: Classifier, result: Classification) -> str:
+    """Who decided: ``local``, ``llm`` or ``fallback``."""
+    if isinstance(classifier, LocalClassifier):
+        return "local"
+    if isinstance(classifier, CascadeClassifier):
+        if result.reason == FALLBACK_REASON:
+            return "fallback"
+        return "local" if result.reason == "local_confident" else "llm"
+    return "llm"
+
+
+async def classify_cases(
+    classifier: Classifier,
+    items: Sequence[tuple[LabelledTicket, Taxonomy]],
+    *,
+    concurrency: int = 8,
+    on_done: Callable[[], None] | None = None,
+) -> list[EvalCase]:
+    """Classify every item (bounded concurrency); a provider error counts as no answer."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(example: LabelledTicket, taxonomy: Taxonomy) -> EvalCase:
+        async with gate:
+            started = time.perf_counter()
+            try:
+                result = await classifier.classify(example.ticket(), taxonomy)
+            except AutotriageError as exc:
+                result = Classification(verdict=Verdict.NEEDS_HUMAN, reason=exc.reason)
+            elapsed = time.perf_counter() - started
+        if on_done is not None:
+            on_done()
+        chosen = result.candidate.path if result.verdict is Verdict.CHOSEN and result.candidate else None
+        return EvalCase(truth=example.path, predicted=chosen, confidence=result.confidence,
+                        cost_usd=result.usage.cost_usd, latency_s=elapsed, decision=decision_of(classifier, result))
+
+    return list(await asyncio.gather(*(one(e, t) for e, t in items)))
+
+
+def _eval_tenant(llm: Mapping[str, Any], tenant_id: str) -> Tenant:
+    """A tenant entry that only carries LLM settings (``eval --sample`` with an LLM)."""
+    return TenantsFile.model_validate({"tenants": [{
+        "id": tenant_id,
+        "psa": {"kind": "autotask", "username": "eval", "secret": {"env": "UNUSED"},
+                "integration_code": {"env": "UNUSED"}, "zone_url": "http://127.0.0.1:9/"},
+        "webhook": {"secret": {"env": "UNUSED"}},
+        "llm": dict(llm),
+    }]}).tenants[0]
+
+
+def build_classifier(provider: str, local: LocalClassifier | None, tenant: Tenant | None,
+                     tenants: TenantsFile | None = None) -> Classifier:
+    """The classifier under test."""
+    if provider == "local":
+        if local is None:
+            raise ConfigError("--provider local needs a model: --model PATH or the tenant's llm.local_model_path")
+        return local
+    if tenant is None or tenant.llm.provider == "local":
+        raise ConfigError(f"--provider {provider} needs an OpenAI/Azure tenant (or OPENAI_API_KEY / "
+                          "AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT for --sample)")
+    price = (tenants or TenantsFile(tenants=[tenant])).price(tenant.llm.model)
+    if provider == "llm":
+        from autotriage.llm.openai_provider import OpenAIClassifier
+
+        return OpenAIClassifier(tenant, price)
+    if local is None:
+        raise ConfigError("--provider cascade needs a local model: --model PATH or llm.local_model_path")
+    threshold = tenant.llm.cascade_threshold if tenant.llm.cascade_threshold is not None else local.meta.threshold
+    return CascadeClassifier(tenant.id, local, FewShotOpenAIClassifier(tenant, price), threshold=threshold,
+                             few_shot=tenant.llm.few_shot)
+
+
+async def _measure(classifier: Classifier, items: list[tuple[LabelledTicket, Taxonomy]], concurrency: int,
+                   console: Console | None) -> list[EvalCase]:
+    try:
+        if console is None:
+            return await classify_cases(classifier, items, concurrency=concurrency)
+        columns = (TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("", total=len(items))
+            return await classify_cases(classifier, items, concurrency=concurrency,
+                                        on_done=lambda: progress.advance(task))
+    finally:
+        await classifier.close()
+
+
+def _finish(cases: list[EvalCase], facts: dict[str, str], local: LocalClassifier | None,
+            threshold: float | None) -> EvalRun:
+    report = evaluate(cases)
+    if local is not None and threshold is not None:
+        labelled_cases = [c for c in cases if c.truth is not None]
+        point = precision_at([c.confidence if c.predicted else -1.0 for c in labelled_cases],
+                             [c.correct for c in labelled_cases], threshold)
+        facts["local model at the cascade threshold"] = (
+            f"{threshold:.3f}: handles {point.coverage:.1%} without the LLM at precision "
+            f"{'-' if point.precision is None else f'{point.precision:.1%}'} (on this set)")
+    return EvalRun(report, facts, threshold, cases)
+
+
+async def sample_eval(psa: str, provider: str = "local", environ: Mapping[str, str] | None = None,
+                      console: Console | None = None, concurrency: int = 8) -> EvalRun:
+    """Train on a deterministic 80 % of a PSA's bundled history, evaluate on the held-out 20 %."""
+    sample = load_sample(psa)
+    train, test = holdout_split(labelled(sample.history), 0.2)
+    tenant_id = f"sample-{psa}"
+    started = time.perf_counter()
+    model = train_model(train, tenant=tenant_id, psa=psa)
+    trained_s = time.perf_counter() - started
+    local = LocalClassifier(model)
+    llm = llm_from_env(os.environ if environ is None else environ) if provider != "local" else None
+    tenant = _eval_tenant({**llm, "few_shot": 3}, tenant_id) if llm else None
+    classifier = build_classifier(provider, local, tenant)
+    taxonomies = sample_taxonomies(sample, tenant_id, psa)
+    cases = await _measure(classifier, [(e, taxonomies[e.scope]) for e in test], concurrency, console)
+    facts = {
+        "data": f"bundled {psa} history: {len(train)} train / {len(test)} held out (deterministic 80/20)",
+        "provider": provider if tenant is None else f"{provider} ({tenant.llm.provider} {tenant.llm.model})",
+        "training": f"{trained_s:.1f} s, {len(model.meta.labels)} categories",
+    }
+    threshold = model.meta.threshold if provider != "llm" else None
+    return _finish(cases, facts, local if provider != "llm" else None, threshold)
+
+
+def load_taxonomy_file(path: Path, tenant: Tenant) -> dict[str, Taxonomy]:
+    """Taxonomies from a JSON file in the bundled data's shape."""
+    from autotriage.sandbox.common import SampleData
+
+    try:
+        scopes = json.loads(path.read_text(encoding="utf-8"))["scopes"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"cannot read taxonomy {path} ({exc}): expected {{\"scopes\": [...]}}") from exc
+    return sample_taxonomies(SampleData(scopes=scopes), tenant.id, tenant.psa.kind.value)
+
+
+async def fetch_taxonomies(tenant: Tenant, scopes: set[str]) -> dict[str, Taxonomy]:
+    """The current taxonomy of each scope, read from the tenant's PSA."""
+    from autotriage.psa.registry import make_client
+
+    client = make_client(tenant)
+    try:
+        return {scope: await client.fetch_taxonomy(scope) for scope in sorted(scopes)}
+    finally:
+        await client.close()
+
+
+async def tenant_eval(args: argparse.Namespace, settings: Settings, console: Console | None) -> EvalRun:
+    """Evaluate on ``--data`` with the tenant's taxonomy and models."""
+    if args.data is None:
+        raise ConfigError("--tenant needs --data labelled.jsonl (or use --sample <psa>)")
+    tenants = load_tenants(settings.tenants_file)
+    tenant = tenants.get(args.tenant)
+    if tenant is None:
+        raise ConfigError(f"tenant {args.tenant!r} is not in {settings.tenants_file}")
+    examples = read_labelled(args.data)
+    scopes = {e.scope for e in examples}
+    if "" in scopes:
+        raise ConfigError(f"{args.data}: every ticket needs a 'scope' (board / queue / ticket type id)")
+    taxonomies = (load_taxonomy_file(args.taxonomy, tenant) if args.taxonomy
+                  else await fetch_taxonomies(tenant, scopes))
+    missing = scopes - set(taxonomies)
+    if missing:
+        raise ConfigError(f"no taxonomy for scope(s) {', '.join(sorted(missing))}")
+    model_path = args.model or tenant.llm.local_model_path
+    local = LocalClassifier.load(model_path) if model_path is not None and args.provider != "llm" else None
+    classifier = build_classifier(args.provider, local, tenant, tenants)
+    threshold = getattr(classifier, "threshold", None) if args.provider == "cascade" else (
+        local.meta.threshold if local else None)
+    cases = await _measure(classifier, [(e, taxonomies[e.scope]) for e in examples], args.concurrency, console)
+    facts = {"data": f"{args.data} ({len(examples)} tickets)", "provider": f"{args.provider} ({tenant.llm.provider} "
+             f"{tenant.llm.model})" if args.provider != "local" else "local"}
+    if local is not None:
+        facts["local model"] = f"{model_path} (id {local.meta.model_id}, {local.meta.n_examples} examples)"
+    return _finish(cases, facts, local, threshold)
+
+
+def run(args: argparse.Namespace, settings: Settings, console: Console | None = None) -> int:
+    """Evaluate, print, optionally write the report."""
+    console = console or Console()
+    if args.sample:
+        result = asyncio.run(sample_eval(args.sample, args.provider, console=console, concurrency=args.concurrency))
+        title = f"autotriage eval: {args.provider} on the bundled {args.sample} sample"
+    else:
+        result = asyncio.run(tenant_eval(args, settings, console))
+        title = f"autotriage eval: {args.provider} for tenant {args.tenant}"
+    print_report(console, result.report, title, result.facts, result.threshold)
+    if args.report:
+        md, png = write_report(result.report, args.report, title, result.facts, result.threshold)
+        console.print(f"report: {md} (plot {png})")
+    return 0
+
