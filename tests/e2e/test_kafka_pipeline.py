@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,10 @@ async def _run(tmp_path: Path, bootstrap: str, prefix: str, psas: list[str], per
     assert seen == expected
     not_applied = [(o.tenant, o.ticket_id, o.action.value, o.reason) for o in outcomes if o.action.value != "applied"]
     print("not applied:", not_applied[:10])
-    assert len(outcomes) - len(seen) == len(repeated), "a second outcome that is not a marked redelivery"
+    # at-least-once: a ticket can get extra outcome records after a crash, but only ones marked as redelivery
+    # (when the crash fell between the note and the outcome, the redelivery record is the ticket's only one)
+    first = Counter((o.tenant, o.ticket_id) for o in outcomes if o.detail != "redelivery")
+    assert max(first.values(), default=0) <= 1, "a second outcome that is not a marked redelivery"
     for t in tenants:
         for ticket_id in t.ids:
             assert t.sim.category_of(ticket_id) in t.sim.valid_paths(t.scopes[ticket_id]), (t.psa, ticket_id)
