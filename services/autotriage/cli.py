@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="validate the tenants file and settings without starting anything")
     common(doctor)
+
+    from autotriage.commands.parsers import add_commands
+
+    add_commands(sub, common)  # demo, learn, eval: each sets ``handler(args, settings) -> exit code``
     return parser
 
 
@@ -126,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
         configure_logging(settings.log_format if args.command in ("serve", "run") else "text", settings.log_level)
+        handler = getattr(args, "handler", None)
+        if handler is not None:
+            return int(handler(args, settings))
         if args.command == "serve":
             return asyncio.run(_serve(settings, [args.stage], args.create_topics))
         if args.command == "run":

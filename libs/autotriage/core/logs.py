@@ -40,5 +40,5 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka", "httpx", "openai", "aiohttp.access"):
+    for noisy in ("aiokafka", "kafka", "httpx", "httpx2", "openai", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

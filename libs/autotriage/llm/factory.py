@@ -7,16 +7,21 @@ from autotriage.llm.base import Classifier
 
 
 def make_classifier(tenant: Tenant, tenants: TenantsFile) -> Classifier:
-    """The tenant's configured classifier (OpenAI, Azure OpenAI or the local model)."""
+    """The tenant's configured classifier: OpenAI / Azure OpenAI, the local model, or both as a cascade."""
     if tenant.llm.provider == "local":
         from autotriage.local.provider import LocalClassifier
 
         assert tenant.llm.local_model_path is not None
         return LocalClassifier.load(tenant.llm.local_model_path)
+    price = tenants.price(tenant.llm.model)
+    if tenant.llm.local_model_path is not None:
+        # a local model in front of the LLM: confident tickets skip it, its neighbours become few-shot examples
+        from autotriage.local.cascade import build_cascade
+
+        return build_cascade(tenant, price)
     from autotriage.llm.openai_provider import OpenAIClassifier
 
-    model = tenant.llm.model
-    return OpenAIClassifier(tenant, tenants.price(model))
+    return OpenAIClassifier(tenant, price)
 
 
 class Classifiers:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,39 +20,29 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from autotriage.commands.common import PSAS, labelled, llm_from_env, sample_taxonomies
-from autotriage.commands.learn import AddCommon
+from autotriage.commands.common import labelled, llm_from_env, sample_taxonomies
 from autotriage.commands.report import print_report, write_report
 from autotriage.core.errors import AutotriageError, ConfigError
 from autotriage.core.models import Classification, Taxonomy, Verdict
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
 from autotriage.llm.base import Classifier
-from autotriage.local.cascade import FALLBACK_REASON, CascadeClassifier, FewShotOpenAIClassifier
+from autotriage.local.cascade import FALLBACK_REASON, LOCAL_REASON, CascadeClassifier, FewShotOpenAIClassifier
 from autotriage.local.dataset import LabelledTicket, holdout_split, read_labelled
-from autotriage.local.evaluation import EvalCase, EvalReport, evaluate, precision_at
+from autotriage.local.evaluation import (
+    DEFAULT_THRESHOLDS,
+    EvalCase,
+    EvalReport,
+    choose_threshold,
+    evaluate,
+    precision_at,
+)
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.training import train_model
 from autotriage.sandbox.common import load_sample
 
 PROVIDERS = ("local", "llm", "cascade")
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: AddCommon) -> None:
-    """``eval`` and its options."""
-    p = sub.add_parser("eval", help="measure the local model, the LLM or the cascade on labelled tickets")
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--tenant", help="tenant id (with --data)")
-    which.add_argument("--sample", choices=PSAS, help="the bundled sample data of a PSA (no tenants file needed)")
-    p.add_argument("--data", type=Path, help="labelled tickets (.jsonl or .csv)")
-    p.add_argument("--provider", choices=PROVIDERS, default="local")
-    p.add_argument("--model", type=Path, help="local model file (default: the tenant's llm.local_model_path)")
-    p.add_argument("--taxonomy", type=Path, help='taxonomy JSON {"scopes": [{"id", "name", "paths"}]} instead of '
-                   "reading it from the PSA")
-    p.add_argument("--report", type=Path, help="write a Markdown report here (and the plot next to it, .png)")
-    p.add_argument("--concurrency", type=int, default=8, help="tickets classified at once (LLM providers)")
-    common(p)
-    p.set_defaults(handler=run)
+TARGET_PRECISION = 0.95
 
 
 @dataclass
@@ -71,7 +62,7 @@ def decision_of(classifier: Classifier, result: Classification) -> str:
     if isinstance(classifier, CascadeClassifier):
         if result.reason == FALLBACK_REASON:
             return "fallback"
-        return "local" if result.reason == "local_confident" else "llm"
+        return "local" if result.reason == LOCAL_REASON else "llm"
     return "llm"
 
 
@@ -151,14 +142,25 @@ async def _measure(classifier: Classifier, items: list[tuple[LabelledTicket, Tax
 
 def _finish(cases: list[EvalCase], facts: dict[str, str], local: LocalClassifier | None,
             threshold: float | None) -> EvalRun:
-    report = evaluate(cases)
+    report = evaluate(cases, sorted({*DEFAULT_THRESHOLDS, *([threshold] if threshold is not None else [])}))
+    labelled_cases = [c for c in cases if c.truth is not None]
+    confidences = [c.confidence if c.predicted else -1.0 for c in labelled_cases]
+    correct = [c.correct for c in labelled_cases]
     if local is not None and threshold is not None:
-        labelled_cases = [c for c in cases if c.truth is not None]
-        point = precision_at([c.confidence if c.predicted else -1.0 for c in labelled_cases],
-                             [c.correct for c in labelled_cases], threshold)
+        if any(c.decision in {"llm", "fallback"} for c in labelled_cases):  # a cascade: count its picks
+            mine = [c for c in labelled_cases if c.decision == "local"]
+            share = len(mine) / len(labelled_cases)
+            precision = sum(c.correct for c in mine) / len(mine) if mine else None
+        else:
+            point = precision_at(confidences, correct, threshold)
+            share, precision = point.coverage, point.precision
         facts["local model at the cascade threshold"] = (
-            f"{threshold:.3f}: handles {point.coverage:.1%} without the LLM at precision "
-            f"{'-' if point.precision is None else f'{point.precision:.1%}'} (on this set)")
+            f"{threshold:.3f}: handles {share:.1%} without the LLM at precision "
+            f"{'-' if precision is None else f'{precision:.1%}'} (on this set)")
+    best = choose_threshold(confidences, correct, TARGET_PRECISION)
+    facts[f"coverage at >= {TARGET_PRECISION:.0%} precision"] = (
+        "not reached on this set" if best is None
+        else f"{best.coverage:.1%} (threshold {best.threshold:.3f} chosen on this set, precision {best.precision:.1%})")
     return EvalRun(report, facts, threshold, cases)
 
 
@@ -241,6 +243,7 @@ async def tenant_eval(args: argparse.Namespace, settings: Settings, console: Con
 def run(args: argparse.Namespace, settings: Settings, console: Console | None = None) -> int:
     """Evaluate, print, optionally write the report."""
     console = console or Console()
+    logging.getLogger().setLevel(logging.WARNING)  # per-request client logs would drown the tables
     if args.sample:
         result = asyncio.run(sample_eval(args.sample, args.provider, console=console, concurrency=args.concurrency))
         title = f"autotriage eval: {args.provider} on the bundled {args.sample} sample"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,22 +17,6 @@ from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
 from autotriage.local.dataset import LabelledTicket, read_labelled
 from autotriage.local.store import LocalModel, save_model
 from autotriage.local.training import TrainingConfig, train_model
-
-AddCommon = Callable[[argparse.ArgumentParser], None]
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: AddCommon) -> None:
-    """``learn`` and its options."""
-    p = sub.add_parser("learn", help="train the local model from closed, categorized tickets")
-    p.add_argument("--tenant", required=True, help="tenant id (from the tenants file)")
-    p.add_argument("--data", type=Path, help="labelled tickets (.jsonl or .csv) instead of the PSA's history")
-    p.add_argument("--out", type=Path, help="model file (default ./models/<tenant>/<scope-or-all>-<time>.joblib)")
-    p.add_argument("--scope", help="train for one scope only (CW board, Autotask queue, Halo ticket type id)")
-    p.add_argument("--limit", type=int, help="read at most this many history tickets from the PSA")
-    p.add_argument("--target-precision", dest="target_precision", type=float, default=0.95,
-                   help="precision the cascade threshold is chosen for (default 0.95)")
-    common(p)
-    p.set_defaults(handler=run)
 
 
 def default_model_path(tenant: str, scope: str | None, now: datetime | None = None) -> Path:

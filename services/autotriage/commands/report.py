@@ -83,8 +83,11 @@ def render_markdown(report: EvalReport, title: str, facts: dict[str, str], casca
 
 def plot_curve(report: EvalReport, path: Path, title: str) -> Path:
     """Precision against coverage over all thresholds (matplotlib, Agg backend)."""
+    import logging
+
     import matplotlib
 
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
@@ -95,7 +98,8 @@ def plot_curve(report: EvalReport, path: Path, title: str) -> Path:
     axes.set_xlabel("coverage (share of labelled tickets at or above the threshold)")
     axes.set_ylabel("precision")
     axes.set_xlim(0, 1.02)
-    axes.set_ylim(0, 1.02)
+    lowest = min((p.precision or 0.0 for p in report.curve), default=0.0)
+    axes.set_ylim(min(0.5, max(0.0, lowest - 0.05)), 1.02)
     axes.set_title(title, fontsize=10)
     axes.grid(alpha=0.3)
     figure.tight_layout()

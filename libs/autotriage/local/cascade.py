@@ -1,0 +1,117 @@
+"""The cascade: the local model first, the LLM only when the local model is not confident enough.
+
+* local confidence >= threshold (measured at training time for the target precision, or
+  ``llm.cascade_threshold``): the local verdict, no LLM call, no cost;
+* otherwise the LLM, with the k most similar past tickets as few-shot examples (``llm.few_shot``);
+* the LLM failing transiently, out of quota or paused: the local verdict, labelled ``llm_fallback`` (what may
+  be written with it is the writer's policy).
+
+Counts ``autotriage_local_model_decisions_total{tenant,decision}`` (local / llm / fallback).
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+
+from autotriage.core import metrics
+from autotriage.core.errors import TransientError
+from autotriage.core.models import Classification, Taxonomy, Ticket, Verdict
+from autotriage.core.tenants import Price, Tenant
+from autotriage.llm.base import Classifier
+from autotriage.llm.openai_provider import OpenAIClassifier, QuotaExhausted
+from autotriage.llm.prompt import Example
+from autotriage.local.provider import LocalClassifier, LocalPrediction
+
+LOCAL = "local"
+LLM = "llm"
+FALLBACK = "fallback"
+#: ``Classification.reason`` of a confident local verdict (the LLM was skipped).
+LOCAL_REASON = "local_confident"
+#: ``Classification.reason`` of a local verdict returned because the LLM was unavailable.
+FALLBACK_REASON = "llm_fallback"
+_QUOTA_REASONS = frozenset({"llm_quota_exhausted"})
+
+_FEW_SHOT: ContextVar[list[Example] | None] = ContextVar("autotriage_few_shot", default=None)
+
+
+class FewShotOpenAIClassifier(OpenAIClassifier):
+    """An ``OpenAIClassifier`` whose few-shot examples are those the cascade set for the current task
+    (a context variable, so concurrent tickets never see each other's examples)."""
+
+    @property
+    def examples(self) -> list[Example]:
+        """This ticket's examples (else the fixed ones)."""
+        current = _FEW_SHOT.get()
+        return current if current is not None else self._fixed_examples
+
+    @examples.setter
+    def examples(self, value: list[Example]) -> None:
+        self._fixed_examples = value
+
+
+class CascadeClassifier(Classifier):
+    """Local model + LLM (see the module docstring)."""
+
+    def __init__(self, tenant_id: str, local: LocalClassifier, llm: Classifier, *, threshold: float | None,
+                 few_shot: int = 0) -> None:
+        self.tenant_id = tenant_id
+        self.local = local
+        self.llm = llm
+        self.threshold = threshold
+        self.few_shot = few_shot
+        self.provider = f"{llm.provider}+local"
+
+    async def close(self) -> None:
+        await self.llm.close()
+        await self.local.close()
+
+    async def classify(self, ticket: Ticket, taxonomy: Taxonomy) -> Classification:
+        started = time.perf_counter()
+        prediction = self.local.predict(ticket, taxonomy)
+        local = prediction.classification
+        if self.threshold is not None and local.verdict is Verdict.CHOSEN and prediction.confidence >= self.threshold:
+            self._count(LOCAL)
+            return local.model_copy(update={"reason": LOCAL_REASON, "latency_s": time.perf_counter() - started})
+        if getattr(self.llm, "paused", False):
+            return self._fallback(prediction, "the LLM is paused (quota exhausted)", started)
+        token = _FEW_SHOT.set(self.local.examples(prediction, self.few_shot) if self.few_shot else [])
+        try:
+            result = await self.llm.classify(ticket, taxonomy)
+        except TransientError as exc:
+            return self._fallback(prediction, f"the LLM failed ({exc.reason})", started)
+        except QuotaExhausted:
+            return self._fallback(prediction, "the LLM account is out of quota", started)
+        finally:
+            _FEW_SHOT.reset(token)
+        if result.verdict is Verdict.NEEDS_HUMAN and result.reason in _QUOTA_REASONS:
+            return self._fallback(prediction, "the LLM account is out of quota", started, result)
+        self._count(LLM)
+        return result.model_copy(update={"latency_s": time.perf_counter() - started})
+
+    def _fallback(self, prediction: LocalPrediction, why: str, started: float,
+                  llm_result: Classification | None = None) -> Classification:
+        self._count(FALLBACK)
+        local = prediction.classification
+        update: dict[str, object] = {
+            "reason": FALLBACK_REASON,
+            "reasoning": f"{why}; local model's pick. {local.reasoning}".strip(),
+            "latency_s": time.perf_counter() - started,
+        }
+        if llm_result is not None:
+            update["usage"] = llm_result.usage
+        return local.model_copy(update=update)
+
+    def _count(self, decision: str) -> None:
+        metrics.LOCAL_MODEL_DECISIONS.labels(self.tenant_id, decision).inc()
+
+
+def build_cascade(tenant: Tenant, price: Price | None) -> CascadeClassifier:
+    """The tenant's cascade: its local model (``llm.local_model_path``) in front of its OpenAI/Azure model."""
+    assert tenant.llm.local_model_path is not None
+    local = LocalClassifier.load(tenant.llm.local_model_path)
+    threshold = tenant.llm.cascade_threshold
+    if threshold is None:
+        threshold = local.meta.threshold
+    llm = FewShotOpenAIClassifier(tenant, price)
+    return CascadeClassifier(tenant.id, local, llm, threshold=threshold, few_shot=tenant.llm.few_shot)

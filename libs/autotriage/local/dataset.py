@@ -1,0 +1,125 @@
+"""Labelled tickets for training and evaluation: readers (JSONL, CSV), a deterministic hold-out split and the
+hash that identifies a training set."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autotriage.core.errors import ConfigError
+from autotriage.core.models import Ticket
+
+PATH_SEPARATOR = ">"
+
+
+@dataclass(frozen=True)
+class LabelledTicket:
+    """A ticket's text, scope and final category path (``None``: noise, no category expected)."""
+
+    summary: str
+    description: str
+    path: tuple[str, ...] | None
+    scope: str = ""
+    id: str = ""
+
+    @property
+    def key(self) -> str:
+        """A stable identity used for the split and the data hash."""
+        return self.id or hashlib.sha256(f"{self.summary}\n{self.description}".encode()).hexdigest()[:16]
+
+    def ticket(self) -> Ticket:
+        """The standard ticket shape (what the classifier sees)."""
+        return Ticket(id=self.id or self.key, summary=self.summary, description=self.description, scope=self.scope)
+
+
+def parse_path(value: Any) -> tuple[str, ...] | None:
+    """A category path from a list (``["A", "B"]``) or a string (``"A > B"``); ``None`` when empty."""
+    if value is None:
+        return None
+    parts: list[str]
+    if isinstance(value, list | tuple):
+        parts = [str(p).strip() for p in value]
+    elif isinstance(value, str):
+        parts = [p.strip() for p in value.split(PATH_SEPARATOR)]
+    else:
+        raise ValueError(f"category must be a list or an 'A > B' string, not {type(value).__name__}")
+    parts = [p for p in parts if p]
+    return tuple(parts) or None
+
+
+def _row(row: dict[str, Any], where: str) -> LabelledTicket:
+    summary = str(row.get("summary") or "").strip()
+    description = str(row.get("details") or row.get("description") or "")
+    if not summary and not description.strip():
+        raise ConfigError(f"{where}: a ticket needs 'summary' or 'details'/'description'")
+    try:
+        path = parse_path(row.get("category"))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    scope = row.get("scope")
+    return LabelledTicket(summary=summary, description=description, path=path,
+                          scope="" if scope is None else str(scope), id=str(row.get("id") or ""))
+
+
+def read_labelled(path: Path) -> list[LabelledTicket]:
+    """Read ``.jsonl`` (one object a line) or ``.csv`` (header row): ``summary``, ``details``/``description``,
+    ``category`` (list or ``"A > B"``; empty = noise), optional ``scope`` and ``id``."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path} ({exc.strerror}): check the --data path") from exc
+    rows: list[LabelledTicket] = []
+    if path.suffix.lower() == ".csv":
+        for n, record in enumerate(csv.DictReader(text.splitlines()), start=2):
+            rows.append(_row({k.strip().lower(): v for k, v in record.items() if k}, f"{path}:{n}"))
+    elif path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{n}: not JSON ({exc.msg}); one JSON object per line expected") from exc
+            if not isinstance(record, dict):
+                raise ConfigError(f"{path}:{n}: expected a JSON object per line")
+            rows.append(_row(record, f"{path}:{n}"))
+    else:
+        raise ConfigError(f"{path}: unknown data format {path.suffix!r}; use .jsonl or .csv")
+    return rows
+
+
+def holdout_split(
+    examples: Sequence[LabelledTicket], fraction: float = 0.2, seed: str = "autotriage"
+) -> tuple[list[LabelledTicket], list[LabelledTicket]]:
+    """Deterministic, per-category (stratified) split: about ``fraction`` of every category is held out,
+    always keeping at least one example of each category for training. Order depends only on the data."""
+    groups: dict[tuple[str, ...] | None, list[LabelledTicket]] = defaultdict(list)
+    for example in examples:
+        groups[example.path].append(example)
+    train: list[LabelledTicket] = []
+    held: list[LabelledTicket] = []
+    for members in groups.values():
+        ordered = sorted(members, key=lambda e: hashlib.sha256(f"{seed}:{e.key}".encode()).hexdigest())
+        take = min(len(ordered) - 1, round(len(ordered) * fraction))
+        held += ordered[:take]
+        train += ordered[take:]
+    order = {id(e): i for i, e in enumerate(examples)}
+    return sorted(train, key=lambda e: order[id(e)]), sorted(held, key=lambda e: order[id(e)])
+
+
+def data_hash(examples: Iterable[LabelledTicket]) -> str:
+    """SHA-256 over the training examples (text, scope, path), independent of their order."""
+    lines = sorted(
+        json.dumps([e.summary, e.description, e.scope, list(e.path or ())], ensure_ascii=False) for e in examples
+    )
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()

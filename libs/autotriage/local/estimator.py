@@ -1,0 +1,140 @@
+"""The local model's estimator: TF-IDF word (1-2) and char_wb (2-5) n-grams, a linear classifier over category
+paths, a top-1 confidence calibrator, and the training vectors for nearest-neighbour few-shot examples.
+
+Why a top-1 calibrator rather than ``CalibratedClassifierCV``: MSP histories have many categories with one or
+two tickets, and ``CalibratedClassifierCV`` refuses a class with fewer examples than folds. What the cascade
+needs is the probability that the *chosen* category is right, so a Platt scaling on the top score and its
+margin over the runner-up, fitted on held-out predictions, is both possible and what is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import FeatureUnion
+from sklearn.preprocessing import normalize
+from sklearn.svm import LinearSVC
+
+Algorithm = Literal["linear_svc", "logreg"]
+ALGORITHMS: tuple[Algorithm, ...] = ("linear_svc", "logreg")
+MISSING_SCORE = -1e6
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+def make_vectorizer() -> FeatureUnion:
+    """Word uni/bigrams plus character 2-5-grams inside word boundaries (robust to typos and inflection)."""
+    return FeatureUnion([
+        ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode", min_df=1)),
+        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                 strip_accents="unicode", min_df=2)),
+    ])
+
+
+def make_linear(algorithm: Algorithm, c: float) -> Any:
+    """A one-vs-rest linear classifier."""
+    if algorithm == "linear_svc":
+        return LinearSVC(C=c)
+    return OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear"))
+
+
+def top_two(scores: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Per row: index of the best score, the best score, and its margin over the second best."""
+    best = np.argmax(scores, axis=1)
+    top = scores[np.arange(len(scores)), best]
+    if scores.shape[1] < 2:
+        return best, top, np.full(len(scores), 10.0)
+    second = np.partition(scores, -2, axis=1)[:, -2]
+    margin = np.where(second <= MISSING_SCORE / 2, 10.0, top - second)
+    return best, top, margin
+
+
+@dataclass(frozen=True)
+class TopCalibrator:
+    """P(the top-1 category is right) = sigmoid(a * top + b * margin + c)."""
+
+    a: float = 1.0
+    b: float = 3.0
+    c: float = -1.0
+
+    @classmethod
+    def fit(cls, top: FloatArray, margin: FloatArray, correct: NDArray[np.bool_]) -> TopCalibrator:
+        """Platt scaling on two features, with two weak anchor points so that a held-out set that is all
+        right (or all wrong) still gives a usable, conservative fit."""
+        if len(top) == 0:
+            return cls()
+        features = np.column_stack([top, np.minimum(margin, 10.0)])
+        anchors = np.array([[features[:, 0].min() - 1, 0.0], [features[:, 0].max() + 1, features[:, 1].max() + 1]])
+        x = np.vstack([features, anchors])
+        y = np.concatenate([correct.astype(int), [0, 1]])
+        weights = np.concatenate([np.ones(len(features)), [0.5, 0.5]])
+        model = LogisticRegression(C=1.0).fit(x, y, sample_weight=weights)
+        return cls(float(model.coef_[0][0]), float(model.coef_[0][1]), float(model.intercept_[0]))
+
+    def __call__(self, top: FloatArray, margin: FloatArray) -> FloatArray:
+        z = self.a * top + self.b * np.minimum(margin, 10.0) + self.c
+        result: FloatArray = 1.0 / (1.0 + np.exp(-z))
+        return result
+
+
+@dataclass
+class TextModel:
+    """A fitted vectorizer + linear classifier over ``n_labels`` label indices, and what few-shot needs."""
+
+    vectorizer: FeatureUnion
+    linear: Any
+    n_labels: int
+    calibrator: TopCalibrator
+    vectors: sparse.csr_matrix | None = None
+    vector_labels: IntArray | None = None
+    snippets: list[str] | None = None
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], labels: Sequence[int], n_labels: int, *, algorithm: Algorithm = "linear_svc",
+            c: float = 0.5, snippets: Sequence[str] | None = None) -> TextModel:
+        """Fit vectorizer and classifier (the calibrator is set by the trainer); with ``snippets`` (one per text)
+        also keep the training vectors for nearest-neighbour look-ups."""
+        vectorizer = make_vectorizer()
+        x = vectorizer.fit_transform(list(texts))
+        y = np.asarray(labels, dtype=np.int64)
+        linear = make_linear(algorithm, c).fit(x, y)
+        model = cls(vectorizer, linear, n_labels, TopCalibrator())
+        if snippets is not None:
+            model.vectors = normalize(x).astype(np.float32)
+            model.vector_labels = y
+            model.snippets = list(snippets)
+        return model
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """TF-IDF vectors, each row scaled to unit length (so a dot product is the cosine)."""
+        matrix: sparse.csr_matrix = normalize(self.vectorizer.transform(list(texts)))
+        return matrix
+
+    def scores(self, x: sparse.csr_matrix) -> FloatArray:
+        """Decision scores over all label indices (labels the classifier never saw get ``MISSING_SCORE``)."""
+        raw = np.asarray(self.linear.decision_function(x), dtype=np.float64)
+        if raw.ndim == 1:
+            raw = np.column_stack([-raw, raw])
+        out = np.full((x.shape[0], self.n_labels), MISSING_SCORE)
+        out[:, np.asarray(self.linear.classes_, dtype=np.int64)] = raw
+        return out
+
+    def neighbours(self, x: sparse.csr_matrix, k: int, allowed: NDArray[np.bool_]) -> list[tuple[int, float]]:
+        """The ``k`` most similar stored tickets (row index, cosine) whose label is ``allowed``."""
+        if self.vectors is None or self.vector_labels is None or k <= 0:
+            return []
+        similarity = np.asarray((self.vectors @ x.T.astype(np.float32)).todense()).ravel()
+        similarity[~allowed[self.vector_labels]] = -1.0
+        count = min(k, len(similarity))
+        best = np.argpartition(-similarity, count - 1)[:count]
+        ranked = sorted(best, key=lambda i: -similarity[i])
+        return [(int(i), float(similarity[i])) for i in ranked if similarity[i] > 0]

@@ -1,0 +1,172 @@
+"""The local model: data readers, the deterministic split, training, the versioned file, prediction."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from autotriage.core.errors import ConfigError
+from autotriage.core.models import Candidate, ConfidenceSource, PSAKind, Taxonomy, Ticket, Verdict
+from autotriage.local.dataset import LabelledTicket, data_hash, holdout_split, parse_path, read_labelled
+from autotriage.local.provider import LocalClassifier
+from autotriage.local.store import FORMAT_VERSION, MAGIC, load_model, read_meta, save_model
+from autotriage.local.training import train_model
+
+#: Words that identify each category, and neutral filler, for a small synthetic history.
+VOCAB: dict[tuple[str, ...], list[str]] = {
+    ("Hardware", "Printer"): ["printer", "paper jam", "toner", "printing", "tray"],
+    ("Network", "VPN"): ["vpn", "tunnel", "remote access", "anyconnect", "disconnects"],
+    ("Email", "Outlook"): ["outlook", "mailbox", "inbox", "calendar invite", "send mail"],
+    ("Accounts", "Password Reset"): ["password", "locked out", "reset", "login fails", "expired password"],
+    ("Backup", "Failure"): ["backup", "veeam job", "snapshot", "restore point", "backup failed"],
+    ("Hardware", "Laptop"): ["laptop", "battery", "screen", "keyboard", "won't boot"],
+}
+FILLER = ["please help", "since this morning", "urgent", "thanks", "for the front desk", "again", "asap"]
+
+
+def synthetic(per_category: int = 24, seed: int = 7, label_noise: float = 0.0) -> list[LabelledTicket]:
+    """A deterministic labelled history: category words, one word of another category and filler per ticket;
+    ``label_noise`` of the tickets carry a random category (as real histories do)."""
+    rng = random.Random(seed)
+    paths = list(VOCAB)
+    rows = []
+    for path, words in VOCAB.items():
+        for n in range(per_category):
+            own = rng.sample(words, 2)
+            other = rng.choice(VOCAB[rng.choice([p for p in paths if p != path])])
+            label = path if rng.random() >= label_noise else rng.choice(paths)
+            summary = f"{own[0]} {rng.choice(FILLER)}"
+            description = f"Hi, the {own[1]} and {other} problem, {rng.choice(FILLER)}. {rng.choice(FILLER)}"
+            rows.append(LabelledTicket(summary, description, label, scope="1", id=f"{path[-1][:3]}-{n}"))
+    return rows
+
+
+def taxonomy(paths: list[tuple[str, ...]], scope: str = "1") -> Taxonomy:
+    """A taxonomy whose candidate ids are ``c1``..``cN``."""
+    return Taxonomy(tenant="acme", psa=PSAKind.HALO, scope=scope, fetched_at=datetime.now(UTC),
+                    candidates=tuple(Candidate(id=f"c{i}", path=p) for i, p in enumerate(paths, start=1)))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained on the synthetic history, saved once for the module."""
+    model = train_model(synthetic(), tenant="acme", psa="halo")
+    return save_model(model, tmp_path_factory.mktemp("models") / "acme.joblib")
+
+
+def test_parse_path_accepts_lists_and_strings() -> None:
+    assert parse_path(["Hardware", " Laptop "]) == ("Hardware", "Laptop")
+    assert parse_path("Hardware > Laptop > Won't boot") == ("Hardware", "Laptop", "Won't boot")
+    assert parse_path("Hardware>Laptop") == ("Hardware", "Laptop")
+    assert parse_path("") is None
+    assert parse_path(None) is None
+
+
+def test_read_jsonl_and_csv(tmp_path: Path) -> None:
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text(json.dumps({"summary": "vpn down", "details": "cannot connect", "category": ["Network", "VPN"],
+                                 "scope": 12}) + "\n\n" + json.dumps({"summary": "OOO", "category": None}) + "\n")
+    csv_file = tmp_path / "t.csv"
+    csv_file.write_text("summary,description,category,scope\nprinter jam,tray 2,Hardware > Printer,3\n")
+    rows = read_labelled(jsonl)
+    assert [(r.summary, r.path, r.scope) for r in rows] == [("vpn down", ("Network", "VPN"), "12"),
+                                                          ("OOO", None, "")]
+    assert read_labelled(csv_file)[0] == LabelledTicket("printer jam", "tray 2", ("Hardware", "Printer"), "3")
+    bad = tmp_path / "t.txt"
+    bad.write_text("x")
+    with pytest.raises(ConfigError, match="unknown data format"):
+        read_labelled(bad)
+
+
+def test_holdout_split_is_deterministic_and_stratified() -> None:
+    rows = synthetic()
+    train, held = holdout_split(rows)
+    assert (train, held) == holdout_split(list(rows))
+    assert len(held) == 6 * round(24 * 0.2)
+    assert {r.path for r in train} == set(VOCAB)  # every category keeps training examples
+    singleton = [*rows, LabelledTicket("rare", "only one", ("Rare", "One"))]
+    assert ("Rare", "One") in {r.path for r in holdout_split(singleton)[0]}
+    assert data_hash(rows) == data_hash(list(reversed(rows))) != data_hash(rows[1:])
+
+
+def test_training_measures_and_records_metadata(trained: Path) -> None:
+    meta, _, _ = read_meta(trained)
+    assert meta.format_version == FORMAT_VERSION
+    assert (meta.tenant, meta.psa, meta.algorithm) == ("acme", "halo", "linear_svc")
+    assert meta.n_examples == 144 and meta.n_holdout == 30 and meta.refit
+    assert set(meta.labels) == set(VOCAB)
+    assert meta.holdout_accuracy is not None and meta.holdout_accuracy >= 0.9
+    assert meta.threshold is not None and meta.threshold_precision is not None and meta.threshold_precision >= 0.95
+    assert meta.threshold_table and meta.data_sha256 == data_hash(synthetic())
+    assert len(meta.model_id) == 12
+
+
+def test_too_little_data_is_refused() -> None:
+    with pytest.raises(ConfigError, match="at least 10 tickets in 2 categories"):
+        train_model(synthetic()[:5], tenant="acme")
+
+
+async def test_loaded_model_classifies_among_the_taxonomy(trained: Path) -> None:
+    classifier = LocalClassifier.load(trained)
+    result = await classifier.classify(
+        Ticket(id="1", summary="printer paper jam", description="the toner tray is stuck", scope="1"),
+        taxonomy(list(VOCAB)),
+    )
+    assert result.verdict is Verdict.CHOSEN and result.candidate is not None
+    assert result.candidate.path == ("Hardware", "Printer")
+    assert result.confidence_source is ConfidenceSource.CALIBRATED and 0.5 < result.confidence <= 1.0
+    assert (result.provider, result.usage.cost_usd) == ("local", 0.0)
+    assert "similar past tickets" in result.reasoning
+
+
+async def test_a_path_missing_from_the_taxonomy_is_never_returned(trained: Path) -> None:
+    classifier = LocalClassifier.load(trained)
+    ticket = Ticket(id="1", summary="printer paper jam", description="toner tray", scope="1")
+    without_printer = [p for p in VOCAB if p != ("Hardware", "Printer")]
+    result = await classifier.classify(ticket, taxonomy(without_printer))
+    assert result.candidate is not None and result.candidate.path != ("Hardware", "Printer")
+    assert result.candidate.path in without_printer
+    unknown = await classifier.classify(ticket, taxonomy([("Legacy", "Fax")]))
+    assert unknown.verdict is Verdict.ABSTAINED and unknown.candidate is None
+    # paths match case- and whitespace-insensitively
+    renamed = await classifier.classify(ticket, taxonomy([("hardware", "printer "), ("Network", "VPN")]))
+    assert renamed.candidate is not None and renamed.candidate.id == "c1"
+
+
+def test_a_file_of_another_format_version_is_refused(trained: Path, tmp_path: Path) -> None:
+    data = trained.read_bytes()
+    header_end = data.index(b"\n", len(MAGIC))
+    header = json.loads(data[len(MAGIC):header_end])
+    header["meta"]["format_version"] = FORMAT_VERSION + 1
+    other = tmp_path / "future.joblib"
+    other.write_bytes(MAGIC + json.dumps(header).encode() + data[header_end:])
+    with pytest.raises(ConfigError, match=rf"format version {FORMAT_VERSION + 1}.*retrain it with `autotriage learn"):
+        LocalClassifier.load(other)
+
+
+def test_foreign_and_damaged_files_are_refused(trained: Path, tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.joblib"
+    foreign.write_bytes(b"\x80\x04not ours")
+    with pytest.raises(ConfigError, match="not an autotriage local model file"):
+        load_model(foreign)
+    truncated = tmp_path / "truncated.joblib"
+    truncated.write_bytes(trained.read_bytes()[:-100])
+    with pytest.raises(ConfigError, match="checksum"):
+        load_model(truncated)
+    with pytest.raises(ConfigError, match="cannot read local model"):
+        load_model(tmp_path / "missing.joblib")
+
+
+def test_few_shot_examples_are_nearest_past_tickets_with_current_ids(trained: Path) -> None:
+    classifier = LocalClassifier.load(trained)
+    tax = taxonomy(list(VOCAB))
+    prediction = classifier.predict(Ticket(id="1", summary="vpn tunnel disconnects", description="", scope="1"), tax)
+    examples = classifier.examples(prediction, 3)
+    assert len(examples) == 3
+    vpn_id = next(c.id for c in tax.candidates if c.path == ("Network", "VPN"))
+    assert all(e.category_id == vpn_id for e in examples)
+    assert all("vpn" in e.text.lower() or "tunnel" in e.text.lower() for e in examples)
