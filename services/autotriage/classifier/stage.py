@@ -22,6 +22,7 @@ from autotriage.core.tenants import Policy, Tenant, TenantsFile
 from autotriage.llm.base import Classifier
 from autotriage.llm.factory import Classifiers
 from autotriage.llm.openai_provider import ContentFiltered, QuotaExhausted
+from autotriage.local.cascade import FALLBACK_REASON
 from autotriage.policy.budget import BUDGET_EXHAUSTED, BudgetLedger, Exhausted, estimate_usage, has_caps
 from autotriage.policy.noise import detect_noise
 from autotriage.policy.pii import Redactor, redact_ticket
@@ -110,7 +111,7 @@ class ClassifierStage(Stage[TicketEnriched]):
         budget = tenant.budget
         if not has_caps(budget):
             result = await self._classify(self.classifiers.get(tenant.id), ticket, event.taxonomy)
-            return policy.mode, _scrubbed(result, policy)
+            return _fallback_mode(policy.mode, result), _scrubbed(result, policy)
         estimate = estimate_usage(ticket, event.taxonomy, tenant.llm, self.tenants.price(tenant.llm.model))
         admitted = await self.budgets.reserve(tenant.id, budget, estimate)
         if isinstance(admitted, Exhausted):
@@ -121,7 +122,7 @@ class ClassifierStage(Stage[TicketEnriched]):
             usage = result.usage
         finally:
             await self.budgets.settle(admitted, budget, usage)
-        return policy.mode, _scrubbed(result, policy)
+        return _fallback_mode(policy.mode, result), _scrubbed(result, policy)
 
     async def _over_budget(
         self, tenant: Tenant, policy: Policy, ticket: Ticket, taxonomy: Taxonomy
@@ -153,3 +154,8 @@ def _scrubbed(result: Classification, policy: Policy) -> Classification:
     if not policy.redact_pii or not result.reasoning:
         return result
     return result.model_copy(update={"reasoning": Redactor().redact(result.reasoning)})
+
+
+def _fallback_mode(mode: str, result: Classification) -> str:
+    """The local model standing in for a failed LLM only suggests: it never applies on its own authority."""
+    return "suggest" if mode == "apply" and result.reason == FALLBACK_REASON else mode
