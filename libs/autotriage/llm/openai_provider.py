@@ -8,6 +8,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -77,6 +78,7 @@ class _Job:
     summary: str
     description: str
     scope_name: str
+    examples: Sequence[Example] = ()
 
 
 class OpenAIClassifier(Classifier):
@@ -113,9 +115,12 @@ class OpenAIClassifier(Classifier):
         """Whether the tenant is paused for the LLM after a quota error."""
         return time.monotonic() < self.paused_until
 
-    async def classify(self, ticket: Ticket, taxonomy: Taxonomy) -> Classification:
+    async def classify(
+        self, ticket: Ticket, taxonomy: Taxonomy, examples: Sequence[Example] | None = None
+    ) -> Classification:
         """Pick a candidate (one stage, or several above ``max_enum``); raise ``TransientError`` when retries
-        are exhausted, ``PermanentError`` for a rejected request (bad key, unknown deployment, bad request)."""
+        are exhausted, ``PermanentError`` for a rejected request (bad key, unknown deployment, bad request).
+        ``examples`` are this ticket's few-shot examples (default: the classifier's fixed ``examples``)."""
         started = time.perf_counter()
         if self.paused:
             result = self._needs_human("llm_quota_exhausted", "LLM account out of quota; tenant paused")
@@ -123,7 +128,8 @@ class OpenAIClassifier(Classifier):
             result = self._needs_human("empty_taxonomy", "no categories are allowed for this scope")
         else:
             summary, description = prepare_ticket_text(ticket, self.settings.ticket_token_budget)
-            job = _Job(ticket, summary, description, taxonomy.scope_name)
+            shots = self.examples if examples is None else examples
+            job = _Job(ticket, summary, description, taxonomy.scope_name, shots)
             result = await self._choose(job, list(taxonomy.candidates), depth=0)
         return result.model_copy(update={"latency_s": time.perf_counter() - started})
 
@@ -160,7 +166,7 @@ class OpenAIClassifier(Classifier):
         by_id = {s.id: c for s, c in zip(shown, candidates, strict=True)}
         alias = {c.id: s.id for s, c in zip(shown, candidates, strict=True)}
         ids = list(by_id)
-        examples = [Example(e.text, alias[e.category_id]) for e in self.examples if e.category_id in alias]
+        examples = [Example(e.text, alias[e.category_id]) for e in job.examples if e.category_id in alias]
         prompt = render_prompt(
             job.ticket, shown, summary=job.summary, description=job.description, scope_name=job.scope_name,
             examples=examples, system_template=self.tenant.prompt_template,

@@ -12,7 +12,6 @@ Counts ``autotriage_local_model_decisions_total{tenant,decision}`` (local / llm 
 from __future__ import annotations
 
 import time
-from contextvars import ContextVar
 
 from autotriage.core import metrics
 from autotriage.core.errors import TransientError
@@ -20,7 +19,6 @@ from autotriage.core.models import Classification, Taxonomy, Ticket, Verdict
 from autotriage.core.tenants import Price, Tenant
 from autotriage.llm.base import Classifier
 from autotriage.llm.openai_provider import OpenAIClassifier, QuotaExhausted
-from autotriage.llm.prompt import Example
 from autotriage.local.provider import LocalClassifier, LocalPrediction
 
 LOCAL = "local"
@@ -32,28 +30,12 @@ LOCAL_REASON = "local_confident"
 FALLBACK_REASON = "llm_fallback"
 _QUOTA_REASONS = frozenset({"llm_quota_exhausted"})
 
-_FEW_SHOT: ContextVar[list[Example] | None] = ContextVar("autotriage_few_shot", default=None)
-
-
-class FewShotOpenAIClassifier(OpenAIClassifier):
-    """An ``OpenAIClassifier`` whose few-shot examples are those the cascade set for the current task
-    (a context variable, so concurrent tickets never see each other's examples)."""
-
-    @property
-    def examples(self) -> list[Example]:
-        """This ticket's examples (else the fixed ones)."""
-        current = _FEW_SHOT.get()
-        return current if current is not None else self._fixed_examples
-
-    @examples.setter
-    def examples(self, value: list[Example]) -> None:
-        self._fixed_examples = value
 
 
 class CascadeClassifier(Classifier):
     """Local model + LLM (see the module docstring)."""
 
-    def __init__(self, tenant_id: str, local: LocalClassifier, llm: Classifier, *, threshold: float | None,
+    def __init__(self, tenant_id: str, local: LocalClassifier, llm: OpenAIClassifier, *, threshold: float | None,
                  few_shot: int = 0) -> None:
         self.tenant_id = tenant_id
         self.local = local
@@ -75,15 +57,13 @@ class CascadeClassifier(Classifier):
             return local.model_copy(update={"reason": LOCAL_REASON, "latency_s": time.perf_counter() - started})
         if getattr(self.llm, "paused", False):
             return self._fallback(prediction, "the LLM is paused (quota exhausted)", started)
-        token = _FEW_SHOT.set(self.local.examples(prediction, self.few_shot) if self.few_shot else [])
+        examples = self.local.examples(prediction, self.few_shot) if self.few_shot else []
         try:
-            result = await self.llm.classify(ticket, taxonomy)
+            result = await self.llm.classify(ticket, taxonomy, examples)
         except TransientError as exc:
             return self._fallback(prediction, f"the LLM failed ({exc.reason})", started)
         except QuotaExhausted:
             return self._fallback(prediction, "the LLM account is out of quota", started)
-        finally:
-            _FEW_SHOT.reset(token)
         if result.verdict is Verdict.NEEDS_HUMAN and result.reason in _QUOTA_REASONS:
             return self._fallback(prediction, "the LLM account is out of quota", started, result)
         self._count(LLM)
@@ -113,5 +93,5 @@ def build_cascade(tenant: Tenant, price: Price | None) -> CascadeClassifier:
     threshold = tenant.llm.cascade_threshold
     if threshold is None:
         threshold = local.meta.threshold
-    llm = FewShotOpenAIClassifier(tenant, price)
+    llm = OpenAIClassifier(tenant, price)
     return CascadeClassifier(tenant.id, local, llm, threshold=threshold, few_shot=tenant.llm.few_shot)

@@ -27,7 +27,7 @@ from autotriage.core.models import Classification, Taxonomy, Verdict
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
 from autotriage.llm.base import Classifier
-from autotriage.local.cascade import FALLBACK_REASON, LOCAL_REASON, CascadeClassifier, FewShotOpenAIClassifier
+from autotriage.local.cascade import FALLBACK_REASON, LOCAL_REASON, CascadeClassifier
 from autotriage.local.dataset import LabelledTicket, holdout_split, read_labelled
 from autotriage.local.evaluation import (
     DEFAULT_THRESHOLDS,
@@ -122,7 +122,7 @@ def build_classifier(provider: str, local: LocalClassifier | None, tenant: Tenan
     if local is None:
         raise ConfigError("--provider cascade needs a local model: --model PATH or llm.local_model_path")
     threshold = tenant.llm.cascade_threshold if tenant.llm.cascade_threshold is not None else local.meta.threshold
-    return CascadeClassifier(tenant.id, local, FewShotOpenAIClassifier(tenant, price), threshold=threshold,
+    return CascadeClassifier(tenant.id, local, OpenAIClassifier(tenant, price), threshold=threshold,
                              few_shot=tenant.llm.few_shot)
 
 
