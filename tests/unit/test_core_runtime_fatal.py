@@ -1,4 +1,4 @@
-"""A consume loop that cannot make its outputs durable stops the process instead of skipping records."""
+"""Shutdown and failure paths of the stage runtime: nothing accepted is skipped or spent early."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from autotriage.core.bus.base import Headers, Producer
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import Topics
+from autotriage.core.errors import TransientError
 from autotriage.core.events import TicketNormalized, encode
 from autotriage.core.models import PSAKind, Ticket
 from autotriage.core.runtime import Output, Stage, StageRunner
@@ -69,3 +70,37 @@ async def test_failed_output_stops_the_host_with_exit_code_1_and_commits_nothing
     # nothing was committed: a restarted consumer of the group gets the record again
     consumer = await bus.consumer([topics.name("tickets.normalized")], "autotriage.echo")
     assert len(await consumer.getmany(0.1, 10)) == 1
+
+
+class _FailsOnce(Stage[TicketNormalized]):
+    name = "fails-once"
+    input_topic = "tickets.normalized"
+    event_type = TicketNormalized
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def handle(self, event: TicketNormalized) -> Sequence[Output]:
+        self.calls += 1
+        raise TransientError("psa_server_error", "HTTP 503")
+
+
+async def test_a_retry_not_yet_due_at_shutdown_is_parked_not_spent() -> None:
+    bus = MemoryBus()
+    topics = Topics()
+    stage = _FailsOnce()
+    runner = StageRunner(stage, bus, topics, retry_delays_s=(30.0,), poll_timeout_s=0.05)
+    await bus.producer().send(topics.name("tickets.normalized"), encode(_event("7")), key=b"acme:7")
+    await runner.start()
+    retry_topic = topics.retry("tickets.normalized")
+    for _ in range(100):
+        if bus.records(retry_topic):
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # the retry loop has fetched the record and waits for its due time
+    await runner.stop()
+    parked = bus.records(retry_topic)
+    assert stage.calls == 1, "the retry was not handled early"
+    assert len(parked) == 2
+    assert parked[1].value == parked[0].value  # same attempt
+    assert parked[1].header("autotriage-not-before-ms") == parked[0].header("autotriage-not-before-ms")

@@ -235,8 +235,10 @@ class StageRunner(Generic[E]):
 
         async def run_key(group: list[Record]) -> None:
             for record in group:
-                if retry_loop:  # wait outside the semaphore: a record not yet due must not block the main loop
-                    await self._wait_until_due(record)
+                # wait outside the semaphore: a record not yet due must not block the main loop
+                if retry_loop and not await self._wait_until_due(record):
+                    pending.append(await self._park(record))  # stopping before it is due: keep it for later
+                    continue
                 async with self._semaphore:
                     pending.extend(await self._process(record))
 
@@ -277,21 +279,29 @@ class StageRunner(Generic[E]):
             record_outcome_metrics(event)
         return future
 
-    async def _wait_until_due(self, record: Record) -> None:
+    async def _wait_until_due(self, record: Record) -> bool:
+        """Sleep until the retry record is due; False when the stage is stopping before that."""
         not_before = record.header(HEADER_NOT_BEFORE)
         if not not_before:
-            return
+            return True
         delay = int(not_before) / 1000 - time.time()
-        if delay > 0:
-            health = self._health[True]
-            health.waiting += 1
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-            except TimeoutError:
-                return
-            finally:
-                health.waiting -= 1
-                health.last_progress = time.monotonic()  # the stall clock starts when the record is due
+        if delay <= 0:
+            return True
+        health = self._health[True]
+        health.waiting += 1
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+        except TimeoutError:
+            return True
+        finally:
+            health.waiting -= 1
+            health.last_progress = time.monotonic()  # the stall clock starts when the record is due
+        return False
+
+    async def _park(self, record: Record) -> asyncio.Future[Any]:
+        """Put a retry record that is not due yet back on the retry topic unchanged (same attempt and due time),
+        so a shutdown neither spends an attempt early nor loses it."""
+        return await self._bus.producer().send(record.topic, record.value, key=record.key, headers=record.headers)
 
     async def _retry(self, record: Record, event: Envelope, exc: TransientError) -> list[asyncio.Future[Any]]:
         attempt = event.attempt + 1
