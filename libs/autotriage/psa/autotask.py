@@ -1,8 +1,9 @@
 """Datto PSA / Autotask adapter (REST v1.0): zone discovery, HMAC-SHA1 webhooks, tickets, issue/sub-issue
 picklists, ``PATCH /Tickets`` with the id in the body, ticket notes, ``pageDetails`` paging.
 
-Reference: docs ``/work/shared/reference/psa-apis.md`` section 2. Autotask reports validation failures as
-HTTP 500 with ``{"errors": [...]}``: those are final (never retried) and their text is surfaced.
+Reference: Datto/Autotask REST API v1.0 (webhooks, Tickets, TicketNotes, entityInformation). Autotask
+reports validation failures as HTTP 500 with ``{"errors": [...]}``: those are final (never retried) and
+their text is surfaced.
 """
 
 from __future__ import annotations

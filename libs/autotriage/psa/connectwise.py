@@ -1,7 +1,7 @@
 """ConnectWise PSA (Manage) adapter: API-member Basic auth + clientId, signed callbacks, service tickets,
 board type/subtype/item associations, ticket notes.
 
-Reference: reference/psa-apis.md section 1. The traps handled here: the codebase comes from
+Reference: ConnectWise PSA REST API 3.0 and its callbacks. The traps handled here: the codebase comes from
 ``/login/companyinfo``; callbacks carry ``Entity`` as a JSON *string* and vary in key casing; the signing
 key is fetched from an attacker-controlled ``Metadata.key_url`` (allow-listed, public addresses only, no
 redirects); the description is the first ``detailDescriptionFlag`` note; PATCH must replace whole objects
