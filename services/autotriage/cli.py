@@ -150,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "doctor":
             tenants = load_tenants(settings.tenants_file)
             for tenant in tenants.tenants:
+                if tenant.llm.local_model_path is not None:  # a missing or foreign model fails here, not per ticket
+                    from autotriage.local.store import read_meta
+
+                    read_meta(tenant.llm.local_model_path)
                 print(
                     f"ok  {tenant.id:20s} {tenant.psa.kind.value:12s} llm={tenant.llm.provider}:{tenant.llm.model} "
                     f"mode={tenant.policy.mode}"

@@ -160,3 +160,15 @@ def test_doctor_bad_setting_exits_2_naming_variable(
     err = capsys.readouterr().err
     assert "configuration error" in err and "AUTOTRIAGE_PARTITIONS" in err
     assert "Traceback" not in err
+
+
+def test_doctor_refuses_a_missing_local_model(tenants_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tenants_file.parent / "models" / "acme.joblib"
+    text = tenants_file.read_text(encoding="utf-8").replace(
+        "    policy: {mode: suggest}",
+        f"    policy: {{mode: suggest}}\n    llm: {{provider: local, local_model_path: {missing}}}",
+    )
+    tenants_file.write_text(text, encoding="utf-8")
+    assert main(["doctor", "--tenants-file", str(tenants_file)]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and "autotriage learn" in err

@@ -10,7 +10,7 @@ from typing import Any
 from autotriage.core.bus.base import Headers, Producer
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import Topics
-from autotriage.core.errors import TransientError
+from autotriage.core.errors import ConfigError, TransientError
 from autotriage.core.events import TicketNormalized, encode
 from autotriage.core.models import PSAKind, Ticket
 from autotriage.core.runtime import Output, Stage, StageRunner
@@ -104,3 +104,35 @@ async def test_a_retry_not_yet_due_at_shutdown_is_parked_not_spent() -> None:
     assert len(parked) == 2
     assert parked[1].value == parked[0].value  # same attempt
     assert parked[1].header("autotriage-not-before-ms") == parked[0].header("autotriage-not-before-ms")
+
+
+class _Misconfigured(Stage[TicketNormalized]):
+    name = "misconfigured"
+    input_topic = "tickets.normalized"
+    event_type = TicketNormalized
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def handle(self, event: TicketNormalized) -> Sequence[Output]:
+        self.calls += 1
+        raise ConfigError("cannot read local model m.joblib: train one with `autotriage learn`")
+
+
+async def test_a_configuration_error_is_dead_lettered_at_once_with_its_message() -> None:
+    bus = MemoryBus()
+    topics = Topics()
+    stage = _Misconfigured()
+    runner = StageRunner(stage, bus, topics, retry_delays_s=(0.01, 0.01), poll_timeout_s=0.05)
+    await bus.producer().send(topics.name("tickets.normalized"), encode(_event("9")), key=b"acme:9")
+    await runner.start()
+    for _ in range(100):
+        if bus.records(topics.name("dlq")):
+            break
+        await asyncio.sleep(0.02)
+    await runner.stop()
+    dead = bus.records(topics.name("dlq"))
+    assert stage.calls == 1, "not retried"
+    assert len(dead) == 1
+    assert dead[0].header("autotriage-error-reason") == "config"
+    assert "autotriage learn" in (dead[0].header("autotriage-error-message") or "")

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from autotriage.core import metrics
 from autotriage.core.bus.base import Bus, Consumer, Headers, Record, TopicPartition
 from autotriage.core.bus.topics import DLQ, TICKETS_OUTCOMES, Topics
-from autotriage.core.errors import AutotriageError, PermanentError, PoisonMessage, TransientError
+from autotriage.core.errors import AutotriageError, ConfigError, PermanentError, PoisonMessage, TransientError
 from autotriage.core.events import Envelope, OutcomeRecorded, decode, encode, utcnow
 from autotriage.core.models import Action
 
@@ -258,7 +258,7 @@ class StageRunner(Generic[E]):
                 outputs = await self.stage.handle(event)
             except TransientError as exc:
                 return await self._retry(record, event, exc)
-            except PermanentError as exc:
+            except (PermanentError, ConfigError) as exc:  # no retry fixes these; the message names the fix
                 return await self._dead_letter(record, event, exc)
             except Exception as exc:  # a bug or an unexpected library error: retry, then dead-letter
                 log.exception("unexpected error", extra=_ctx(self.stage.name, event))
