@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from aiohttp import web
@@ -10,9 +11,10 @@ from autotriage.core import metrics
 from autotriage.core.bus.base import Bus
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import Topics
-from autotriage.core.runtime import StageRunner
+from autotriage.core.runtime import RunnerOptions, StageRunner
 from autotriage.core.service import Component, ServiceHost
 from autotriage.core.settings import Settings
+from autotriage.core.taxonomies import TaxonomyStore
 from autotriage.core.tenants import TenantsFile
 from autotriage.llm.factory import Classifiers
 from autotriage.psa.registry import PSAClients
@@ -36,12 +38,36 @@ def prime_metrics(tenants: TenantsFile, stages: Sequence[str]) -> None:
             metrics.STAGE_HEALTHY.labels(stage).set(1)
 
 
+def runner_options(settings: Settings, tenant_count: int) -> RunnerOptions:
+    """How stages consume: the settings, with revocation and drain timed inside the group's and host's limits.
+
+    One tenant may hold at most ``tenant_share`` of the handler slots (all of them when it is the only tenant),
+    so a tenant with a slow LLM or PSA cannot take the capacity the others need."""
+    share = 1.0 if tenant_count <= 1 else settings.tenant_share
+    return RunnerOptions(
+        window=max(settings.window, settings.concurrency),
+        concurrency=settings.concurrency,
+        tenant_cap=max(1, math.ceil(settings.concurrency * share)),
+        max_attempts=settings.max_attempts,
+        handle_timeout_s=settings.handle_timeout_s,
+        commit_interval_s=settings.commit_interval_s,
+        liveness_timeout_s=settings.liveness_timeout_s,
+        revoke_wait_s=max(1.0, settings.rebalance_timeout_ms / 1000 * 0.75),
+        drain_timeout_s=max(1.0, settings.drain_timeout_s - 5.0),
+    )
+
+
 def make_bus(settings: Settings, client_id: str = "autotriage") -> Bus:
     """The configured bus backend."""
     if settings.bus == "kafka":
         from autotriage.core.bus.kafka import KafkaBus
 
-        return KafkaBus(settings.kafka_bootstrap_servers, client_id=client_id)
+        return KafkaBus(
+            settings.kafka_bootstrap_servers,
+            client_id=client_id,
+            session_timeout_ms=settings.session_timeout_ms,
+            rebalance_timeout_ms=settings.rebalance_timeout_ms,
+        )
     return MemoryBus(default_partitions=settings.partitions)
 
 
@@ -64,20 +90,13 @@ def build_host(
         raise ValueError(f"unknown stage(s) {unknown}; choose from {', '.join(STAGES)}")
     prime_metrics(tenants, stages)
     bus = bus or make_bus(settings, client_id=f"autotriage-{'-'.join(stages) if len(stages) == 1 else 'all'}")
-    topics = Topics(settings.topic_prefix)
+    topics = Topics(settings.topic_prefix, settings.retry_tiers_s)
     app = web.Application(client_max_size=settings.max_body_bytes + 1024)
     components: list[Component] = []
+    options = runner_options(settings, len(tenants.tenants))
 
     def runner(stage: object) -> StageRunner:  # type: ignore[type-arg]
-        return StageRunner(
-            stage,  # type: ignore[arg-type]
-            bus,
-            topics,
-            max_batch=settings.max_batch,
-            concurrency=settings.concurrency,
-            retry_delays_s=settings.retry_delays_s,
-            stall_after_s=settings.liveness_stall_s,
-        )
+        return StageRunner(stage, bus, topics, options)  # type: ignore[arg-type]
 
     for name in stages:
         if name == "ingress":
@@ -93,11 +112,12 @@ def build_host(
         elif name == "normalizer":
             components.append(runner(NormalizerStage(PSAClients(tenants))))
         elif name == "taxonomy-cache":
-            components.append(runner(TaxonomyCacheStage(PSAClients(tenants), bus, topics, settings.taxonomy_ttl_s)))
+            store = TaxonomyStore(bus, topics)
+            components.append(runner(TaxonomyCacheStage(PSAClients(tenants), store, settings.taxonomy_ttl_s)))
         elif name == "classifier":
             from autotriage.classifier.stage import ClassifierStage
 
-            components.append(runner(ClassifierStage(tenants, classifiers)))
+            components.append(runner(ClassifierStage(tenants, classifiers, bus=bus, topics=topics)))
         elif name == "writer":
             components.append(runner(WriterStage(tenants, PSAClients(tenants))))
     port = settings.http_port

@@ -1,4 +1,5 @@
-"""StageRunner on the in-memory bus with small test stages: commits, ordering, retries, dead letters, host, drain."""
+"""StageRunner on the in-memory bus with small test stages: contiguous commits, ordering, retry tiers, tenant
+fairness and parking, deadlines, refused outputs, liveness, host, drain."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import orjson
 
-from autotriage.core.bus.base import Record
+from autotriage.core.bus.base import Headers, OutputRejected, Producer, Record
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import DLQ, TICKETS_NORMALIZED, TICKETS_OUTCOMES, Topics
 from autotriage.core.errors import PermanentError, TransientError
@@ -25,15 +27,16 @@ from autotriage.core.runtime import (
     HEADER_REASON,
     HEADER_SOURCE,
     HEADER_STAGE,
+    TENANT_PARKED,
     Output,
+    RunnerOptions,
     Stage,
     StageRunner,
 )
 from autotriage.core.service import ServiceHost
 
-TOPICS = Topics("t.")
+TOPICS = Topics("t.", (0.05, 0.1))
 INPUT = TOPICS.name(TICKETS_NORMALIZED)
-RETRY = TOPICS.retry(TICKETS_NORMALIZED)
 OUT = "echo.out"
 OCCURRED = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -58,9 +61,9 @@ class Echo(Stage[TicketNormalized]):
         return [Output(OUT, event)]
 
 
-def ticket_event(ticket_id: str, summary: str = "s") -> TicketNormalized:
+def ticket_event(ticket_id: str, summary: str = "s", tenant: str = "acme") -> TicketNormalized:
     ticket = Ticket(id=ticket_id, summary=summary, scope="1")
-    return TicketNormalized(tenant="acme", psa=PSAKind.HALO, ticket_id=ticket_id, occurred_at=OCCURRED, ticket=ticket)
+    return TicketNormalized(tenant=tenant, psa=PSAKind.HALO, ticket_id=ticket_id, occurred_at=OCCURRED, ticket=ticket)
 
 
 async def produce(bus: MemoryBus, *events: TicketNormalized) -> None:
@@ -69,9 +72,11 @@ async def produce(bus: MemoryBus, *events: TicketNormalized) -> None:
 
 
 @asynccontextmanager
-async def running(stage: Echo, bus: MemoryBus, **kwargs: object) -> AsyncIterator[StageRunner[TicketNormalized]]:
-    options: dict[str, object] = {"retry_delays_s": (0.05, 0.05), "poll_timeout_s": 0.05, **kwargs}
-    runner = StageRunner(stage, bus, TOPICS, **options)  # type: ignore[arg-type]
+async def running(
+    stage: Echo, bus: MemoryBus, topics: Topics = TOPICS, **kwargs: Any
+) -> AsyncIterator[StageRunner[TicketNormalized]]:
+    options: dict[str, Any] = {"max_attempts": 3, "poll_timeout_s": 0.02, "commit_interval_s": 0.02, **kwargs}
+    runner = StageRunner(stage, bus, topics, RunnerOptions(**options))
     await runner.start()
     try:
         yield runner
@@ -106,6 +111,10 @@ def outcomes(bus: MemoryBus) -> list[OutcomeRecorded]:
     return [decode(r.value, OutcomeRecorded) for r in bus.records(TOPICS.name(TICKETS_OUTCOMES))]
 
 
+def retries(bus: MemoryBus, topics: Topics = TOPICS) -> list[Record]:
+    return [r for topic in topics.retry_topics(TICKETS_NORMALIZED) for r in bus.records(topic)]
+
+
 def dead_letters(bus: MemoryBus) -> list[Record]:
     return bus.records(TOPICS.name(DLQ))
 
@@ -115,23 +124,25 @@ def dead_letter_count(stage: Echo, reason: str) -> float:
 
 
 # --- commit and ordering --------------------------------------------------------------------------------
-async def test_commit_only_after_whole_batch() -> None:
+async def test_commits_the_complete_prefix_while_a_slow_record_runs_and_others_flow_past_it() -> None:
     gate = asyncio.Event()
 
     async def behave(event: TicketNormalized) -> None:
         if event.ticket_id == "slow":
             await gate.wait()
 
-    bus, stage = MemoryBus(), Echo(behave)
+    bus, stage = MemoryBus(default_partitions=1), Echo(behave)
     await produce(bus, ticket_event("a"), ticket_event("slow"), ticket_event("b"))
     async with running(stage, bus):
-        await until(lambda: len(outputs(bus)) == 2)
-        await asyncio.sleep(0.05)
-        assert await uncommitted(bus, stage) == 3  # two outputs are out, but the batch is not done
+        await until(lambda: len(outputs(bus)) == 2)  # "b" is not held back by "slow": no batch barrier
+        await produce(bus, ticket_event("c"))
+        await until(lambda: len(outputs(bus)) == 3)  # new records keep being fetched and started
+        await asyncio.sleep(0.1)
+        assert await uncommitted(bus, stage) == 3  # "a" committed; "slow" and everything after it not yet
         gate.set()
-        await until(lambda: len(outputs(bus)) == 3)
+        await until(lambda: len(outputs(bus)) == 4)
         await all_committed(bus, stage)
-    assert sorted(e.ticket_id for e in outputs(bus)) == ["a", "b", "slow"]
+    assert sorted(e.ticket_id for e in outputs(bus)) == ["a", "b", "c", "slow"]
     assert all(e.occurred_at == OCCURRED for e in outputs(bus))
 
 
@@ -161,8 +172,26 @@ async def test_same_key_in_order_other_keys_concurrent() -> None:
     assert peak >= 2  # different keys ran at the same time
 
 
+async def test_a_full_window_pauses_fetching_while_the_loop_stays_alive() -> None:
+    gate = asyncio.Event()
+
+    async def behave(event: TicketNormalized) -> None:
+        await gate.wait()
+
+    bus, stage = MemoryBus(default_partitions=1), Echo(behave)
+    await produce(bus, *(ticket_event(f"t{n}") for n in range(10)))
+    async with running(stage, bus, window=4, concurrency=2, liveness_timeout_s=0.3) as runner:
+        await until(lambda: runner.in_flight == 4)
+        await asyncio.sleep(0.5)  # handlers hang far longer than the liveness timeout
+        assert runner.in_flight == 4  # no more fetched than the window holds
+        assert runner.healthy()  # a slow handler is not a dead stage
+        gate.set()
+        await until(lambda: len(outputs(bus)) == 10)
+        await all_committed(bus, stage)
+
+
 # --- retries and dead letters ---------------------------------------------------------------------------
-async def test_transient_error_goes_to_retry_topic_and_is_handled_again() -> None:
+async def test_transient_error_goes_to_a_retry_tier_and_is_handled_again_when_due() -> None:
     async def behave(event: TicketNormalized) -> None:
         if event.attempt == 0:
             raise TransientError("psa_rate_limited", "slow down", retry_after_s=0.1)
@@ -172,9 +201,10 @@ async def test_transient_error_goes_to_retry_topic_and_is_handled_again() -> Non
     await produce(bus, ticket_event("t1"))
     async with running(stage, bus):
         await until(lambda: len(outputs(bus)) == 1)
-    [retry] = bus.records(RETRY)
+    [retry] = retries(bus)
+    assert retry.topic == TOPICS.retry(TICKETS_NORMALIZED, 0.1)  # the tier that fits the server's Retry-After
     not_before = int(retry.header(HEADER_NOT_BEFORE) or 0)
-    assert sent_ms + 90 <= not_before <= sent_ms + 2000  # retry_after_s (0.1) beats the 0.05 s delay
+    assert sent_ms + 90 <= not_before <= sent_ms + 2000  # retry_after_s (0.1) beats the first tier (0.05)
     assert retry.header(HEADER_REASON) == "psa_rate_limited"
     assert retry.header(HEADER_STAGE) == stage.name
     assert retry.key == b"acme:t1"
@@ -183,6 +213,21 @@ async def test_transient_error_goes_to_retry_topic_and_is_handled_again() -> Non
     assert stage.calls[1][2] - stage.calls[0][2] >= 0.08  # handled again only once due
     assert outputs(bus)[0].attempt == 1
     assert dead_letters(bus) == [] and outcomes(bus) == []
+
+
+async def test_retry_after_is_capped_at_the_longest_tier() -> None:
+    async def behave(event: TicketNormalized) -> None:
+        if event.attempt == 0:
+            raise TransientError("psa_threshold", "hourly limit", retry_after_s=600)
+
+    bus, stage = MemoryBus(), Echo(behave)
+    await produce(bus, ticket_event("t1"))
+    started = time.time()
+    async with running(stage, bus):
+        await until(lambda: len(outputs(bus)) == 1)
+    [retry] = retries(bus)
+    assert retry.topic == TOPICS.retry(TICKETS_NORMALIZED, 0.1)
+    assert int(retry.header(HEADER_NOT_BEFORE) or 0) / 1000 <= started + 0.1 + 0.5
 
 
 async def test_exhausted_retries_dead_letter_with_failed_outcome() -> None:
@@ -196,11 +241,12 @@ async def test_exhausted_retries_dead_letter_with_failed_outcome() -> None:
         await until(lambda: len(outcomes(bus)) == 1)
         await until(lambda: len(dead_letters(bus)) == 1)
     assert [a for _, a, _ in stage.calls] == [0, 1, 2]
+    assert [r.topic for r in retries(bus)] == [TOPICS.retry(TICKETS_NORMALIZED, t) for t in (0.05, 0.1)]
     [letter] = dead_letters(bus)
     assert letter.header(HEADER_REASON) == "psa_server_error"
-    assert (letter.header(HEADER_MESSAGE) or "").startswith("gave up after 2 retries: HTTP 503 from halo")
+    assert (letter.header(HEADER_MESSAGE) or "").startswith("gave up after 3 attempts: HTTP 503 from halo")
     assert letter.header(HEADER_STAGE) == stage.name
-    assert (letter.header(HEADER_SOURCE) or "").startswith(f"{RETRY}/")
+    assert (letter.header(HEADER_SOURCE) or "").startswith(f"{TOPICS.retry(TICKETS_NORMALIZED, 0.1)}/")
     assert letter.key == b"acme:t1"
     assert decode(letter.value, TicketNormalized).ticket_id == "t1"
     [outcome] = outcomes(bus)
@@ -221,7 +267,7 @@ async def test_permanent_error_dead_letters_at_once() -> None:
         await until(lambda: len(outcomes(bus)) == 1)
         await until(lambda: len(dead_letters(bus)) == 1)
     assert len(stage.calls) == 1
-    assert bus.records(RETRY) == []
+    assert retries(bus) == []
     [letter] = dead_letters(bus)
     assert letter.header(HEADER_REASON) == "psa_http_400"
     assert letter.header(HEADER_MESSAGE) == "category not allowed"
@@ -265,22 +311,116 @@ async def test_unexpected_exception_retried_then_dead_lettered() -> None:
 
 
 async def test_waiting_retry_does_not_block_new_records() -> None:
-    """A record waiting in the retry topic for its due time must not hold a concurrency slot of the main loop."""
+    """A retry record not yet due holds neither a handler slot nor the poll loop."""
 
     async def behave(event: TicketNormalized) -> None:
         if event.ticket_id == "flaky" and event.attempt == 0:
             raise TransientError("psa_rate_limited", "slow down")
 
     bus, stage = MemoryBus(), Echo(behave)
+    topics = Topics("t.", (0.4,))
     await produce(bus, ticket_event("flaky"))
-    async with running(stage, bus, concurrency=1, retry_delays_s=(0.4,)):
-        await until(lambda: len(bus.records(RETRY)) == 1)
-        await asyncio.sleep(0.05)  # the retry loop has fetched it and waits for it to be due
+    async with running(stage, bus, topics, concurrency=1):
+        await until(lambda: len(retries(bus, topics)) == 1)
+        await asyncio.sleep(0.05)  # the retry partition is paused until its head is due
         started = time.monotonic()
         await produce(bus, ticket_event("fresh"))
         await until(lambda: any(e.ticket_id == "fresh" for e in outputs(bus)))
         assert time.monotonic() - started < 0.25
         await until(lambda: len(outputs(bus)) == 2)
+    assert [(t, a) for t, a, _ in stage.calls] == [("flaky", 0), ("fresh", 0), ("flaky", 1)]
+
+
+async def test_a_record_past_its_deadline_is_retried_and_frees_its_slot() -> None:
+    async def behave(event: TicketNormalized) -> None:
+        if event.attempt == 0 and event.ticket_id == "hangs":
+            await asyncio.sleep(30)
+
+    bus, stage = MemoryBus(), Echo(behave)
+    await produce(bus, ticket_event("hangs"), ticket_event("next"))
+    async with running(stage, bus, concurrency=1, handle_timeout_s=0.2):
+        await until(lambda: len(outputs(bus)) == 2)
+    [retry] = retries(bus)
+    assert retry.header(HEADER_REASON) == "handler_timeout"
+
+
+class _RefusingProducer(Producer):
+    """Refuses records over ``limit`` bytes the way a Kafka producer does (max_request_size)."""
+
+    def __init__(self, inner: Producer, limit: int) -> None:
+        self.inner, self.limit = inner, limit
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None, headers: Headers = ()) -> Any:
+        if len(value) > self.limit and topic.endswith(OUT):
+            raise OutputRejected(f"record of {len(value)} bytes for {topic} is too large")
+        return await self.inner.send(topic, value, key, headers)
+
+    async def flush(self) -> None:
+        await self.inner.flush()
+
+
+class _SmallBus(MemoryBus):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._refusing = _RefusingProducer(super().producer(), limit)
+
+    def producer(self) -> Producer:
+        return self._refusing
+
+
+async def test_an_output_the_bus_refuses_is_dead_lettered_not_a_crash_loop() -> None:
+    bus, stage = _SmallBus(limit=2000), Echo()
+    await produce(bus, ticket_event("huge", summary="x" * 5000), ticket_event("small"))
+    async with running(stage, bus) as runner:
+        await until(lambda: len(dead_letters(bus)) == 1 and len(outputs(bus)) == 1)
+        await all_committed(bus, stage)
+        assert runner.healthy() and runner.failure is None
+    [letter] = dead_letters(bus)
+    assert letter.header(HEADER_REASON) == "output_rejected"
+    assert "too large" in (letter.header(HEADER_MESSAGE) or "")
+    assert [(o.action, o.reason, o.ticket_id) for o in outcomes(bus)] == [(Action.FAILED, "output_rejected", "huge")]
+
+
+# --- tenants --------------------------------------------------------------------------------------------
+async def test_a_slow_tenant_cannot_take_the_slots_the_others_need() -> None:
+    gate = asyncio.Event()
+
+    async def behave(event: TicketNormalized) -> None:
+        if event.tenant == "slow":
+            await gate.wait()
+
+    bus, stage = MemoryBus(default_partitions=1), Echo(behave)
+    await produce(bus, *(ticket_event(f"s{n}", tenant="slow") for n in range(8)))
+    await produce(bus, *(ticket_event(f"q{n}", tenant="quick") for n in range(8)))
+    async with running(stage, bus, concurrency=4, tenant_cap=2) as runner:
+        await until(lambda: len(outputs(bus)) == 8)  # every quick record done while the slow ones hang
+        assert {e.tenant for e in outputs(bus)} == {"quick"}
+        assert runner._slots.held["slow"] == 2
+        gate.set()
+        await until(lambda: len(outputs(bus)) == 16)
+
+
+async def test_a_rate_limited_tenant_is_parked_and_its_records_wait_untried_in_a_retry_tier() -> None:
+    limited_until = time.monotonic() + 0.3
+
+    async def behave(event: TicketNormalized) -> None:
+        if event.tenant == "noisy" and time.monotonic() < limited_until:
+            raise TransientError("llm_rate_limited", "429", retry_after_s=0.1, tenant_wide=True)
+
+    bus, stage = MemoryBus(default_partitions=1), Echo(behave)
+    topics = Topics("t.", (0.05, 0.4))
+    await produce(bus, *(ticket_event(f"n{n}", tenant="noisy") for n in range(5)))
+    await produce(bus, *(ticket_event(f"c{n}", tenant="calm") for n in range(5)))
+    async with running(stage, bus, topics, concurrency=2, max_attempts=10):
+        await until(lambda: len([e for e in outputs(bus) if e.tenant == "calm"]) == 5, timeout=2)
+        await until(lambda: len(outputs(bus)) == 10, timeout=10)
+    parked = [r for r in retries(bus, topics) if r.header(HEADER_REASON) == TENANT_PARKED]
+    assert parked, "the noisy tenant's later records were parked, not tried"
+    assert all(decode(r.value, TicketNormalized).attempt == 0 for r in parked)  # parking spends no attempt
+    noisy_calls = [t for t, _, _ in stage.calls if t.startswith("n")]
+    assert len(noisy_calls) < 5 + len(parked)  # parked records were not tried while the tenant was parked
+    sample = REGISTRY.get_sample_value("autotriage_tenant_parked_total", {"stage": stage.name, "tenant": "noisy"})
+    assert sample and sample >= 1
 
 
 # --- host and drain -------------------------------------------------------------------------------------
@@ -309,7 +449,7 @@ async def get(port: int, path: str) -> tuple[int, str]:
 
 async def test_host_serves_health_and_metrics() -> None:
     bus, stage = MemoryBus(), Echo()
-    runner = StageRunner(stage, bus, TOPICS, poll_timeout_s=0.05)
+    runner = StageRunner(stage, bus, TOPICS, RunnerOptions(poll_timeout_s=0.02))
     host = ServiceHost(bus, [runner], host="127.0.0.1", port=0, drain_timeout_s=5)
     await host.start()
     try:
@@ -345,7 +485,7 @@ async def test_request_stop_drains_in_flight_record() -> None:
         await release.wait()
 
     bus, stage = MemoryBus(), Echo(behave)
-    runner = StageRunner(stage, bus, TOPICS, poll_timeout_s=0.05)
+    runner = StageRunner(stage, bus, TOPICS, RunnerOptions(poll_timeout_s=0.02))
     host = ServiceHost(bus, [runner], host="127.0.0.1", port=0, drain_timeout_s=5)
     run = asyncio.create_task(host.run())
     await until(lambda: runner.ready)

@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from autotriage.core import metrics
+from autotriage.core.bus.memory import MemoryBus
+from autotriage.core.bus.topics import Topics
 from autotriage.core.models import Candidate, PSAKind, Taxonomy, Ticket, Usage
 from autotriage.core.tenants import DEFAULT_PRICES, Budget, LLMSettings
 from autotriage.policy.budget import BudgetLedger, Exhausted, Reservation, estimate_usage
+from autotriage.policy.spend_board import SpendBoard
 
 
 class FakeClock:
@@ -147,10 +150,33 @@ async def test_strict_never_passes_the_cap() -> None:
     assert ledger.spent("strict", "day")[0] == pytest.approx(0.9)
 
 
-async def test_replicas_share_the_cap() -> None:
-    ledger = BudgetLedger(lambda: datetime(2026, 3, 4, tzinfo=UTC))
-    budget = Budget(usd_per_day=1.0, replicas=4)
-    assert [await spend(ledger, budget, 0.1, tenant="rep") for _ in range(4)] == [True, True, True, False]
+async def test_replicas_share_one_cap_through_the_spend_topic_and_a_restart_keeps_the_spend() -> None:
+    bus, topics = MemoryBus(), Topics("b.")
+    clock = lambda: datetime(2026, 3, 4, tzinfo=UTC)  # noqa: E731
+    boards = [SpendBoard(bus, topics, replica=f"r{n}") for n in range(3)]
+    for board in boards:
+        await board.start()
+    ledgers = [BudgetLedger(clock, board=board) for board in boards]
+    budget = Budget(usd_per_day=1.0)
+    admitted = [await spend(ledgers[n % 3], budget, 0.25, tenant="rep") for n in range(6)]
+    assert admitted == [True, True, True, True, False, False]  # 4 x 0.25 reach the cap, whichever replica asks
+    assert ledgers[2].spent("rep", "day")[0] == pytest.approx(1.0)  # every replica sees the total
+    restarted = BudgetLedger(clock, board=SpendBoard(bus, topics, replica="r0-new"))
+    await restarted._board.start()  # type: ignore[union-attr]
+    assert not await spend(restarted, budget, 0.25, tenant="rep")  # a new process still counts what was spent
+
+
+async def test_other_replicas_in_flight_reservations_count_against_the_cap() -> None:
+    bus, topics = MemoryBus(), Topics("b2.")
+    clock = lambda: datetime(2026, 3, 4, tzinfo=UTC)  # noqa: E731
+    first, second = SpendBoard(bus, topics, replica="a"), SpendBoard(bus, topics, replica="b")
+    await first.start()
+    await second.start()
+    budget = Budget(usd_per_day=1.0, strict=True)
+    one, two = BudgetLedger(clock, board=first), BudgetLedger(clock, board=second)
+    held = await one.reserve("inflight", budget, usage(0.8, 100))
+    assert isinstance(held, Reservation)
+    assert isinstance(await two.reserve("inflight", budget, usage(0.3, 100)), Exhausted)  # 0.8 held elsewhere
 
 
 async def test_tenants_and_uncapped_budgets_are_independent() -> None:

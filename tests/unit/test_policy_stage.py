@@ -9,8 +9,11 @@ import pytest
 
 from autotriage.classifier.stage import ClassifierStage
 from autotriage.core import metrics
-from autotriage.core.events import TicketClassified, TicketEnriched
+from autotriage.core.bus.memory import MemoryBus
+from autotriage.core.bus.topics import Topics
+from autotriage.core.events import OutcomeRecorded, TicketClassified, TicketEnriched
 from autotriage.core.models import Candidate, Classification, PSAKind, Taxonomy, Ticket, Usage, Verdict
+from autotriage.core.runtime import REDELIVERY
 from autotriage.core.tenants import Tenant, TenantsFile
 from autotriage.llm.base import Classifier
 from autotriage.llm.factory import Classifiers
@@ -67,12 +70,12 @@ def enriched(summary: str, description: str = "", ticket_id: str = "1001", **fie
 
 
 async def run(stage: ClassifierStage, event: TicketEnriched) -> TicketClassified | None:
+    """The stage's verdict (after which the runtime would confirm the output), or None when it made none."""
     outputs = await stage.handle(event)
-    if not outputs:
+    if not outputs or not isinstance(outputs[0].event, TicketClassified):
         return None
-    out = outputs[0].event
-    assert isinstance(out, TicketClassified)
-    return out
+    await stage.acknowledged(event)
+    return outputs[0].event
 
 
 def sample(name: str, labels: dict[str, str]) -> float:
@@ -146,6 +149,22 @@ async def test_each_ticket_is_classified_once() -> None:
     assert await run(stage, event.model_copy(update={"attempt": 1})) is None  # a redelivery
     assert await run(stage, enriched("Laptop will not boot (updated)")) is None  # a later event for the ticket
     assert len(fake.seen) == 1
+    [repeat] = await stage.handle(event)
+    assert isinstance(repeat.event, OutcomeRecorded)  # the duplicate is accounted for, not billed
+    assert (repeat.event.reason, repeat.event.detail) == ("already_classified", REDELIVERY)
+
+
+async def test_classify_once_survives_a_restart_through_the_ledger_topic() -> None:
+    bus, topics = MemoryBus(), Topics("l.")
+    first_fake, second_fake = FakeClassifier(), FakeClassifier()
+    first = ClassifierStage(tenants(), FakeClassifiers(tenants(), first_fake), bus=bus, topics=topics)
+    await first.start()
+    assert await run(first, enriched("Laptop will not boot")) is not None
+    await first.stop()
+    second = ClassifierStage(tenants(), FakeClassifiers(tenants(), second_fake), bus=bus, topics=topics)
+    await second.start()
+    assert await run(second, enriched("Laptop will not boot")) is None
+    assert second_fake.seen == []  # not billed twice
 
 
 async def test_budget_skip() -> None:

@@ -15,11 +15,18 @@ class AutotriageError(Exception):
 
 
 class TransientError(AutotriageError):
-    """Worth retrying later (429, 5xx, timeouts, a broker blip)."""
+    """Worth retrying later (429, 5xx, timeouts, a broker blip).
 
-    def __init__(self, reason: str, message: str, retry_after_s: float | None = None) -> None:
+    ``tenant_wide`` says the trouble is the tenant's, not the record's (its PSA or LLM account is rate limited or
+    down): the runtime then parks the tenant, sending its other records to the retry tiers without trying them,
+    so that they hold no capacity other tenants need."""
+
+    def __init__(
+        self, reason: str, message: str, retry_after_s: float | None = None, *, tenant_wide: bool = False
+    ) -> None:
         super().__init__(reason, message)
         self.retry_after_s = retry_after_s
+        self.tenant_wide = tenant_wide
 
 
 class PermanentError(AutotriageError):

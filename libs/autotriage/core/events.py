@@ -17,7 +17,7 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from autotriage.core.errors import PoisonMessage
-from autotriage.core.models import Action, Classification, PSAKind, Taxonomy, Ticket, Usage
+from autotriage.core.models import Action, Classification, PSAKind, Taxonomy, TaxonomyRef, Ticket, Usage
 
 SCHEMA_VERSION = 1
 
@@ -76,10 +76,13 @@ class TicketNormalized(Envelope):
 
 
 class TicketEnriched(Envelope):
-    """A ticket with the candidate categories valid for its scope."""
+    """A ticket with a reference to the candidate categories valid for its scope (resolved from the compacted
+    ``taxonomies`` topic by the classifier)."""
 
     ticket: Ticket
-    taxonomy: Taxonomy
+    taxonomy_ref: TaxonomyRef | None = None
+    #: Inline taxonomy of records written before taxonomies were carried by reference (still read, never written).
+    taxonomy: Taxonomy | None = None
 
 
 class TicketClassified(Envelope):

@@ -69,6 +69,48 @@ STAGE_HEALTHY = Gauge(
     registry=REGISTRY,
 )
 RETRIES = Counter("autotriage_retries_total", "Records sent to a retry topic", ["stage", "reason"], registry=REGISTRY)
+TENANT_IN_FLIGHT = Gauge(
+    "autotriage_tenant_in_flight",
+    "Records of a tenant holding a handler slot of a stage right now",
+    ["stage", "tenant"],
+    registry=REGISTRY,
+)
+TENANT_WAITING = Gauge(
+    "autotriage_tenant_waiting",
+    "Records of a tenant fetched and waiting for a handler slot of a stage",
+    ["stage", "tenant"],
+    registry=REGISTRY,
+)
+TENANT_PARKED = Counter(
+    "autotriage_tenant_parked_total",
+    "Records sent to a retry tier without being tried because their tenant is parked (rate limit, outage)",
+    ["stage", "tenant"],
+    registry=REGISTRY,
+)
+TENANT_PARKED_UNTIL = Gauge(
+    "autotriage_tenant_parked_until_timestamp_seconds",
+    "Unix time until which a tenant is parked in a stage (0 when it is not)",
+    ["stage", "tenant"],
+    registry=REGISTRY,
+)
+COMMITS = Counter(
+    "autotriage_consumer_commits_total",
+    "Offset commits by result (ok, rejected: the group moved on, error: retried at the next interval)",
+    ["stage", "result"],
+    registry=REGISTRY,
+)
+REBALANCES = Counter(
+    "autotriage_consumer_rebalances_total",
+    "Partitions revoked from a stage's consumer, by what happened to their in-flight records",
+    ["stage", "result"],
+    registry=REGISTRY,
+)
+WINDOW_FULL = Counter(
+    "autotriage_consumer_window_full_total",
+    "Times a stage paused fetching because its in-flight window was full",
+    ["stage"],
+    registry=REGISTRY,
+)
 DEAD_LETTERS = Counter(
     "autotriage_dead_letter_total",
     "Records sent to the dead-letter topic",

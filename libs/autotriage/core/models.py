@@ -53,12 +53,38 @@ class Taxonomy(Frozen):
         digest = hashlib.sha256("\n".join(f"{c.id}={c.label}" for c in self.candidates).encode())
         return digest.hexdigest()[:12]
 
+    def ref(self) -> TaxonomyRef:
+        """What events carry instead of the taxonomy itself."""
+        return TaxonomyRef(tenant=self.tenant, scope=self.scope, version=self.version, fetched_at=self.fetched_at,
+                           candidates=len(self.candidates))
+
     def by_id(self, candidate_id: str) -> Candidate | None:
         """The candidate with this id, if it is part of the taxonomy."""
         for candidate in self.candidates:
             if candidate.id == candidate_id:
                 return candidate
         return None
+
+
+class TaxonomyRef(Frozen):
+    """A taxonomy by reference: the compacted ``taxonomies`` topic holds it under ``key`` (events stay small
+    whatever the taxonomy's size)."""
+
+    tenant: str
+    scope: str
+    version: str
+    fetched_at: datetime
+    candidates: int = 0
+
+    @property
+    def key(self) -> bytes:
+        """The taxonomy's key in the compacted topic."""
+        return taxonomy_key(self.tenant, self.scope)
+
+
+def taxonomy_key(tenant: str, scope: str) -> bytes:
+    """The key of a scope's taxonomy in the compacted ``taxonomies`` topic."""
+    return f"{tenant}:{scope}".encode()
 
 
 class CategoryState(Frozen):

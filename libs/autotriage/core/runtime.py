@@ -1,29 +1,43 @@
-"""Stage runtime: consume, handle, produce, commit - plus retries, dead letters, health and metrics.
+"""Stage runtime: continuous consume, handle, produce and commit, with retries, dead letters, health and metrics.
 
-At-least-once: offsets are committed only after every output of the batch was acknowledged by the bus.
-Records with the same key (one ticket) are handled in order; different keys run concurrently (bounded).
-Transient failures go to ``<input>.retry`` with a growing delay, permanent ones to the dead-letter topic
-with error headers, and a ``failed`` outcome is recorded so that no accepted ticket goes unaccounted for.
+How a record moves (one consumer per stage process, subscribed to the input topic and its retry tiers):
+
+- The poll loop fetches only as many records as the in-flight *window* has room for and starts each at once;
+  a full window pauses the partitions instead of blocking the loop, and the loop never sleeps on a record.
+- Records of one key (one ticket) run in order; different keys run concurrently on fair handler slots: a freed
+  slot goes to the tenant holding the fewest, no tenant holds more than its cap, and a tenant whose PSA or LLM
+  is rate limited or down is *parked* - its records go to a retry tier untried instead of waiting for a slot.
+- Each partition commits, every ``commit_interval_s``, the highest offset below which every record is handled
+  and its outputs are acknowledged (at-least-once, nothing skipped).
+- Transient failures go to ``<input>.retry.<tier>`` with a due time (``Retry-After`` capped at the longest tier);
+  a retry partition whose head is not due is paused and re-read from that record when it is due. Permanent
+  failures, outputs the bus refuses (too large) and records out of attempts go to the dead-letter topic with a
+  reason, and a ``failed`` outcome is recorded, so no accepted ticket goes unaccounted for.
+- On a rebalance the revoked partitions start nothing new, their in-flight records get a little less than the
+  group's rebalance timeout to finish, what is complete is committed, the rest is dropped (redelivered to the
+  new owner); a commit the group rejects is not retried.
+- Liveness is the poll loop's own heartbeat, so a stage that is slow because its LLM or PSA is slow stays alive;
+  readiness is having joined the group. Everything runs in one ``TaskGroup``: nothing outlives the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from autotriage.core import metrics
-from autotriage.core.bus.base import Bus, Consumer, Headers, Record, TopicPartition
+from autotriage.core.bus.base import Bus, CommitRejected, Consumer, Headers, OutputRejected, Record, TopicPartition
 from autotriage.core.bus.topics import DLQ, TICKETS_OUTCOMES, Topics
 from autotriage.core.errors import AutotriageError, ConfigError, PermanentError, PoisonMessage, TransientError
 from autotriage.core.events import Envelope, OutcomeRecorded, decode, encode, utcnow
+from autotriage.core.fair import FairSlots, Parked
 from autotriage.core.models import Action
+from autotriage.core.offsets import PartitionOffsets
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +51,8 @@ HEADER_SOURCE = "autotriage-source"
 _OWN_HEADERS = frozenset({HEADER_NOT_BEFORE, HEADER_REASON, HEADER_MESSAGE, HEADER_STAGE, HEADER_SOURCE})
 #: ``OutcomeRecorded.detail`` of a repeated outcome after an at-least-once redelivery (not counted again).
 REDELIVERY = "redelivery"
+#: Reason header of a record sent to a retry tier untried because its tenant was parked.
+TENANT_PARKED = "tenant_parked"
 
 
 @dataclass(frozen=True)
@@ -60,23 +76,50 @@ class Stage(ABC, Generic[E]):
     async def stop(self) -> None:
         """Close clients after the last record."""
 
+    async def on_assigned(self, partitions: set[int]) -> None:
+        """Input partitions this process now owns (to load per-partition state); called before their records."""
+
     @abstractmethod
     async def handle(self, event: E) -> Sequence[Output]:
         """Handle one event; raise TransientError to retry later, PermanentError to dead-letter it."""
 
+    async def acknowledged(self, event: E) -> None:
+        """The outputs of ``event`` are acknowledged by the bus (record durable state that must follow them)."""
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    """How a stage consumes (see the module docstring); the defaults suit a production stage."""
+
+    window: int = 256
+    concurrency: int = 16
+    tenant_cap: int | None = None
+    max_attempts: int = 6
+    handle_timeout_s: float = 120.0
+    commit_interval_s: float = 1.0
+    poll_timeout_s: float = 0.1
+    liveness_timeout_s: float = 60.0
+    revoke_wait_s: float = 45.0
+    drain_timeout_s: float = 25.0
+
+
+@dataclass(frozen=True)
+class _Diverted:
+    """The record went to a retry tier or the dead-letter topic instead: these are those sends."""
+
+    acks: list[asyncio.Future[Any]]
+
+
+class _FatalBusError(Exception):
+    """An output could be neither produced nor dead-lettered: stop, so the process restarts from its commit."""
+
 
 @dataclass
-class _LoopHealth:
-    """Liveness bookkeeping of one consume loop (main and retry each have their own, so that one idle loop
-    cannot hide the other's stall)."""
-
-    lag: int = 0
-    last_progress: float = field(default_factory=time.monotonic)
-    busy: bool = False  # a fetched batch is not committed yet: its records are work waiting, like lag
-    waiting: int = 0  # retry records sleeping until their not-before time: scheduled, not stuck
-
-    def stalled(self, now: float, after_s: float) -> bool:
-        return (self.lag > 0 or self.busy) and self.waiting == 0 and now - self.last_progress > after_s
+class _InFlight:
+    record: Record
+    offsets: PartitionOffsets
+    task: asyncio.Task[None] | None = None
+    handling: bool = False  # holds a slot: on revoke it gets time to finish instead of being dropped at once
 
 
 def record_outcome_metrics(outcome: OutcomeRecorded) -> None:
@@ -86,191 +129,331 @@ def record_outcome_metrics(outcome: OutcomeRecorded) -> None:
     metrics.END_TO_END.labels(outcome.tenant, outcome.action.value).observe(max(0.0, latency))
 
 
-class StageRunner(Generic[E]):
-    """Runs one stage on a bus: one loop for the input topic and one for its retry topic."""
+def tenant_of(key: bytes | None) -> str:
+    """The tenant of a record from its key ``tenant:ticket`` (no decoding needed)."""
+    if not key:
+        return "-"
+    return key.split(b":", 1)[0].decode("utf-8", "replace")
 
-    def __init__(
-        self,
-        stage: Stage[E],
-        bus: Bus,
-        topics: Topics,
-        *,
-        max_batch: int = 100,
-        concurrency: int = 16,
-        retry_delays_s: Sequence[float] = (1.0, 5.0, 30.0, 60.0),
-        stall_after_s: float = 120.0,
-        poll_timeout_s: float = 0.5,
-    ) -> None:
+
+class StageRunner(Generic[E]):
+    """Runs one stage on a bus (see the module docstring)."""
+
+    def __init__(self, stage: Stage[E], bus: Bus, topics: Topics, options: RunnerOptions | None = None) -> None:
         self.stage = stage
         self._bus = bus
         self._topics = topics
-        self._max_batch = max_batch
-        self._semaphore = asyncio.Semaphore(concurrency)
-        self._retry_delays = tuple(retry_delays_s)
-        self._stall_after_s = stall_after_s
-        self._poll_timeout_s = poll_timeout_s
-        self._stopping = asyncio.Event()
-        self._idle = {False: asyncio.Event(), True: asyncio.Event()}  # by retry_loop: no batch in flight
-        for event in self._idle.values():
-            event.set()
-        self._health = {False: _LoopHealth(), True: _LoopHealth()}  # by retry_loop
-        self._tasks: list[asyncio.Task[None]] = []
-        self._ready = False
+        self.options = opts = options or RunnerOptions()
+        self._slots = FairSlots(opts.concurrency, opts.tenant_cap)
+        self._input = topics.name(stage.input_topic)
+        self._retry_topics = set(topics.retry_topics(stage.input_topic))
         self._labels = stage.name
-        #: Set when a consume loop died; ``on_fatal`` (set by the host) is then called once.
+        self._stopping = asyncio.Event()
+        self._consumer: Consumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._tg: asyncio.TaskGroup | None = None
+        self._offsets: dict[TopicPartition, PartitionOffsets] = {}
+        self._in_flight: dict[asyncio.Task[None], _InFlight] = {}
+        self._key_tail: dict[bytes | None, asyncio.Future[None]] = {}
+        self._retry_paused: dict[TopicPartition, float] = {}  # partition -> wall-clock time its head is due
+        self._window_paused = False
+        self._revoking: set[TopicPartition] = set()
+        self._joined = False
+        self._beat = time.monotonic()
+        self._commit_failing_since: float | None = None
+        self._next_lag = 0.0
+        self._parked_shown: set[str] = set()
+        #: Set when the consume loop died; ``on_fatal`` (set by the host) is then called once.
         self.failure: BaseException | None = None
         self.on_fatal: Callable[[], None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Start the stage and its consume loops."""
+        """Start the stage and its consume loop."""
         await self.stage.start()
         group = f"{self._topics.prefix}{self.stage.name}"
-        main = await self._bus.consumer(
-            [self._topics.name(self.stage.input_topic)], group, on_revoked=functools.partial(self._on_revoked, False)
+        self._consumer = await self._bus.consumer(
+            [self._input, *sorted(self._retry_topics)], group, on_revoked=self._on_revoked,
+            on_assigned=self._on_assigned,
         )
-        retry = await self._bus.consumer(
-            [self._topics.retry(self.stage.input_topic)],
-            f"{group}.retry",
-            on_revoked=functools.partial(self._on_revoked, True),
-        )
-        self._tasks = [
-            asyncio.create_task(self._loop(main, retry_loop=False), name=f"{self.stage.name}-main"),
-            asyncio.create_task(self._loop(retry, retry_loop=True), name=f"{self.stage.name}-retry"),
-        ]
-        self._ready = True
+        self._task = asyncio.create_task(self._loop(self._consumer), name=f"{self.stage.name}-consume")
         metrics.STAGE_HEALTHY.labels(self._labels).set(1)
 
     async def stop(self) -> None:
-        """Stop fetching, let in-flight work finish and commit, then close."""
+        """Stop fetching, let in-flight work finish (bounded) and commit it, then close."""
         self._stopping.set()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._ready = False
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._joined = False
         await self.stage.stop()
 
     @property
     def ready(self) -> bool:
-        """Whether the stage is consuming."""
-        return self._ready and all(not t.done() for t in self._tasks)
+        """Readiness: the consumer has joined its group (it may own no partition: more replicas than partitions)."""
+        return self._joined and self._task is not None and not self._task.done()
 
     def healthy(self) -> bool:
-        """Liveness: the loops are alive and the stage is not stuck with work waiting."""
-        if any(t.done() and not self._stopping.is_set() for t in self._tasks):
-            return False
-        now = time.monotonic()
-        stalled = any(h.stalled(now, self._stall_after_s) for h in self._health.values())
-        metrics.STAGE_HEALTHY.labels(self._labels).set(0 if stalled else 1)
-        return not stalled
+        """Liveness: the poll loop is alive and polling, and commits are not failing for long. Slow handlers (a
+        slow LLM or PSA) do not count: they hold slots, not the loop."""
+        if self._task is not None and self._task.done() and not self._stopping.is_set():
+            ok = False
+        else:
+            now = time.monotonic()
+            failing = self._commit_failing_since is not None and now - self._commit_failing_since > 300
+            ok = now - self._beat < self.options.liveness_timeout_s and not failing
+        metrics.STAGE_HEALTHY.labels(self._labels).set(1 if ok else 0)
+        return ok
 
-    async def _on_revoked(self, retry_loop: bool, partitions: set[TopicPartition]) -> None:
-        # The loop commits after each batch; waiting for idle means the revoked partitions' work is committed.
+    @property
+    def in_flight(self) -> int:
+        """Records fetched and not finished."""
+        return len(self._in_flight)
+
+    # --- rebalance ----------------------------------------------------------------------------------
+    async def _on_assigned(self, partitions: set[TopicPartition]) -> None:
+        for tp in partitions:
+            if tp not in self._offsets:
+                self._offsets[tp] = PartitionOffsets()
+        own = {p for t, p in partitions if t == self._input}
+        if own:
+            await self.stage.on_assigned(own)
+        self._joined = True
+
+    async def _on_revoked(self, partitions: set[TopicPartition]) -> None:
+        """Start nothing new on the revoked partitions, give their running records a bounded time, commit what is
+        complete, drop the rest (the new owner reads it again)."""
+        self._revoking |= partitions
         try:
-            await asyncio.wait_for(self._idle[retry_loop].wait(), timeout=60)
-        except TimeoutError:
-            log.warning("rebalance while a batch is still running", extra={"stage": self.stage.name})
+            mine = [f for f in self._in_flight.values() if (f.record.topic, f.record.partition) in partitions]
+            for flight in mine:
+                if not flight.handling and flight.task is not None:
+                    flight.task.cancel()
+            running = [f.task for f in mine if f.task is not None and not f.task.done()]
+            if running:
+                await asyncio.wait(running, timeout=self.options.revoke_wait_s)
+            await self._commit(only=partitions)
+            dropped = [f.task for f in mine if f.task is not None and not f.task.done()]
+            for task in dropped:
+                task.cancel()
+            metrics.REBALANCES.labels(self._labels, "completed").inc(len(mine) - len(dropped))
+            if dropped:
+                metrics.REBALANCES.labels(self._labels, "dropped").inc(len(dropped))
+                log.warning("rebalance: %d in-flight records dropped (redelivered to the new owner)", len(dropped),
+                            extra={"stage": self.stage.name})
+        finally:
+            for tp in partitions:
+                self._offsets.pop(tp, None)
+                self._retry_paused.pop(tp, None)
+            self._revoking -= partitions
 
     # --- consume loop -------------------------------------------------------------------------------
-    async def _loop(self, consumer: Consumer, *, retry_loop: bool) -> None:
+    async def _loop(self, consumer: Consumer) -> None:
         try:
-            await self._consume(consumer, retry_loop=retry_loop)
-        except Exception as exc:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                await self._poll(consumer)
+                await self._drain()
+                self._cancel_all()
+        except BaseException as exc:
+            failure = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) and exc.exceptions else exc
+            if isinstance(failure, asyncio.CancelledError):
+                raise
             # The consumer's position is past records that were not committed: continuing would skip them.
             # Stop instead, so the process restarts from the last commit (at-least-once, nothing lost).
-            self.failure = exc
-            log.exception("%s loop failed; stopping so the stage restarts from its last commit", self.stage.name)
+            self.failure = failure
+            log.error("%s consume loop failed (%s: %s); stopping so the stage restarts from its last commit",
+                      self.stage.name, type(failure).__name__, failure, exc_info=failure)
             if self.on_fatal is not None:
                 self.on_fatal()
         finally:
+            self._tg = None
+            try:
+                await self._commit()
+            except Exception:  # best effort on the way out; uncommitted records are redelivered
+                log.warning("final commit failed", extra={"stage": self.stage.name})
             await consumer.stop()
 
-    async def _commit(self, consumer: Consumer, offsets: dict[TopicPartition, int]) -> None:
-        """Commit, riding out a short broker outage (coordinator moving, broker restarting)."""
-        for attempt in range(1, 8):
-            try:
-                await consumer.commit(offsets)
-                return
-            except Exception as exc:
-                if attempt == 7:
-                    raise
-                log.warning("commit failed (%s), retrying", exc, extra={"stage": self.stage.name})
-                await asyncio.sleep(min(8.0, 0.25 * 2**attempt))
-
-    async def _consume(self, consumer: Consumer, *, retry_loop: bool) -> None:
-        health = self._health[retry_loop]
+    async def _poll(self, consumer: Consumer) -> None:
+        opts = self.options
+        next_commit = time.monotonic() + opts.commit_interval_s
         while not self._stopping.is_set():
-            records = await consumer.getmany(self._poll_timeout_s, self._max_batch)
-            if not records:
-                await self._update_lag(consumer, health, idle=True)
-                continue
-            self._idle[retry_loop].clear()
-            health.busy = True
-            try:
+            self._beat = time.monotonic()
+            self._resume_due(consumer)
+            free = opts.window - len(self._in_flight)
+            if free <= 0:
+                if not self._window_paused:
+                    metrics.WINDOW_FULL.labels(self._labels).inc()
+                self._window_paused = True
+                consumer.pause(consumer.assignment())
+            elif self._window_paused:
+                self._window_paused = False
+                consumer.resume(consumer.assignment() - set(self._retry_paused))
+            records = await consumer.getmany(opts.poll_timeout_s, max(1, free))
+            if records:
                 metrics.STAGE_CONSUMED.labels(self._labels).inc(len(records))
-                await self._process_batch(records, retry_loop=retry_loop)
-                await self._bus.producer().flush()
-                await self._commit(consumer, _next_offsets(records))
-                health.last_progress = time.monotonic()
-                metrics.CONSUMER_PROGRESS.labels(self._labels).set(time.time())
-            finally:
-                health.busy = False
-                self._idle[retry_loop].set()
-            await self._update_lag(consumer, health, idle=False)
+                for record in records:
+                    self._admit(consumer, record)
+            now = time.monotonic()
+            if now >= next_commit:
+                next_commit = now + opts.commit_interval_s
+                await self._commit()
+                await self._update_lag(consumer)
 
-    async def _update_lag(self, consumer: Consumer, health: _LoopHealth, *, idle: bool) -> None:
-        try:
-            health.lag = await consumer.lag()
-        except Exception:  # lag is best effort; the broker may be restarting
+    def _admit(self, consumer: Consumer, record: Record) -> None:
+        """Start a fetched record, or put a not-yet-due retry partition back to sleep."""
+        tp = (record.topic, record.partition)
+        offsets = self._offsets.get(tp)
+        if offsets is None or tp in self._revoking or tp in self._retry_paused:
+            return  # not ours (any more), or behind a retry record that is not due: it is read again later
+        if record.topic in self._retry_topics:
+            due = _due(record)
+            if due > time.time():
+                consumer.seek(tp, record.offset)
+                consumer.pause({tp})
+                self._retry_paused[tp] = due
+                return
+        offsets.start(record.offset)
+        flight = _InFlight(record, offsets)
+        if self._tg is None:
+            raise RuntimeError("records are admitted only inside the consume loop's task group")
+        task = self._tg.create_task(self._run(flight), name=f"{self.stage.name}-{record.offset}")
+        flight.task = task
+        self._in_flight[task] = flight
+
+    def _resume_due(self, consumer: Consumer) -> None:
+        if not self._retry_paused:
             return
-        metrics.CONSUMER_LAG.labels(self._labels).set(sum(h.lag for h in self._health.values()))
-        if idle and health.lag == 0:
-            health.last_progress = time.monotonic()
-            metrics.CONSUMER_PROGRESS.labels(self._labels).set(time.time())
+        now = time.time()
+        due = {tp for tp, at in self._retry_paused.items() if at <= now}
+        for tp in due:
+            del self._retry_paused[tp]
+        if due and not self._window_paused:
+            consumer.resume(due)
 
-    async def _process_batch(self, records: list[Record], *, retry_loop: bool) -> None:
-        by_key: dict[bytes | None, list[Record]] = defaultdict(list)
-        for record in records:
-            by_key[record.key].append(record)
-        pending: list[asyncio.Future[Any]] = []
-
-        async def run_key(group: list[Record]) -> None:
-            for record in group:
-                # wait outside the semaphore: a record not yet due must not block the main loop
-                if retry_loop and not await self._wait_until_due(record):
-                    pending.append(await self._park(record))  # stopping before it is due: keep it for later
-                    continue
-                async with self._semaphore:
-                    pending.extend(await self._process(record))
-
-        await asyncio.gather(*(run_key(group) for group in by_key.values()))
+    async def _drain(self) -> None:
+        """On stop: let running records finish within the drain timeout; the rest is redelivered after restart."""
+        pending = [t for t in self._in_flight if not t.done()]
         if pending:
-            await asyncio.gather(*pending)
+            log.info("draining %d in-flight records", len(pending), extra={"stage": self.stage.name})
+            await asyncio.wait(pending, timeout=self.options.drain_timeout_s)
 
-    async def _process(self, record: Record) -> list[asyncio.Future[Any]]:
+    def _cancel_all(self) -> None:
+        for task in list(self._in_flight):
+            task.cancel()
+
+    # --- one record ---------------------------------------------------------------------------------
+    async def _run(self, flight: _InFlight) -> None:
+        """Handle one record after the previous record of its key, wait for its outputs, mark it complete."""
+        record = flight.record
+        previous = self._key_tail.get(record.key)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._key_tail[record.key] = mine
+        try:
+            if previous is not None:
+                await previous
+            acks, handled = await self._process(flight)
+            if acks and not await self._acknowledged(flight, acks):
+                handled = None
+            if handled is not None:
+                try:
+                    await self.stage.acknowledged(handled)
+                except Exception:  # state after the fact (de-duplication) is best effort, the outputs are out
+                    log.exception("after-acknowledgement step failed", extra=_ctx(self.stage.name, handled))
+            flight.offsets.complete(record.offset)
+        finally:
+            if not mine.done():
+                mine.set_result(None)
+            if self._key_tail.get(record.key) is mine:
+                del self._key_tail[record.key]
+            task = asyncio.current_task()
+            if task is not None:
+                self._in_flight.pop(task, None)
+
+    async def _acknowledged(self, flight: _InFlight, acks: list[asyncio.Future[Any]]) -> bool:
+        """Wait for the bus to acknowledge a record's outputs (True); a refused output dead-letters the record."""
+        results = await asyncio.gather(*acks, return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if not failures:
+            return True
+        refused = next((f for f in failures if isinstance(f, OutputRejected)), None)
+        if refused is None:
+            raise _FatalBusError(f"outputs of {flight.record.topic}/{flight.record.offset} not acknowledged: "
+                                 f"{failures[0]!r}") from failures[0]
+        event = self._decode_quietly(flight.record)
+        dead = await self._dead_letter(flight.record, event, PermanentError("output_rejected", str(refused)))
+        again = await asyncio.gather(*dead, return_exceptions=True)
+        if any(isinstance(r, BaseException) for r in again):
+            raise _FatalBusError(f"could not dead-letter {flight.record.topic}/{flight.record.offset}: {again!r}")
+        return False
+
+    def _decode_quietly(self, record: Record) -> E | None:
+        try:
+            return decode(record.value, self.stage.event_type)
+        except PoisonMessage:
+            return None
+
+    async def _process(self, flight: _InFlight) -> tuple[list[asyncio.Future[Any]], E | None]:
+        """The sends of a record's outputs, and the event when the stage handled it (not retried or dead-lettered)."""
+        record = flight.record
+        try:
+            event = decode(record.value, self.stage.event_type)
+        except PoisonMessage as exc:
+            return await self._dead_letter(record, None, exc), None
+        tenant = tenant_of(record.key)
+        gauge = metrics.TENANT_WAITING.labels(self._labels, tenant)
+        gauge.inc()
+        try:
+            await self._slots.acquire(tenant)
+        except Parked as parked:
+            return await self._park(record, event, parked.until), None
+        finally:
+            gauge.dec()
+        flight.handling = True
         started = time.perf_counter()
         metrics.STAGE_IN_FLIGHT.labels(self._labels).inc()
+        metrics.TENANT_IN_FLIGHT.labels(self._labels, tenant).inc()
         try:
+            outputs = await self._handle(record, event, tenant)
+            if isinstance(outputs, _Diverted):
+                return outputs.acks, None
             try:
-                event = decode(record.value, self.stage.event_type)
-            except PoisonMessage as exc:
-                return await self._dead_letter(record, None, exc)
-            try:
-                outputs = await self.stage.handle(event)
-            except TransientError as exc:
-                return await self._retry(record, event, exc)
-            except (PermanentError, ConfigError) as exc:  # no retry fixes these; the message names the fix
-                return await self._dead_letter(record, event, exc)
-            except Exception as exc:  # a bug or an unexpected library error: retry, then dead-letter
-                log.exception("unexpected error", extra=_ctx(self.stage.name, event))
-                return await self._retry(record, event, TransientError("unexpected", f"{type(exc).__name__}: {exc}"))
-            futures = [await self._send(o.topic, o.event) for o in outputs]
-            result = "ok" if outputs else "skipped"
-            metrics.STAGE_PROCESSED.labels(self._labels, result).inc()
-            return futures
+                futures = [await self._send(o.topic, o.event) for o in outputs]
+            except OutputRejected as exc:
+                return await self._dead_letter(record, event, PermanentError("output_rejected", str(exc))), None
+            metrics.STAGE_PROCESSED.labels(self._labels, "ok" if outputs else "skipped").inc()
+            return futures, event
         finally:
+            self._slots.release(tenant)
+            metrics.TENANT_IN_FLIGHT.labels(self._labels, tenant).dec()
             metrics.STAGE_IN_FLIGHT.labels(self._labels).dec()
             metrics.STAGE_DURATION.labels(self._labels).observe(time.perf_counter() - started)
 
+    async def _handle(self, record: Record, event: E, tenant: str) -> Sequence[Output] | _Diverted:
+        """The stage's outputs, or the sends that retried or dead-lettered the record instead."""
+        deadline = asyncio.timeout(self.options.handle_timeout_s)
+        try:
+            async with deadline:
+                return await self.stage.handle(event)
+        except TimeoutError as exc:
+            limit = self.options.handle_timeout_s
+            timed_out = (
+                TransientError("handler_timeout", f"not handled within {limit:.0f}s (AUTOTRIAGE_HANDLE_TIMEOUT_S)")
+                if deadline.expired()
+                else TransientError("timeout", f"{type(exc).__name__}: {exc}")
+            )
+            return _Diverted(await self._retry(record, event, timed_out))
+        except TransientError as exc:
+            if exc.tenant_wide:
+                self._park_tenant(tenant, exc)
+            return _Diverted(await self._retry(record, event, exc))
+        except (PermanentError, ConfigError) as exc:  # no retry fixes these; the message names the fix
+            return _Diverted(await self._dead_letter(record, event, exc))
+        except Exception as exc:  # a bug or an unexpected library error: retry, then dead-letter
+            log.exception("unexpected error", extra=_ctx(self.stage.name, event))
+            unexpected = TransientError("unexpected", f"{type(exc).__name__}: {exc}")
+            return _Diverted(await self._retry(record, event, unexpected))
+
+    # --- outputs ------------------------------------------------------------------------------------
     async def _send(self, logical_topic: str, event: Envelope, headers: Headers = ()) -> asyncio.Future[Any]:
         topic = self._topics.name(logical_topic)
         future = await self._bus.producer().send(topic, encode(event), key=event.key, headers=headers)
@@ -279,53 +462,49 @@ class StageRunner(Generic[E]):
             record_outcome_metrics(event)
         return future
 
-    async def _wait_until_due(self, record: Record) -> bool:
-        """Sleep until the retry record is due; False when the stage is stopping before that."""
-        not_before = record.header(HEADER_NOT_BEFORE)
-        if not not_before:
-            return True
-        delay = int(not_before) / 1000 - time.time()
-        if delay <= 0:
-            return True
-        health = self._health[True]
-        health.waiting += 1
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-        except TimeoutError:
-            return True
-        finally:
-            health.waiting -= 1
-            health.last_progress = time.monotonic()  # the stall clock starts when the record is due
-        return False
+    def _park_tenant(self, tenant: str, exc: TransientError) -> None:
+        tiers = self._topics.retry_tiers_s
+        delay = min(max(exc.retry_after_s or 0.0, tiers[0]), tiers[-1])
+        until = time.time() + delay
+        if self._slots.parked_until(tenant) is None:
+            log.warning("tenant parked for %.0fs (%s): its records wait in the retry tiers", delay, exc.reason,
+                        extra={"stage": self.stage.name, "tenant": tenant})
+        self._slots.park(tenant, until)
+        metrics.TENANT_PARKED_UNTIL.labels(self._labels, tenant).set(until)
 
-    async def _park(self, record: Record) -> asyncio.Future[Any]:
-        """Put a retry record that is not due yet back on the retry topic unchanged (same attempt and due time),
-        so a shutdown neither spends an attempt early nor loses it."""
-        return await self._bus.producer().send(record.topic, record.value, key=record.key, headers=record.headers)
+    async def _park(self, record: Record, event: Envelope, until: float) -> list[asyncio.Future[Any]]:
+        """Send a parked tenant's record to the retry tier of its wait, untried: the attempt is not spent."""
+        metrics.TENANT_PARKED.labels(self._labels, tenant_of(record.key)).inc()
+        return [await self._to_retry_tier(record, event, until - time.time(), until, TENANT_PARKED, "tenant parked")]
 
     async def _retry(self, record: Record, event: Envelope, exc: TransientError) -> list[asyncio.Future[Any]]:
         attempt = event.attempt + 1
-        if attempt > len(self._retry_delays):
-            gave_up = PermanentError(exc.reason, f"gave up after {event.attempt} retries: {exc.message}")
+        if attempt >= self.options.max_attempts:
+            gave_up = PermanentError(exc.reason, f"gave up after {attempt} attempts: {exc.message}")
             return await self._dead_letter(record, event, gave_up)
-        delay = max(self._retry_delays[attempt - 1], exc.retry_after_s or 0.0)
-        if self._stopping.is_set():
-            delay = min(delay, 1.0)
-        headers: Headers = (
-            (HEADER_NOT_BEFORE, str(int((time.time() + delay) * 1000)).encode()),
-            (HEADER_REASON, exc.reason.encode()),
-            (HEADER_MESSAGE, exc.message[:500].encode()),
-            (HEADER_STAGE, self.stage.name.encode()),
-        )
-        retry_topic = self._topics.retry(self.stage.input_topic)
+        tiers = self._topics.retry_tiers_s
+        delay = tiers[min(attempt, len(tiers)) - 1]
+        if exc.retry_after_s:
+            delay = max(delay, min(exc.retry_after_s, tiers[-1]))  # a server's Retry-After, capped
         again = event.model_copy(update={"attempt": attempt})
-        future = await self._bus.producer().send(retry_topic, encode(again), key=event.key, headers=headers)
+        future = await self._to_retry_tier(record, again, delay, time.time() + delay, exc.reason, exc.message)
         metrics.RETRIES.labels(self._labels, exc.reason).inc()
         metrics.STAGE_PROCESSED.labels(self._labels, "retry").inc()
-        log.warning(
-            "transient failure, retry %d in %.0fs: %s", attempt, delay, exc.message, extra=_ctx(self.stage.name, event)
-        )
+        log.warning("transient failure, retry %d in %.0fs: %s", attempt, delay, exc.message,
+                    extra=_ctx(self.stage.name, event))
         return [future]
+
+    async def _to_retry_tier(
+        self, record: Record, event: Envelope, delay: float, due: float, reason: str, message: str
+    ) -> asyncio.Future[Any]:
+        headers: Headers = (
+            (HEADER_NOT_BEFORE, str(int(due * 1000)).encode()),
+            (HEADER_REASON, reason.encode()),
+            (HEADER_MESSAGE, message[:500].encode()),
+            (HEADER_STAGE, self.stage.name.encode()),
+        )
+        topic = self._topics.retry(self.stage.input_topic, self._topics.tier_for(delay))
+        return await self._bus.producer().send(topic, encode(event), key=record.key, headers=headers)
 
     async def _dead_letter(
         self, record: Record, event: Envelope | None, exc: AutotriageError
@@ -353,13 +532,62 @@ class StageRunner(Generic[E]):
             futures.append(await self._send(TICKETS_OUTCOMES, failed))
         return futures
 
+    # --- commits and lag ----------------------------------------------------------------------------
+    async def _commit(self, only: set[TopicPartition] | None = None) -> None:
+        """Commit each partition's complete prefix. A commit the group rejects is not retried (the partitions
+        moved; their records are redelivered); any other failure is retried at the next interval."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        trackers = {tp: t for tp, t in self._offsets.items() if only is None or tp in only}
+        offsets = {tp: o for tp, t in trackers.items() if (o := t.pending()) is not None}
+        if not offsets:
+            return
+        try:
+            async with asyncio.timeout(10.0):
+                await consumer.commit(offsets)
+        except CommitRejected as exc:
+            metrics.COMMITS.labels(self._labels, "rejected").inc()
+            log.info("commit rejected (%s): the partitions moved to another member", exc,
+                     extra={"stage": self.stage.name})
+            return
+        except Exception as exc:  # the coordinator moving or a broker restarting: next interval
+            metrics.COMMITS.labels(self._labels, "error").inc()
+            if self._commit_failing_since is None:
+                self._commit_failing_since = time.monotonic()
+            log.warning("commit failed (%s: %s); retrying at the next interval", type(exc).__name__, exc,
+                        extra={"stage": self.stage.name})
+            return
+        self._commit_failing_since = None
+        for tp, offset in offsets.items():
+            trackers[tp].committed(offset)
+        metrics.COMMITS.labels(self._labels, "ok").inc()
+        metrics.CONSUMER_PROGRESS.labels(self._labels).set(time.time())
 
-def _next_offsets(records: list[Record]) -> dict[TopicPartition, int]:
-    offsets: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = (record.topic, record.partition)
-        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-    return offsets
+    async def _update_lag(self, consumer: Consumer) -> None:
+        if time.monotonic() < self._next_lag:
+            return
+        self._next_lag = time.monotonic() + 5.0
+        try:
+            lag = await consumer.lag()
+        except Exception:  # lag is best effort; the broker may be restarting
+            return
+        metrics.CONSUMER_LAG.labels(self._labels).set(lag)
+        parked = self._slots.parked()
+        for tenant in self._parked_shown - set(parked):
+            metrics.TENANT_PARKED_UNTIL.labels(self._labels, tenant).set(0)
+        for tenant, until in parked.items():
+            metrics.TENANT_PARKED_UNTIL.labels(self._labels, tenant).set(until)
+        self._parked_shown = set(parked)
+
+
+def _due(record: Record) -> float:
+    """When a retry record may run (wall clock, seconds)."""
+    not_before = record.header(HEADER_NOT_BEFORE)
+    try:
+        return int(not_before) / 1000 if not_before else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _ctx(stage: str, event: Envelope | None) -> dict[str, str]:

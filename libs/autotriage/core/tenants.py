@@ -171,8 +171,9 @@ class Budget(Strict):
     tenant's local model (``llm.local_model_path``; skip if there is none), ``skip`` = skip ``budget_exhausted``.
 
     ``strict``: stop as soon as one more request's estimated cost would pass the cap (never exceed it) instead of
-    admitting calls while anything is left (exceed it by at most one request's cost). ``replicas``: how many
-    classifier processes share the cap; each enforces ``cap / replicas`` (the counters are per process)."""
+    admitting calls while anything is left (exceed it by at most one request's cost). Caps hold across all
+    classifier replicas (their spend is shared through the ``budget.spend`` topic); ``replicas`` is accepted for
+    older tenants files and ignored."""
 
     usd_per_day: float | None = Field(default=None, ge=0)
     usd_per_month: float | None = Field(default=None, ge=0)

@@ -6,10 +6,10 @@ the cap is never passed). When the cap is reached only because of calls still in
 for them to settle instead of being refused early. After the call the reservation is replaced by the real usage
 the provider reported (``Classification.usage``), never by the estimate.
 
-State lives in this process (one ledger per classifier process, counters reset lazily at the UTC day and month
-boundary of the injectable clock). With several classifier replicas each replica enforces its own counters; a
-tenant's tickets spread over all of them (keys are ``tenant:ticket``), so set ``Budget.replicas`` to the replica
-count to give each one its share of the cap. A restarted process starts its counters at zero.
+Counters reset lazily at the UTC day and month boundary of the injectable clock. With a :class:`SpendBoard`
+(every classifier process has one) the caps hold across replicas and restarts: each replica publishes its spent
+and reserved totals to a compacted topic and counts the other replicas' totals against the cap (see
+``spend_board.py`` for the worst-case overspend). Without a board (unit tests) the counters are this process's.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from autotriage.core.models import Taxonomy, Ticket, Usage
 from autotriage.core.tenants import Budget, LLMSettings, Price
 from autotriage.llm.cost import cost_usd
 from autotriage.llm.text import count_tokens, prepare_ticket_text
+from autotriage.policy.spend_board import SpendBoard, Totals
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class _Period:
 
 @dataclass
 class _Tenant:
+    tenant: str
     periods: dict[str, _Period] = field(default_factory=lambda: {DAY: _Period(), MONTH: _Period()})
     reserved_usd: float = 0.0
     reserved_tokens: int = 0
@@ -82,15 +84,14 @@ class _Tenant:
 
 
 def _caps(budget: Budget) -> list[tuple[str, str, float]]:
-    """(period, unit, this replica's cap) for every cap that is set."""
-    share = 1 / budget.replicas
+    """(period, unit, cap) for every cap that is set."""
     found = [
         (DAY, "usd", budget.usd_per_day),
         (MONTH, "usd", budget.usd_per_month),
         (DAY, "tokens", budget.tokens_per_day),
         (MONTH, "tokens", budget.tokens_per_month),
     ]
-    return [(period, unit, float(cap) * share) for period, unit, cap in found if cap is not None]
+    return [(period, unit, float(cap)) for period, unit, cap in found if cap is not None]
 
 
 def has_caps(budget: Budget) -> bool:
@@ -123,9 +124,10 @@ def estimate_usage(ticket: Ticket, taxonomy: Taxonomy, settings: LLMSettings, pr
 class BudgetLedger:
     """Spend per tenant and period in this process; admits, refuses or holds LLM calls."""
 
-    def __init__(self, clock: Clock = utc_now) -> None:
+    def __init__(self, clock: Clock = utc_now, board: SpendBoard | None = None) -> None:
         self._clock = clock
         self._tenants: dict[str, _Tenant] = {}
+        self._board = board
 
     async def reserve(self, tenant: str, budget: Budget, estimate: Usage) -> Reservation | Exhausted:
         """Admit one call or say which cap is reached; waits while only in-flight calls stand between the spend
@@ -147,6 +149,7 @@ class BudgetLedger:
             state.reserved_tokens += est_tokens
             state.in_flight += 1
             self._gauges(tenant, budget, state)
+        await self._publish(tenant, state)
         return Reservation(tenant, est_usd, est_tokens)
 
     async def settle(self, reservation: Reservation, budget: Budget, actual: Usage) -> None:
@@ -169,19 +172,33 @@ class BudgetLedger:
                 state.typical_tokens += weight * (tokens_of(actual) - state.typical_tokens)
             self._gauges(reservation.tenant, budget, state)
             state.changed.notify_all()
+        await self._publish(reservation.tenant, state)
 
     def spent(self, tenant: str, period: str) -> tuple[float, int]:
-        """USD and tokens spent by a tenant in the current day or month."""
+        """USD and tokens spent by a tenant in the current day or month (by every replica)."""
         state = self._state(tenant)
         self._roll(state)
         current = state.periods[period]
-        return current.usd, current.tokens
+        others = self._others(tenant, period, current.key)
+        return current.usd + others.usd, current.tokens + others.tokens
+
+    def _others(self, tenant: str, period: str, key: str) -> Totals:
+        if self._board is None:
+            return Totals()
+        return self._board.others(tenant, f"{period}:{key}")
+
+    async def _publish(self, tenant: str, state: _Tenant) -> None:
+        if self._board is None:
+            return
+        for period, current in state.periods.items():
+            totals = Totals(current.usd, current.tokens, state.reserved_usd, state.reserved_tokens)
+            await self._board.publish(tenant, f"{period}:{current.key}", totals)
 
     # --- internals ----------------------------------------------------------------------------------------
     def _state(self, tenant: str) -> _Tenant:
         state = self._tenants.get(tenant)
         if state is None:
-            state = self._tenants[tenant] = _Tenant()
+            state = self._tenants[tenant] = _Tenant(tenant)
         return state
 
     def _roll(self, state: _Tenant) -> None:
@@ -191,9 +208,8 @@ class BudgetLedger:
             if state.periods[period].key != key:
                 state.periods[period] = _Period(key)
 
-    @staticmethod
     def _reached(
-        state: _Tenant, budget: Budget, est_usd: float, est_tokens: int, *, with_reserved: bool
+        self, state: _Tenant, budget: Budget, est_usd: float, est_tokens: int, *, with_reserved: bool
     ) -> Exhausted | None:
         """The first cap the spend (plus in-flight reservations, if asked) has reached, or None.
 
@@ -201,8 +217,12 @@ class BudgetLedger:
         this call's estimate no longer fits (``load + estimate > cap``)."""
         for period, unit, cap in _caps(budget):
             current = state.periods[period]
-            spent = current.usd if unit == "usd" else float(current.tokens)
-            load = spent + ((state.reserved_usd if unit == "usd" else state.reserved_tokens) if with_reserved else 0)
+            others = self._others(state.tenant, period, current.key)
+            spent = current.usd + others.usd if unit == "usd" else float(current.tokens + others.tokens)
+            # other replicas' reservations always count: this replica cannot wait for them to settle
+            spent += others.reserved_usd if unit == "usd" else others.reserved_tokens
+            own_reserved = state.reserved_usd if unit == "usd" else state.reserved_tokens
+            load = spent + (own_reserved if with_reserved else 0)
             estimate = est_usd if unit == "usd" else est_tokens
             if (load + estimate > cap) if budget.strict else (load >= cap):
                 return Exhausted(period, unit, cap, spent)
@@ -215,7 +235,7 @@ class BudgetLedger:
         if key not in state.logged:
             state.logged.add(key)
             log.warning(
-                "budget reached: %s %s cap %.4g (spent %.4g in this process); on_exhausted=%s until the %s resets",
+                "budget reached: %s %s cap %.4g (spent %.4g by all replicas); on_exhausted=%s until the %s resets",
                 hit.period, hit.unit, hit.cap, hit.spent, budget.on_exhausted, hit.period, extra={"tenant": tenant},
             )
 

@@ -1,23 +1,28 @@
 """Classifier: apply the tenant's policy before any LLM call (mode, noise filter, PII redaction, budget), ask the
 tenant's classifier to pick a candidate, record the verdict with its tokens and cost.
 
-Each ticket is classified once per process: a second event for a ticket already classified here (a duplicate
-create delivery that slipped past the normalizer, a redelivery after a rebalance) produces nothing new.
+Each ticket is classified once, across restarts and replicas (``ledger.py``): a second event for a ticket already
+classified (a duplicate create delivery that slipped past the normalizer, a redelivery after a rebalance or a
+crash) produces only a ``redelivery`` outcome, no second LLM call. The taxonomy arrives by reference and is
+resolved from the compacted ``taxonomies`` topic.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+from autotriage.classifier.ledger import ClassifiedLedger
 from autotriage.core import metrics
-from autotriage.core.bus.topics import TICKETS_CLASSIFIED, TICKETS_ENRICHED
+from autotriage.core.bus.base import Bus
+from autotriage.core.bus.memory import MemoryBus
+from autotriage.core.bus.topics import TICKETS_CLASSIFIED, TICKETS_ENRICHED, TICKETS_OUTCOMES, Topics
 from autotriage.core.errors import PermanentError
-from autotriage.core.events import TicketClassified, TicketEnriched
-from autotriage.core.models import Classification, Taxonomy, Ticket, Usage, Verdict
-from autotriage.core.runtime import Output, Stage
+from autotriage.core.events import OutcomeRecorded, TicketClassified, TicketEnriched
+from autotriage.core.models import Action, Classification, Taxonomy, Ticket, Usage, Verdict
+from autotriage.core.runtime import REDELIVERY, Output, Stage
+from autotriage.core.taxonomies import TaxonomyStore
 from autotriage.core.tenants import Policy, Tenant, TenantsFile
 from autotriage.llm.base import Classifier
 from autotriage.llm.factory import Classifiers
@@ -26,6 +31,7 @@ from autotriage.local.cascade import FALLBACK_REASON
 from autotriage.policy.budget import BUDGET_EXHAUSTED, BudgetLedger, Exhausted, estimate_usage, has_caps
 from autotriage.policy.noise import detect_noise
 from autotriage.policy.pii import Redactor, redact_ticket
+from autotriage.policy.spend_board import SpendBoard
 
 log = logging.getLogger(__name__)
 
@@ -59,42 +65,66 @@ class ClassifierStage(Stage[TicketEnriched]):
         tenants: TenantsFile,
         classifiers: Classifiers | None = None,
         *,
+        bus: Bus | None = None,
+        topics: Topics | None = None,
         budgets: BudgetLedger | None = None,
         local: LocalLoader = load_local_classifier,
-        dedupe_capacity: int = 200_000,
     ) -> None:
         self.tenants = tenants
         self.classifiers = classifiers or Classifiers(tenants)
-        self.budgets = budgets or BudgetLedger()
+        bus = bus or MemoryBus()
+        topics = topics or Topics()
+        self.taxonomies = TaxonomyStore(bus, topics)
+        self.ledger = ClassifiedLedger(bus, topics)
+        self.board = SpendBoard(bus, topics)
+        self.budgets = budgets or BudgetLedger(board=self.board)
         self._load_local = local
         self._local: dict[str, Classifier | None] = {}
-        self._classified: OrderedDict[bytes, None] = OrderedDict()
-        self._capacity = dedupe_capacity
+
+    async def start(self) -> None:
+        """Follow the taxonomies, the classify-once ledger and the shared spend."""
+        await self.taxonomies.start()
+        await self.ledger.start()
+        await self.board.start()
 
     async def stop(self) -> None:
         await self.classifiers.close()
         for local in self._local.values():
             if local is not None:
                 await local.close()
+        await self.board.close()
+        await self.ledger.close()
+        await self.taxonomies.close()
 
     async def handle(self, event: TicketEnriched) -> Sequence[Output]:
         tenant = self.tenants.get(event.tenant)
         if tenant is None:
             raise PermanentError("unknown_tenant", f"tenant {event.tenant!r} is not in the tenants file")
-        if event.key in self._classified:
-            return []  # classified once already
+        if self.ledger.seen(event.key):  # classified once already: account for the event, spend nothing
+            repeat = OutcomeRecorded(**event.envelope_fields(), action=Action.SKIPPED, reason="already_classified",
+                                     stage=self.name, detail=REDELIVERY)
+            return [Output(TICKETS_OUTCOMES, repeat)]
+        taxonomy = event.taxonomy if event.taxonomy is not None else await self._taxonomy(event)
         policy = tenant.policy.for_scope(event.ticket.scope)
-        mode, result = await self._apply_policy(tenant, policy, event)
-        self._classified[event.key] = None
-        while len(self._classified) > self._capacity:
-            self._classified.popitem(last=False)
+        mode, result = await self._apply_policy(tenant, policy, event, taxonomy)
         classified = TicketClassified(
             **event.envelope_fields(), ticket=event.ticket, classification=result, mode=mode,
-            taxonomy_version=event.taxonomy.version,
+            taxonomy_version=taxonomy.version,
         )
         return [Output(TICKETS_CLASSIFIED, classified)]
 
-    async def _apply_policy(self, tenant: Tenant, policy: Policy, event: TicketEnriched) -> tuple[str, Classification]:
+    async def acknowledged(self, event: TicketEnriched) -> None:
+        """The verdict is durable: remember the ticket as classified."""
+        await self.ledger.mark(event.key)
+
+    async def _taxonomy(self, event: TicketEnriched) -> Taxonomy:
+        if event.taxonomy_ref is None:
+            raise PermanentError("no_taxonomy", f"event {event.event_id} carries no taxonomy reference")
+        return await self.taxonomies.resolve(event.taxonomy_ref)
+
+    async def _apply_policy(
+        self, tenant: Tenant, policy: Policy, event: TicketEnriched, taxonomy: Taxonomy
+    ) -> tuple[str, Classification]:
         """The mode the writer must honour and the verdict; every rule here runs before any LLM call."""
         ctx = {"tenant": tenant.id, "ticket": event.ticket_id}
         if policy.mode == "off":
@@ -110,15 +140,15 @@ class ClassifierStage(Stage[TicketEnriched]):
                 metrics.PII_REDACTIONS.labels(tenant.id, kind.lower()).inc(count)
         budget = tenant.budget
         if not has_caps(budget):
-            result = await self._classify(self.classifiers.get(tenant.id), ticket, event.taxonomy)
+            result = await self._classify(self.classifiers.get(tenant.id), ticket, taxonomy)
             return _fallback_mode(policy.mode, result), _scrubbed(result, policy)
-        estimate = estimate_usage(ticket, event.taxonomy, tenant.llm, self.tenants.price(tenant.llm.model))
+        estimate = estimate_usage(ticket, taxonomy, tenant.llm, self.tenants.price(tenant.llm.model))
         admitted = await self.budgets.reserve(tenant.id, budget, estimate)
         if isinstance(admitted, Exhausted):
-            return await self._over_budget(tenant, policy, ticket, event.taxonomy)
+            return await self._over_budget(tenant, policy, ticket, taxonomy)
         usage = Usage()
         try:
-            result = await self._classify(self.classifiers.get(tenant.id), ticket, event.taxonomy)
+            result = await self._classify(self.classifiers.get(tenant.id), ticket, taxonomy)
             usage = result.usage
         finally:
             await self.budgets.settle(admitted, budget, usage)

@@ -1,81 +1,89 @@
-"""Taxonomy cache: attach the active, valid categories of the ticket's scope, from cache or the PSA."""
+"""Taxonomy cache: find the active, valid categories of the ticket's scope (cache or PSA) and pass them on by
+reference; the taxonomies themselves live in the compacted ``taxonomies`` topic."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
 
 from autotriage.core import metrics
-from autotriage.core.bus.base import Bus
-from autotriage.core.bus.topics import TAXONOMIES, TICKETS_ENRICHED, TICKETS_NORMALIZED, Topics
+from autotriage.core.bus.topics import TICKETS_ENRICHED, TICKETS_NORMALIZED
 from autotriage.core.errors import PermanentError
 from autotriage.core.events import TicketEnriched, TicketNormalized
 from autotriage.core.models import Taxonomy
 from autotriage.core.runtime import Output, Stage
+from autotriage.core.taxonomies import TaxonomyStore
 from autotriage.psa.registry import PSAClients
 
 log = logging.getLogger(__name__)
 
 
 class TaxonomyCacheStage(Stage[TicketNormalized]):
-    """``tickets.normalized`` -> ``tickets.enriched``; fetched taxonomies are also written to the compacted
-    ``taxonomies`` topic (key ``tenant:scope``) as a durable, inspectable record of what was used."""
+    """``tickets.normalized`` -> ``tickets.enriched`` (with a taxonomy reference); a taxonomy fetched from the PSA
+    is published to the compacted ``taxonomies`` topic (key ``tenant:scope``) before any event refers to it."""
 
     name = "taxonomy-cache"
     input_topic = TICKETS_NORMALIZED
     event_type = TicketNormalized
 
-    def __init__(self, clients: PSAClients, bus: Bus, topics: Topics, ttl_s: float = 3600.0) -> None:
+    def __init__(self, clients: PSAClients, store: TaxonomyStore, ttl_s: float = 3600.0) -> None:
         self.clients = clients
-        self.bus = bus
-        self.topics = topics
+        self.store = store
         self.ttl_s = ttl_s
         self._cache: dict[tuple[str, str], tuple[Taxonomy, float]] = {}
+        self._fetching: dict[tuple[str, str], asyncio.Future[Taxonomy]] = {}
 
     async def start(self) -> None:
         """Warm the cache from the compacted topic, so a restart does not re-read every taxonomy."""
-        try:
-            table = await self.bus.read_table(self.topics.name(TAXONOMIES))
-        except Exception as exc:  # a cold cache is only slower, never wrong
-            log.warning("could not warm the taxonomy cache: %s", exc)
-            return
+        await self.store.start()
         now = time.time()
-        for value in table.values():
-            try:
-                taxonomy = Taxonomy.model_validate_json(value)
-            except ValueError:
-                continue
+        stored = 0
+        for taxonomy in self.store.stored():
+            stored += 1
             age = now - taxonomy.fetched_at.timestamp()
             if self.clients.tenants.get(taxonomy.tenant) is not None and age < self.ttl_s:
                 self._cache[(taxonomy.tenant, taxonomy.scope)] = (taxonomy, time.monotonic() + self.ttl_s - age)
-        log.info("taxonomy cache warmed with %d of %d stored taxonomies", len(self._cache), len(table))
+        log.info("taxonomy cache warmed with %d of %d stored taxonomies", len(self._cache), stored)
 
     async def stop(self) -> None:
+        await self.store.close()
         await self.clients.close()
 
     async def taxonomy(self, tenant: str, scope: str) -> Taxonomy:
-        """The cached taxonomy of a scope, fetched on a miss or after the TTL."""
+        """The cached taxonomy of a scope, fetched on a miss or after the TTL: one fetch per scope at a time,
+        however many tickets of that scope arrive together."""
         key = (tenant, scope)
         cached = self._cache.get(key)
-        now = time.monotonic()
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > time.monotonic():
             metrics.TAXONOMY_LOOKUPS.labels("hit").inc()
             return cached[0]
+        running = self._fetching.get(key)
+        if running is not None:
+            metrics.TAXONOMY_LOOKUPS.labels("joined").inc()
+            return await asyncio.shield(running)
         metrics.TAXONOMY_LOOKUPS.labels("miss" if cached is None else "stale").inc()
+        future: asyncio.Future[Taxonomy] = asyncio.get_running_loop().create_future()
+        self._fetching[key] = future
+        try:
+            taxonomy = await self._fetch(tenant, scope)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here: joined waiters re-raise it, no "never retrieved" warning
+            raise
+        else:
+            future.set_result(taxonomy)
+            return taxonomy
+        finally:
+            del self._fetching[key]
+
+    async def _fetch(self, tenant: str, scope: str) -> Taxonomy:
         taxonomy = await self.clients.get(tenant).fetch_taxonomy(scope)
-        self._cache[key] = (taxonomy, now + self.ttl_s)
-        await self.bus.producer().send(
-            self.topics.name(TAXONOMIES), taxonomy.model_dump_json().encode(), key=f"{tenant}:{scope}".encode()
-        )
-        log.info(
-            "taxonomy %s:%s fetched (%d candidates, version %s)",
-            tenant,
-            scope,
-            len(taxonomy.candidates),
-            taxonomy.version,
-            extra={"tenant": tenant},
-        )
+        await self.store.publish(taxonomy)
+        self._cache[(tenant, scope)] = (taxonomy, time.monotonic() + self.ttl_s)
+        log.info("taxonomy %s:%s fetched (%d candidates, version %s)", tenant, scope, len(taxonomy.candidates),
+                 taxonomy.version, extra={"tenant": tenant})
         return taxonomy
 
     def invalidate(self, tenant: str, scope: str) -> None:
@@ -92,6 +100,5 @@ class TaxonomyCacheStage(Stage[TicketNormalized]):
                 "empty_taxonomy",
                 f"scope {scope} of tenant {event.tenant} has no active categories: allow categories for it in the PSA",
             )
-        return [
-            Output(TICKETS_ENRICHED, TicketEnriched(**event.envelope_fields(), ticket=event.ticket, taxonomy=taxonomy))
-        ]
+        enriched = TicketEnriched(**event.envelope_fields(), ticket=event.ticket, taxonomy_ref=taxonomy.ref())
+        return [Output(TICKETS_ENRICHED, enriched)]

@@ -51,6 +51,16 @@ def partition_for(key: bytes | None, partitions: int) -> int:
 
 
 OnRevoked = Callable[[set[TopicPartition]], Awaitable[None]]
+OnAssigned = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+class CommitRejected(Exception):
+    """The group moved on (a rebalance, a new generation): the commit can never succeed and must not be retried;
+    the partitions' uncommitted records are redelivered to their new owner."""
+
+
+class OutputRejected(Exception):
+    """The bus refused a record for good (for example larger than the producer's or topic's size limit)."""
 
 
 class Producer(ABC):
@@ -83,8 +93,44 @@ class Consumer(ABC):
         """Records in the assigned partitions that this member has not yet fetched."""
 
     @abstractmethod
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions currently assigned to this member."""
+
+    @abstractmethod
+    def pause(self, partitions: set[TopicPartition]) -> None:
+        """Stop fetching from these partitions (the member stays in its group)."""
+
+    @abstractmethod
+    def resume(self, partitions: set[TopicPartition]) -> None:
+        """Fetch from these partitions again."""
+
+    @abstractmethod
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        """Fetch ``partition`` from ``offset`` next (to re-read records handed out but not started)."""
+
+    @abstractmethod
     async def stop(self) -> None:
         """Leave the group."""
+
+
+class Table(ABC):
+    """The latest value per key of a compacted topic, kept current by a background reader."""
+
+    @abstractmethod
+    def get(self, key: bytes) -> bytes | None:
+        """The latest value of ``key`` seen so far, or None."""
+
+    @abstractmethod
+    def items(self) -> list[tuple[bytes, bytes]]:
+        """Every live key and value seen so far."""
+
+    @abstractmethod
+    async def wait_for(self, key: bytes, accept: Callable[[bytes], bool], timeout_s: float) -> bytes | None:
+        """Wait up to ``timeout_s`` until ``key`` has a value that ``accept`` takes; that value, or None."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Stop the background reader."""
 
 
 class Bus(ABC):
@@ -103,8 +149,19 @@ class Bus(ABC):
         """The process's shared producer."""
 
     @abstractmethod
-    async def consumer(self, topics: Sequence[str], group_id: str, on_revoked: OnRevoked | None = None) -> Consumer:
-        """A started consumer subscribed to ``topics`` in ``group_id``."""
+    async def consumer(
+        self,
+        topics: Sequence[str],
+        group_id: str,
+        on_revoked: OnRevoked | None = None,
+        on_assigned: OnAssigned | None = None,
+    ) -> Consumer:
+        """A started consumer subscribed to ``topics`` in ``group_id``. ``on_revoked`` runs before partitions move
+        away (the member may still commit them), ``on_assigned`` after new partitions arrive."""
+
+    @abstractmethod
+    async def table(self, topic: str) -> Table:
+        """A live view of a compacted topic: read to its end now, then kept up to date in the background."""
 
     @abstractmethod
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> list[str]:

@@ -1,28 +1,56 @@
-"""Kafka bus on aiokafka: idempotent zstd producer, manual commits, bounded fetches, commit on revoke."""
+"""Kafka bus on aiokafka: idempotent zstd producer, manual commits, pause/resume/seek, rebalance callbacks,
+and live views of compacted topics.
+
+Group timing is set deliberately: a member has ``rebalance_timeout_ms`` to finish and commit the in-flight work
+of revoked partitions (the runtime waits a little less than that), the session times out after
+``session_timeout_ms`` without heartbeats (sent by aiokafka's own task, independent of slow handlers), and the
+poll loop calls ``getmany`` every fraction of a second whatever the handlers do, so ``max_poll_interval_ms`` is
+never reached by a slow LLM.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    IllegalStateError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RebalanceInProgressError,
+    RecordTooLargeError,
+    TopicAlreadyExistsError,
+    UnknownMemberIdError,
+)
 
 from autotriage.core.bus.base import (
     Bus,
+    CommitRejected,
     Consumer,
     Headers,
+    OnAssigned,
     OnRevoked,
+    OutputRejected,
     Producer,
     Record,
+    Table,
     TopicSpec,
 )
 from autotriage.core.bus.base import TopicPartition as TP
 
 log = logging.getLogger(__name__)
+
+#: Commit errors that mean "this member no longer owns the generation": retrying can never succeed.
+_GROUP_MOVED = (CommitFailedError, IllegalGenerationError, RebalanceInProgressError, UnknownMemberIdError,
+                IllegalStateError)
+#: Produce errors no retry fixes: the record is too large for the producer or the topic.
+_TOO_LARGE = (MessageSizeTooLargeError, RecordTooLargeError)
 
 
 class KafkaBus(Bus):
@@ -35,11 +63,17 @@ class KafkaBus(Bus):
         replication_factor: int = 1,
         linger_ms: int = 10,
         max_poll_interval_ms: int = 300_000,
+        session_timeout_ms: int = 30_000,
+        rebalance_timeout_ms: int = 60_000,
+        max_request_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._client_id = client_id
         self._replication = replication_factor
         self._max_poll_interval_ms = max_poll_interval_ms
+        self._session_timeout_ms = session_timeout_ms
+        self._rebalance_timeout_ms = rebalance_timeout_ms
+        self._max_request_bytes = max_request_bytes
         self._linger_ms = linger_ms
         self._aio_producer: AIOKafkaProducer | None = None
         self._producer: _KafkaProducer | None = None
@@ -56,6 +90,7 @@ class KafkaBus(Bus):
             compression_type="zstd",
             linger_ms=self._linger_ms,
             max_batch_size=128 * 1024,
+            max_request_size=self._max_request_bytes,
             request_timeout_ms=30_000,
         )
         await self._aio_producer.start()
@@ -74,7 +109,18 @@ class KafkaBus(Bus):
             raise RuntimeError("KafkaBus.start() must be awaited before producing")
         return self._producer
 
-    async def consumer(self, topics: Sequence[str], group_id: str, on_revoked: OnRevoked | None = None) -> Consumer:
+    @property
+    def rebalance_timeout_s(self) -> float:
+        """How long a member may take to release revoked partitions before the group moves on without it."""
+        return self._rebalance_timeout_ms / 1000
+
+    async def consumer(
+        self,
+        topics: Sequence[str],
+        group_id: str,
+        on_revoked: OnRevoked | None = None,
+        on_assigned: OnAssigned | None = None,
+    ) -> Consumer:
         aio = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,
@@ -82,12 +128,21 @@ class KafkaBus(Bus):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_interval_ms=self._max_poll_interval_ms,
+            session_timeout_ms=self._session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self._session_timeout_ms // 10),
+            rebalance_timeout_ms=self._rebalance_timeout_ms,
+            max_partition_fetch_bytes=self._max_request_bytes,
             isolation_level="read_committed",
         )
         await aio.start()
-        aio.subscribe(list(topics), listener=_Listener(on_revoked))
+        aio.subscribe(list(topics), listener=_Listener(on_revoked, on_assigned))
         self._consumers.append(aio)
         return _KafkaConsumer(aio, self._consumers)
+
+    async def table(self, topic: str) -> Table:
+        table = _KafkaTable(self._bootstrap, f"{self._client_id}-table", topic, self._max_request_bytes)
+        await table.start()
+        return table
 
     async def read_table(self, topic: str, settle_s: float = 5.0) -> dict[bytes, bytes]:
         reader = AIOKafkaConsumer(
@@ -152,18 +207,43 @@ class _KafkaProducer(Producer):
     async def send(
         self, topic: str, value: bytes, key: bytes | None = None, headers: Headers = ()
     ) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = await self._aio.send(topic, value=value, key=key, headers=list(headers))
-        return future
+        try:
+            future: asyncio.Future[Any] = await self._aio.send(topic, value=value, key=key, headers=list(headers))
+        except _TOO_LARGE as exc:
+            raise OutputRejected(f"record of {len(value)} bytes for {topic} is too large: {exc}") from exc
+        return _translated(future, topic, len(value))
 
     async def flush(self) -> None:
         await self._aio.flush()
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Lets the stage finish and commit its in-flight batch before partitions move."""
+def _translated(future: asyncio.Future[Any], topic: str, size: int) -> asyncio.Future[Any]:
+    """The acknowledgement future, with a broker's "too large" answer turned into :class:`OutputRejected`."""
+    out: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
-    def __init__(self, on_revoked: OnRevoked | None) -> None:
+    def done(source: asyncio.Future[Any]) -> None:
+        if out.done():
+            return
+        if source.cancelled():
+            out.cancel()
+        elif (exc := source.exception()) is not None:
+            if isinstance(exc, _TOO_LARGE):
+                out.set_exception(OutputRejected(f"record of {size} bytes for {topic} rejected by the broker: {exc}"))
+            else:
+                out.set_exception(exc)
+        else:
+            out.set_result(source.result())
+
+    future.add_done_callback(done)
+    return out
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Lets the stage finish and commit the in-flight work of revoked partitions before they move."""
+
+    def __init__(self, on_revoked: OnRevoked | None, on_assigned: OnAssigned | None) -> None:
         self._on_revoked = on_revoked
+        self._on_assigned = on_assigned
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         if self._on_revoked is not None and revoked:
@@ -171,6 +251,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+        if self._on_assigned is not None:
+            await self._on_assigned({(tp.topic, tp.partition) for tp in assigned})
 
 
 class _KafkaConsumer(Consumer):
@@ -189,8 +271,32 @@ class _KafkaConsumer(Consumer):
         return records
 
     async def commit(self, offsets: dict[TP, int]) -> None:
-        if offsets:
+        if not offsets:
+            return
+        try:
             await self._aio.commit({TopicPartition(t, p): o for (t, p), o in offsets.items()})
+        except _GROUP_MOVED as exc:
+            raise CommitRejected(f"{type(exc).__name__}: {exc}") from exc
+
+    def assignment(self) -> set[TP]:
+        return {(tp.topic, tp.partition) for tp in self._aio.assignment()}
+
+    def pause(self, partitions: set[TP]) -> None:
+        owned = self._aio.assignment()
+        tps = [tp for tp in (TopicPartition(t, p) for t, p in partitions) if tp in owned]
+        if tps:
+            self._aio.pause(*tps)
+
+    def resume(self, partitions: set[TP]) -> None:
+        owned = self._aio.assignment()
+        tps = [tp for tp in (TopicPartition(t, p) for t, p in partitions) if tp in owned]
+        if tps:
+            self._aio.resume(*tps)
+
+    def seek(self, partition: TP, offset: int) -> None:
+        tp = TopicPartition(*partition)
+        if tp in self._aio.assignment():
+            self._aio.seek(tp, offset)
 
     async def lag(self) -> int:
         total = 0
@@ -213,3 +319,91 @@ class _KafkaConsumer(Consumer):
         if self._aio in self._registry:
             self._registry.remove(self._aio)
         await self._aio.stop()
+
+
+class _KafkaTable(Table):
+    """A group-less reader over every partition of a compacted topic, from the beginning, then tailing it."""
+
+    def __init__(self, bootstrap: str, client_id: str, topic: str, max_bytes: int) -> None:
+        self._topic = topic
+        self._values: dict[bytes, bytes] = {}
+        self._changed = asyncio.Condition()
+        self._reader = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=max_bytes,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, settle_s: float = 10.0) -> None:
+        """Read the topic to its current end (bounded by ``settle_s``), then keep reading in the background."""
+        await self._reader.start()
+        partitions = self._reader.partitions_for_topic(self._topic) or set()
+        deadline = asyncio.get_running_loop().time() + settle_s
+        while not partitions and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+            await self._reader.topics()  # refreshes the metadata
+            partitions = self._reader.partitions_for_topic(self._topic) or set()
+        tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        self._reader.assign(tps)
+        if tps:
+            await self._reader.seek_to_beginning(*tps)
+            ends = await self._reader.end_offsets(tps)
+            while asyncio.get_running_loop().time() < deadline:
+                await self._poll(300)
+                behind = [tp for tp in tps if await self._reader.position(tp) < ends[tp]]
+                if not behind:
+                    break
+        self._task = asyncio.create_task(self._follow(), name=f"table-{self._topic}")
+
+    async def _poll(self, timeout_ms: int) -> None:
+        batches = await self._reader.getmany(timeout_ms=timeout_ms, max_records=1000)
+        if not batches:
+            return
+        async with self._changed:
+            for messages in batches.values():
+                for m in messages:
+                    if m.key is None:
+                        continue
+                    if m.value is None:
+                        self._values.pop(m.key, None)  # tombstone
+                    else:
+                        self._values[m.key] = m.value
+            self._changed.notify_all()
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                await self._poll(500)
+            except asyncio.CancelledError:
+                raise
+            except KafkaError as exc:  # a broker blip: the reader resumes from its position
+                log.warning("reading %s failed (%s); retrying", self._topic, exc)
+                await asyncio.sleep(1.0)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._values.get(key)
+
+    def items(self) -> list[tuple[bytes, bytes]]:
+        return list(self._values.items())
+
+    async def wait_for(self, key: bytes, accept: Callable[[bytes], bool], timeout_s: float) -> bytes | None:
+        async with self._changed:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    while True:
+                        value = self._values.get(key)
+                        if value is not None and accept(value):
+                            return value
+                        await self._changed.wait()
+            except TimeoutError:
+                return None
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._reader.stop()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,9 +13,11 @@ from autotriage.core.bus.base import (
     Bus,
     Consumer,
     Headers,
+    OnAssigned,
     OnRevoked,
     Producer,
     Record,
+    Table,
     TopicPartition,
     TopicSpec,
     partition_for,
@@ -52,11 +55,24 @@ class MemoryBus(Bus):
     def producer(self) -> Producer:
         return self._producer
 
-    async def consumer(self, topics: Sequence[str], group_id: str, on_revoked: OnRevoked | None = None) -> Consumer:
+    async def consumer(
+        self,
+        topics: Sequence[str],
+        group_id: str,
+        on_revoked: OnRevoked | None = None,
+        on_assigned: OnAssigned | None = None,
+    ) -> Consumer:
         for name in topics:
             self._topic(name)
         group = self._groups.setdefault(group_id, _Group())
-        return _MemoryConsumer(self, list(topics), group)
+        consumer = _MemoryConsumer(self, list(topics), group)
+        if on_assigned is not None:
+            await on_assigned(consumer.assignment())
+        return consumer
+
+    async def table(self, topic: str) -> Table:
+        self._topic(topic)
+        return _MemoryTable(self, topic)
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> list[str]:
         created = []
@@ -118,6 +134,7 @@ class _MemoryConsumer(Consumer):
         self._topics = topics
         self._group = group
         self._position: dict[TopicPartition, int] = {}
+        self._paused: set[TopicPartition] = set()
         self._stopped = False
         for name in topics:
             for partition in range(len(bus._topic(name).partitions)):
@@ -127,6 +144,8 @@ class _MemoryConsumer(Consumer):
     def _available(self, max_records: int) -> list[Record]:
         batch: list[Record] = []
         for (name, partition), position in self._position.items():
+            if (name, partition) in self._paused:
+                continue
             log = self._bus._topic(name).partitions[partition]
             take = log[position : position + (max_records - len(batch))]
             batch.extend(take)
@@ -155,5 +174,62 @@ class _MemoryConsumer(Consumer):
             total += len(self._bus._topic(name).partitions[partition]) - position
         return total
 
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._position)
+
+    def pause(self, partitions: set[TopicPartition]) -> None:
+        self._paused |= partitions & set(self._position)
+
+    def resume(self, partitions: set[TopicPartition]) -> None:
+        self._paused -= partitions
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        if partition in self._position:
+            self._position[partition] = offset
+
     async def stop(self) -> None:
         self._stopped = True
+
+
+class _MemoryTable(Table):
+    """A view of an in-memory topic: always current, since producing appends synchronously."""
+
+    def __init__(self, bus: MemoryBus, topic: str) -> None:
+        self._bus = bus
+        self._topic = topic
+        self._values: dict[bytes, bytes] = {}
+        self._read: list[int] = []
+
+    def _refresh(self) -> None:
+        partitions = self._bus._topic(self._topic).partitions
+        if len(self._read) < len(partitions):
+            self._read += [0] * (len(partitions) - len(self._read))
+        for index, log in enumerate(partitions):
+            for record in log[self._read[index] :]:
+                if record.key is not None:
+                    self._values[record.key] = record.value
+            self._read[index] = len(log)
+
+    def get(self, key: bytes) -> bytes | None:
+        self._refresh()
+        return self._values.get(key)
+
+    def items(self) -> list[tuple[bytes, bytes]]:
+        self._refresh()
+        return list(self._values.items())
+
+    async def wait_for(self, key: bytes, accept: Callable[[bytes], bool], timeout_s: float) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            value = self.get(key)
+            if value is not None and accept(value):
+                return value
+            if loop.time() >= deadline:
+                return None
+            async with self._bus._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._bus._changed.wait(), max(0.0, deadline - loop.time()))
+
+    async def close(self) -> None:
+        """Nothing runs in the background."""

@@ -1,0 +1,93 @@
+"""What every classifier replica has spent and reserved per tenant and period, shared through a compacted topic.
+
+Each replica publishes its own running totals (key ``tenant|period|replica``) after every reservation and
+settlement, and follows the topic to add up the others'. A budget then holds across any number of replicas and
+across restarts (a restarted replica's earlier totals stay in the topic under its old id). Records expire with the
+topic's retention after their period is over.
+
+Worst-case overspend: calls admitted by different replicas within the time it takes one replica's publication to
+reach the others (one produce and one fetch, typically well under a second) can pass the cap together. With ``R``
+replicas that is at most ``R - 1`` concurrent calls per replica and tenant (the stage's per-tenant cap) times the
+cost of one call, on top of the single-process bound (one call's cost, or none with ``strict``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+import orjson
+
+from autotriage.core.bus.base import Bus, Table
+from autotriage.core.bus.topics import BUDGET_SPEND, Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Spent and reserved amounts in one period."""
+
+    usd: float = 0.0
+    tokens: int = 0
+    reserved_usd: float = 0.0
+    reserved_tokens: int = 0
+
+
+def replica_id() -> str:
+    """A unique id for this process's lifetime (host, pid and a random part)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class SpendBoard:
+    """This replica's view of every replica's totals."""
+
+    def __init__(self, bus: Bus, topics: Topics, replica: str | None = None) -> None:
+        self._bus = bus
+        self._topic = topics.name(BUDGET_SPEND)
+        self.replica = replica or replica_id()
+        self._table: Table | None = None
+
+    async def start(self) -> None:
+        """Read the topic to its end and keep following it."""
+        self._table = await self._bus.table(self._topic)
+
+    async def close(self) -> None:
+        """Stop following the topic."""
+        if self._table is not None:
+            await self._table.close()
+            self._table = None
+
+    def others(self, tenant: str, period_key: str) -> Totals:
+        """The sum of the other replicas' totals for a tenant's period (``day:2026-12-05``, ``month:2026-12``)."""
+        if self._table is None:
+            return Totals()
+        prefix = f"{tenant}|{period_key}|".encode()
+        own = prefix + self.replica.encode()
+        usd = reserved_usd = 0.0
+        tokens = reserved_tokens = 0
+        for key, raw in self._table.items():
+            if not key.startswith(prefix) or key == own:
+                continue
+            try:
+                value = orjson.loads(raw)
+                usd += float(value.get("usd", 0.0))
+                tokens += int(value.get("tokens", 0))
+                reserved_usd += float(value.get("reserved_usd", 0.0))
+                reserved_tokens += int(value.get("reserved_tokens", 0))
+            except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
+                log.warning("unreadable spend record %r in %s", key, self._topic)
+        return Totals(usd, tokens, reserved_usd, reserved_tokens)
+
+    async def publish(self, tenant: str, period_key: str, totals: Totals) -> None:
+        """Publish this replica's totals for a tenant's period (not waited for: the next one supersedes it)."""
+        key = f"{tenant}|{period_key}|{self.replica}".encode()
+        value = orjson.dumps({"usd": totals.usd, "tokens": totals.tokens, "reserved_usd": totals.reserved_usd,
+                              "reserved_tokens": totals.reserved_tokens})
+        try:
+            await self._bus.producer().send(self._topic, value, key=key)
+        except Exception as exc:  # the cap is then held per replica until the next publication
+            log.warning("could not publish spend (%s: %s)", type(exc).__name__, exc, extra={"tenant": tenant})

@@ -1,0 +1,51 @@
+"""Classify-once across restarts and replicas: the tickets already classified, in a compacted, expiring topic.
+
+The ledger is keyed like the classifier's input (``tenant:ticket``), so a ticket's events and its ledger record
+meet in whichever replica owns the ticket's partition, before or after a rebalance or a restart. A ticket is
+marked only after its classification was acknowledged by the bus, so a crash in between classifies (and bills) it
+again rather than losing it. Memory is bounded by the topic's retention (``LEDGER_RETENTION_MS``) and by
+``capacity`` entries for this process's own marks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from autotriage.core.bus.base import Bus, Table
+from autotriage.core.bus.topics import CLASSIFIED_LEDGER, Topics
+
+
+class ClassifiedLedger:
+    """Which tickets were classified already, by any replica, within the ledger's retention."""
+
+    def __init__(self, bus: Bus, topics: Topics, capacity: int = 200_000) -> None:
+        self._bus = bus
+        self._topic = topics.name(CLASSIFIED_LEDGER)
+        self._table: Table | None = None
+        self._recent: OrderedDict[bytes, None] = OrderedDict()
+        self._capacity = capacity
+
+    async def start(self) -> None:
+        """Read the ledger to its end and keep following it."""
+        self._table = await self._bus.table(self._topic)
+
+    async def close(self) -> None:
+        """Stop following the ledger."""
+        if self._table is not None:
+            await self._table.close()
+            self._table = None
+
+    def seen(self, key: bytes) -> bool:
+        """Whether the ticket with this key was classified already."""
+        if key in self._recent:
+            return True
+        return self._table is not None and self._table.get(key) is not None
+
+    async def mark(self, key: bytes) -> None:
+        """Record that the ticket was classified (call after its classification is acknowledged)."""
+        self._recent[key] = None
+        while len(self._recent) > self._capacity:
+            self._recent.popitem(last=False)
+        ack = await self._bus.producer().send(self._topic, str(int(time.time())).encode(), key=key)
+        await ack
