@@ -150,7 +150,7 @@ class FaultRig:
         self.tmp_path = tmp_path
         self.bootstrap = bootstrap
         self.prefix = prefix
-        self.topics = Topics(prefix)
+        self.topics = Topics(prefix, (0.5, 2.0, 8.0))  # the tiers tests/support/processes.py configures
         self.tenants = make_tenants(kinds)
         self.llm = OpenAITestServer(latency_s=llm_latency_s)
         self.llm_overrides = llm or {}
@@ -327,12 +327,12 @@ class FaultRig:
         lag: dict[str, int] = {}
         try:
             for stage, logical in CONSUMERS.items():
-                for group, topic in ((f"{self.prefix}{stage}", self.topics.name(logical)),
-                                     (f"{self.prefix}{stage}.retry", self.topics.retry(logical))):
+                group = f"{self.prefix}{stage}"
+                committed = await admin.list_consumer_group_offsets(group)
+                for topic in (self.topics.name(logical), *self.topics.retry_topics(logical)):
                     partitions = [TopicPartition(topic, p) for p in range(self.partitions)]
                     ends = await consumer.end_offsets(partitions)
-                    committed = await admin.list_consumer_group_offsets(group)
-                    lag[group.removeprefix(self.prefix)] = sum(
+                    lag[topic.removeprefix(self.prefix)] = sum(
                         max(0, ends[tp] - (committed[tp].offset if tp in committed else 0)) for tp in partitions
                     )
         finally:
@@ -345,8 +345,8 @@ class FaultRig:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
         await consumer.start()
         try:
-            partitions = [TopicPartition(self.topics.retry(logical), p)
-                          for logical in CONSUMERS.values() for p in range(self.partitions)]
+            partitions = [TopicPartition(topic, p) for logical in CONSUMERS.values()
+                          for topic in self.topics.retry_topics(logical) for p in range(self.partitions)]
             return sum((await consumer.end_offsets(partitions)).values())
         finally:
             await consumer.stop()

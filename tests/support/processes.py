@@ -64,8 +64,9 @@ class Pipeline:
             "AUTOTRIAGE_TENANTS_FILE": str(self.tenants_file),
             "AUTOTRIAGE_HTTP_HOST": "127.0.0.1",
             "AUTOTRIAGE_LOG_FORMAT": "json",
-            "AUTOTRIAGE_RETRY_DELAYS_S": "[0.5, 1, 2, 4, 8]",
-            "AUTOTRIAGE_LIVENESS_STALL_S": "30",
+            "AUTOTRIAGE_RETRY_TIERS_S": "[0.5, 2, 8]",
+            "AUTOTRIAGE_MAX_ATTEMPTS": "6",
+            "AUTOTRIAGE_LIVENESS_TIMEOUT_S": "30",
         })
         env.update(self.settings)
         return env

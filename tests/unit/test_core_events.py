@@ -152,3 +152,15 @@ def test_decoding_as_other_type_is_invalid_event() -> None:
 def test_poison_message_is_permanent() -> None:
     with pytest.raises(PermanentError):
         decode(b"nope", WebhookReceived)
+
+
+def test_a_two_megabyte_description_is_capped_so_the_event_stays_small() -> None:
+    from autotriage.core.models import MAX_DESCRIPTION_CHARS
+
+    huge = TICKET.model_copy(update={"description": "pasted log line\n" * 130_000})  # about 2 MB
+    capped = huge.capped()
+    assert len(capped.description) < MAX_DESCRIPTION_CHARS + 100
+    assert capped.description.endswith("characters cut]")
+    assert TICKET.capped() is TICKET
+    event = TicketNormalized(**BASE, ticket=capped)
+    assert len(encode(event)) < 80 * 1024

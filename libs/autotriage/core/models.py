@@ -99,6 +99,10 @@ class CategoryState(Frozen):
         return any(self.path)
 
 
+#: The most of a ticket's description an event carries (64 KiB of text; the prompt uses a few thousand tokens).
+MAX_DESCRIPTION_CHARS = 64 * 1024
+
+
 class Ticket(Frozen):
     """One PSA ticket mapped to the standard shape the pipeline works on."""
 
@@ -115,6 +119,14 @@ class Ticket(Frozen):
     created_at: datetime | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     native: dict[str, Any] = Field(default_factory=dict)
+
+    def capped(self, max_chars: int = MAX_DESCRIPTION_CHARS) -> Ticket:
+        """This ticket with its description cut to ``max_chars`` (marked), so an event stays small whatever the
+        requester pasted; far more than the model is ever shown, and the writer re-reads the ticket anyway."""
+        if len(self.description) <= max_chars:
+            return self
+        cut = len(self.description) - max_chars
+        return self.model_copy(update={"description": f"{self.description[:max_chars]}\n[... {cut} characters cut]"})
 
 
 class Usage(Frozen):

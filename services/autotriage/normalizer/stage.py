@@ -33,7 +33,7 @@ class NormalizerStage(Stage[WebhookReceived]):
         key = f"{event.tenant}:{event.ticket_id}"
         if key in self._started:  # a second create delivery for the same ticket: already under way
             return []
-        ticket = await self.clients.get(event.tenant).fetch_ticket(event.ticket_id)
+        ticket = (await self.clients.get(event.tenant).fetch_ticket(event.ticket_id)).capped()
         self._started[key] = None
         while len(self._started) > self._capacity:
             self._started.popitem(last=False)

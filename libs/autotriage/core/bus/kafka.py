@@ -27,6 +27,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
     TopicAlreadyExistsError,
     UnknownMemberIdError,
+    UnknownTopicOrPartitionError,
 )
 
 from autotriage.core.bus.base import (
@@ -211,6 +212,9 @@ class _KafkaProducer(Producer):
             future: asyncio.Future[Any] = await self._aio.send(topic, value=value, key=key, headers=list(headers))
         except _TOO_LARGE as exc:
             raise OutputRejected(f"record of {len(value)} bytes for {topic} is too large: {exc}") from exc
+        except UnknownTopicOrPartitionError as exc:
+            raise RuntimeError(f"topic {topic} does not exist: create the topics with `autotriage topics create` "
+                               "(the broker does not create them on first use)") from exc
         return _translated(future, topic, len(value))
 
     async def flush(self) -> None:
@@ -341,22 +345,17 @@ class _KafkaTable(Table):
     async def start(self, settle_s: float = 10.0) -> None:
         """Read the topic to its current end (bounded by ``settle_s``), then keep reading in the background."""
         await self._reader.start()
-        partitions = self._reader.partitions_for_topic(self._topic) or set()
-        deadline = asyncio.get_running_loop().time() + settle_s
-        while not partitions and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.2)
-            await self._reader.topics()  # refreshes the metadata
-            partitions = self._reader.partitions_for_topic(self._topic) or set()
-        tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-        self._reader.assign(tps)
-        if tps:
-            await self._reader.seek_to_beginning(*tps)
-            ends = await self._reader.end_offsets(tps)
-            while asyncio.get_running_loop().time() < deadline:
-                await self._poll(300)
-                behind = [tp for tp in tps if await self._reader.position(tp) < ends[tp]]
-                if not behind:
-                    break
+        self._reader.subscribe([self._topic])  # without a group: every partition, from the beginning
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settle_s
+        ends: dict[TopicPartition, int] = {}
+        while loop.time() < deadline:
+            await self._poll(300)
+            assigned = self._reader.assignment()
+            if assigned and not ends:
+                ends = await self._reader.end_offsets(list(assigned))
+            if ends and all([await self._reader.position(tp) >= end for tp, end in ends.items()]):
+                break
         self._task = asyncio.create_task(self._follow(), name=f"table-{self._topic}")
 
     async def _poll(self, timeout_ms: int) -> None:
