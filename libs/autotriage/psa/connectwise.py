@@ -18,9 +18,7 @@ import ipaddress
 import logging
 import re
 import socket
-import time
 import urllib.parse
-from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -36,6 +34,7 @@ from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, 
 from autotriage.core.tenants import ConnectWiseConnection, Tenant
 from autotriage.psa.base import CREATED, DELETED, OTHER, UPDATED, HistoricalTicket, PSAClient, WebhookEvent
 from autotriage.psa.http import PSAError, PSAHttp, Response
+from autotriage.psa.signing_keys import SigningKeys, retry_later
 from autotriage.psa.webhook_auth import header
 
 log = logging.getLogger(__name__)
@@ -224,8 +223,12 @@ class ConnectWiseClient(PSAClient):
         self.key_http = _KeyHttp(public_only=not self.conn.allow_private_key_url)
         self._base: str | None = None
         self._base_lock = asyncio.Lock()
-        self._keys: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._key_lock = asyncio.Lock()
+        self.signing_keys = SigningKeys(
+            self._resolve_and_fetch_key,
+            timeout_s=KEY_TIMEOUT_S + DNS_TIMEOUT_S,
+            ttl_s=KEY_TTL_S,
+            capacity=KEY_CACHE_SIZE,
+        )
         hosts = (self.conn.on_prem_host, *self.conn.key_url_hosts)
         self._key_hosts = [self._host_port(h) for h in hosts if h]
 
@@ -317,14 +320,13 @@ class ConnectWiseClient(PSAClient):
         return url
 
     # --- webhooks: verification ---------------------------------------------------------------------
-    async def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+    async def verify_webhook(self, headers: Mapping[str, str], body: bytes, source: str = "") -> None:
         signature = (header(headers, "x-content-signature") or "").strip()
         if not signature:
             raise WebhookRejected(401, "missing_signature", "missing x-content-signature header")
         key_url = self._key_url_of(body)
-        host, port = self.check_key_url(key_url)
-        await self._check_key_addresses(host, port)
-        expected = signature_of(await self._signing_key(key_url), body)
+        self.check_key_url(key_url)
+        expected = signature_of(await self.signing_keys.get(key_url, source), body)
         if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
             raise WebhookRejected(401, "bad_signature", "x-content-signature does not match the body")
 
@@ -385,7 +387,9 @@ class ConnectWiseClient(PSAClient):
         return host, effective
 
     async def _check_key_addresses(self, host: str, port: int) -> None:
-        """Resolve the key host and refuse non-public addresses unless the tenant allows them."""
+        """Resolve the key host and refuse non-public addresses unless the tenant allows them.
+
+        A host that does not resolve (now) is "retry later", as when the fetch itself cannot connect."""
         if self.conn.allow_private_key_url:
             return
         try:
@@ -393,7 +397,7 @@ class ConnectWiseClient(PSAClient):
                 asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), DNS_TIMEOUT_S
             )
         except (OSError, UnicodeError, TimeoutError) as exc:
-            raise WebhookRejected(401, "key_url_refused", f"key_url host {host} does not resolve") from exc
+            raise retry_later("key_fetch_unavailable", f"key_url host {host} does not resolve", 10.0) from exc
         addresses = {str(info[4][0]) for info in infos}
         private = sorted(a for a in addresses if not is_public_address(a))
         if private or not addresses:
@@ -402,21 +406,11 @@ class ConnectWiseClient(PSAClient):
                 f"Metadata.key_url host {host} resolves to a non-public address ({', '.join(private)})",
             )
 
-    async def _signing_key(self, key_url: str) -> str:
-        """The signing key behind ``key_url``, cached for an hour (never logged).
-
-        Fetches are serialized, so a burst of deliveries on a cold cache fetches the key once."""
-        async with self._key_lock:
-            cached = self._keys.get(key_url)
-            if cached is not None and cached[1] > time.monotonic():
-                self._keys.move_to_end(key_url)
-                return cached[0]
-            key = await self._fetch_signing_key(key_url)
-            self._keys[key_url] = (key, time.monotonic() + KEY_TTL_S)
-            self._keys.move_to_end(key_url)
-            while len(self._keys) > KEY_CACHE_SIZE:
-                self._keys.popitem(last=False)
-            return key
+    async def _resolve_and_fetch_key(self, key_url: str) -> str:
+        """Check the key host's addresses, then fetch the key (run once per key URL by ``signing_keys``)."""
+        host, port = self.check_key_url(key_url)
+        await self._check_key_addresses(host, port)
+        return await self._fetch_signing_key(key_url)
 
     async def _fetch_signing_key(self, key_url: str) -> str:
         """GET key_url without auth, then once with the tenant's auth on 401/403; no redirects.
@@ -440,7 +434,7 @@ class ConnectWiseClient(PSAClient):
             reason = "redirect refused" if 300 <= exc.status < 400 else f"HTTP {exc.status}"
             raise WebhookRejected(401, "key_fetch_failed", f"fetching the signing key: {reason}") from exc
         except TransientError as exc:
-            raise WebhookRejected(503, "key_fetch_unavailable", f"signing key: {exc.reason}") from exc
+            raise retry_later("key_fetch_unavailable", f"signing key: {exc.message}", 10.0) from exc
         assert resp is not None
         try:
             data = resp.json()

@@ -113,7 +113,7 @@ class HaloClient(PSAClient):
         raise AssertionError("unreachable")
 
     # --- webhooks -----------------------------------------------------------------------------------
-    async def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+    async def verify_webhook(self, headers: Mapping[str, str], body: bytes, source: str = "") -> None:
         username = self.tenant.webhook.username
         password = self.tenant.webhook.password
         assert username is not None and password is not None  # enforced by the tenants file
