@@ -34,7 +34,7 @@ from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, 
 from autotriage.core.tenants import ConnectWiseConnection, Tenant
 from autotriage.psa.base import CREATED, DELETED, OTHER, UPDATED, HistoricalTicket, PSAClient, WebhookEvent
 from autotriage.psa.http import PSAError, PSAHttp, Response
-from autotriage.psa.signing_keys import SigningKeys, retry_later
+from autotriage.psa.signing_keys import FetchGate, SigningKeys, retry_later
 from autotriage.psa.webhook_auth import header
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ class ConnectWiseClient(PSAClient):
 
     kind = PSAKind.CONNECTWISE
 
-    def __init__(self, tenant: Tenant) -> None:
+    def __init__(self, tenant: Tenant, *, key_fetch_gate: FetchGate | None = None) -> None:
         if not isinstance(tenant.psa, ConnectWiseConnection):
             raise TypeError("ConnectWiseClient needs a ConnectWise connection")
         self.tenant = tenant
@@ -225,6 +225,7 @@ class ConnectWiseClient(PSAClient):
         self._base_lock = asyncio.Lock()
         self.signing_keys = SigningKeys(
             self._resolve_and_fetch_key,
+            gate=key_fetch_gate or FetchGate(),
             timeout_s=KEY_TIMEOUT_S + DNS_TIMEOUT_S,
             ttl_s=KEY_TTL_S,
             capacity=KEY_CACHE_SIZE,

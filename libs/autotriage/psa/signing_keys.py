@@ -9,8 +9,8 @@ one thing an anonymous sender can make this process do. The rules:
   a dead or hostile URL costs one fetch per interval, not one per callback.
 - At most ``max_concurrent`` fetches run in the process; beyond that a callback is told to retry later
   instead of queueing.
-- Each source address may start only a few fetches per minute (token bucket); cache hits and callbacks
-  joining a fetch already under way are not counted.
+- Each source address has a small budget of failed fetches (token bucket); once spent, its callbacks that
+  would need a fetch are told to retry later. Cache hits and successful fetches cost nothing.
 
 "Retry later" is HTTP 429 with ``Retry-After``: ConnectWise retries 404/409/419/429 only, never a 5xx.
 """
@@ -44,46 +44,55 @@ class TokenBuckets:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._capacity = capacity
 
-    def take(self, source: str, now: float | None = None) -> bool:
-        """Take one token for ``source``; False when its bucket is empty."""
-        now = time.monotonic() if now is None else now
+    def _tokens(self, source: str, now: float) -> float:
         tokens, last = self._buckets.get(source, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate_per_s)
-        allowed = tokens >= 1.0
-        self._buckets[source] = (tokens - 1.0 if allowed else tokens, now)
+        return min(self.burst, tokens + (now - last) * self.rate_per_s)
+
+    def has_token(self, source: str) -> bool:
+        """Whether ``source`` has at least one token left (takes none)."""
+        return self._tokens(source, time.monotonic()) >= 1.0
+
+    def charge(self, source: str) -> None:
+        """Take one token from ``source`` (its bucket may go empty, never below zero)."""
+        now = time.monotonic()
+        self._buckets[source] = (max(0.0, self._tokens(source, now) - 1.0), now)
         self._buckets.move_to_end(source)
         while len(self._buckets) > self._capacity:
             self._buckets.popitem(last=False)
-        return allowed
 
 
 class FetchGate:
-    """Process-wide admission of key fetches: a bound on concurrent fetches and a per-source rate.
+    """Admission of key fetches: a bound on concurrent fetches, and a budget per source address that only
+    failed fetches (callbacks no key can verify) spend, so a sender of unsigned callbacks is soon refused
+    while a PSA whose keys fetch fine is never limited.
 
-    Plain counters (no asyncio primitives), so one gate can serve every tenant and event loop."""
+    Plain counters (no asyncio primitives), so one gate can serve every tenant of a process."""
 
-    def __init__(self, max_concurrent: int = 8, per_source_per_minute: float = 6.0, per_source_burst: float = 3.0):
+    def __init__(
+        self, max_concurrent: int = 8, failures_per_minute: float = 6.0, failure_burst: float = 10.0
+    ) -> None:
         self.max_concurrent = max_concurrent
         self.running = 0
-        self.sources = TokenBuckets(per_source_per_minute / 60.0, per_source_burst)
+        self.sources = TokenBuckets(failures_per_minute / 60.0, failure_burst)
 
     def admit(self, source: str) -> None:
         """Start one fetch for ``source`` or raise a retry-later rejection."""
+        if source and not self.sources.has_token(source):
+            raise retry_later(
+                "key_fetch_rate_limited", "too many unverifiable callbacks from this address; retry later", 30.0
+            )
         if self.running >= self.max_concurrent:
             raise retry_later("key_fetch_busy", "too many signing-key fetches in progress; retry later", 5.0)
-        if source and not self.sources.take(source):
-            raise retry_later(
-                "key_fetch_rate_limited", "too many unverified callbacks from this address; retry later", 30.0
-            )
         self.running += 1
 
     def release(self) -> None:
         """A fetch admitted by :meth:`admit` finished."""
         self.running = max(0, self.running - 1)
 
-
-#: The gate shared by every tenant of the process (fetches are bounded process-wide, not per tenant).
-DEFAULT_GATE = FetchGate()
+    def failed(self, source: str) -> None:
+        """A fetch started for ``source`` failed: spend from its budget."""
+        if source:
+            self.sources.charge(source)
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,7 @@ class SigningKeys:
         self,
         fetch: Callable[[str], Awaitable[str]],
         *,
-        gate: FetchGate = DEFAULT_GATE,
+        gate: FetchGate,
         timeout_s: float = 4.0,
         ttl_s: float = 3600.0,
         retry_failure_ttl_s: float = 10.0,
@@ -139,22 +148,22 @@ class SigningKeys:
         flight = self._flights.get(key_url)
         if flight is None:
             self._gate.admit(source)
-            flight = asyncio.ensure_future(self._run(key_url))
+            flight = asyncio.ensure_future(self._run(key_url, source))
             flight.add_done_callback(_consume_exception)
             self._flights[key_url] = flight
         return await asyncio.shield(flight)
 
-    async def _run(self, key_url: str) -> str:
+    async def _run(self, key_url: str, source: str) -> str:
         try:
             key = await asyncio.wait_for(self._fetch(key_url), self._timeout_s)
         except TimeoutError as exc:
             rejection = retry_later(
                 "key_fetch_unavailable", f"signing key: no answer within {self._timeout_s:g}s", 10.0
             )
-            self._remember_failure(key_url, rejection)
+            self._remember_failure(key_url, rejection, source)
             raise rejection from exc
         except WebhookRejected as exc:
-            self._remember_failure(key_url, exc)
+            self._remember_failure(key_url, exc, source)
             raise
         else:
             self._failures.pop(key_url, None)
@@ -166,7 +175,8 @@ class SigningKeys:
             self._flights.pop(key_url, None)
             self._gate.release()
 
-    def _remember_failure(self, key_url: str, exc: WebhookRejected) -> None:
+    def _remember_failure(self, key_url: str, exc: WebhookRejected, source: str) -> None:
+        self._gate.failed(source)
         ttl = self._retry_failure_ttl_s if exc.status == RETRY_LATER else self._refusal_ttl_s
         self._failures[key_url] = _Failure(
             exc.status, exc.reason, exc.message, exc.retry_after_s, time.monotonic() + ttl
