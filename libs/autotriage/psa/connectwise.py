@@ -226,7 +226,7 @@ class ConnectWiseClient(PSAClient):
         self.signing_keys = SigningKeys(
             self._resolve_and_fetch_key,
             gate=key_fetch_gate or FetchGate(),
-            timeout_s=KEY_TIMEOUT_S + DNS_TIMEOUT_S,
+            timeout_s=KEY_TIMEOUT_S,  # resolution and fetch together: ConnectWise waits 5 s in all
             ttl_s=KEY_TTL_S,
             capacity=KEY_CACHE_SIZE,
         )

@@ -56,7 +56,7 @@ class Ingress:
         max_body_bytes: int = 256 * 1024,
         enqueue_timeout_s: float = 4.0,
     ) -> None:
-        #: ConnectWise gives up after 5 s: answer 503 before that rather than hold the request.
+        #: ConnectWise gives up after 5 s: answer 429 (retry later) before that rather than hold the request.
         self.enqueue_timeout_s = enqueue_timeout_s
         self.clients = clients
         self.bus = bus
@@ -128,7 +128,10 @@ class Ingress:
             )
         except Exception as exc:  # not durable in time: let the PSA retry rather than acknowledge and lose it
             log.error("could not enqueue webhook: %r", exc, extra={"tenant": tenant_id})
-            raise WebhookRejected(503, "enqueue_failed", "could not enqueue the delivery; retry later") from exc
+            # 429, not 503: ConnectWise retries 404/409/419/429 only, so a 5xx would lose the event there
+            raise WebhookRejected(
+                429, "enqueue_failed", "could not enqueue the delivery; retry later", retry_after_s=5.0
+            ) from exc
         for result, count in (("accepted", accepted), ("duplicate", duplicates), ("ignored", ignored)):
             if count:
                 metrics.WEBHOOK_DELIVERIES.labels(psa_name, tenant_id, result).inc(count)
