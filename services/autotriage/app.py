@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from autotriage.core import metrics
+from autotriage.core import egress, metrics
 from autotriage.core.bus.base import Bus
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import Topics
@@ -63,6 +63,7 @@ def build_host(
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; choose from {', '.join(STAGES)}")
     prime_metrics(tenants, stages)
+    egress.configure(settings.ca_bundle)
     bus = bus or make_bus(settings, client_id=f"autotriage-{'-'.join(stages) if len(stages) == 1 else 'all'}")
     topics = Topics(settings.topic_prefix)
     app = web.Application(client_max_size=settings.max_body_bytes + 1024)

@@ -32,3 +32,6 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
     drain_timeout_s: float = Field(default=30.0, gt=0)
+    #: PEM file of extra CA certificates for every outbound HTTPS connection (private CA, TLS inspection);
+    #: a tenant's ``ca_bundle`` overrides it. Proxies come from HTTPS_PROXY / NO_PROXY.
+    ca_bundle: Path | None = None

@@ -280,7 +280,7 @@ class AutotaskClient(PSAClient):
             raise TypeError("AutotaskClient needs an Autotask connection")
         self.tenant = tenant
         self.conn: AutotaskConnection = tenant.psa
-        self.http = PSAHttp("autotask", max_concurrency=self.conn.max_concurrency)
+        self.http = PSAHttp("autotask", max_concurrency=self.conn.max_concurrency, ca_bundle=tenant.ca_bundle)
         self._configured_zone = normalise_zone(str(self.conn.zone_url)) if self.conn.zone_url else None
         self._zone: str | None = self._configured_zone
         self._zone_at = 0.0

@@ -21,6 +21,7 @@ import socket
 import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,7 @@ import orjson
 from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from autotriage.core import egress
 from autotriage.core.errors import PermanentError, TransientError, WebhookRejected
 from autotriage.core.events import utcnow
 from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
@@ -177,12 +179,16 @@ def _require_id(value: str, what: str) -> str:
 
 
 class _PublicOnlyResolver(ThreadedResolver):
-    """Resolves like aiohttp's default resolver but drops non-public addresses (DNS-rebinding guard)."""
+    """Resolves like aiohttp's default resolver but drops non-public addresses (DNS-rebinding guard); the
+    operator's proxy (``HTTPS_PROXY``) is exempt, as the key host is then resolved by the proxy."""
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        hosts = [h for h in await super().resolve(host, port, family) if is_public_address(h["host"])]
+        resolved = await super().resolve(host, port, family)
+        if host.lower() in egress.proxy_hosts():
+            return resolved
+        hosts = [h for h in resolved if is_public_address(h["host"])]
         if not hosts:
             raise OSError(f"{host} resolves only to non-public addresses")
         return hosts
@@ -191,9 +197,10 @@ class _PublicOnlyResolver(ThreadedResolver):
 class _KeyHttp(PSAHttp):
     """PSAHttp for the callback-key fetch: short timeout, one attempt, optionally public addresses only."""
 
-    def __init__(self, public_only: bool) -> None:
+    def __init__(self, public_only: bool, ca_bundle: Path | None = None) -> None:
         super().__init__(
-            PSA, max_concurrency=4, total_timeout_s=KEY_TIMEOUT_S, connect_timeout_s=2.0, attempts=1
+            PSA, max_concurrency=4, total_timeout_s=KEY_TIMEOUT_S, connect_timeout_s=2.0, attempts=1,
+            ca_bundle=ca_bundle,
         )
         self._public_only = public_only
 
@@ -201,7 +208,7 @@ class _KeyHttp(PSAHttp):
         if not self._public_only:
             return super().session()
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(resolver=_PublicOnlyResolver())
+            connector = aiohttp.TCPConnector(resolver=_PublicOnlyResolver(), ssl=self.ssl)
             self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
 
@@ -219,8 +226,8 @@ class ConnectWiseClient(PSAClient):
         site = self.conn.site.strip().rstrip("/")
         self.site = urllib.parse.urlsplit(site).netloc if "://" in site else site
         self.origin = f"{self.conn.scheme}://{self.site}"
-        self.http = PSAHttp(PSA, max_concurrency=self.conn.max_concurrency)
-        self.key_http = _KeyHttp(public_only=not self.conn.allow_private_key_url)
+        self.http = PSAHttp(PSA, max_concurrency=self.conn.max_concurrency, ca_bundle=tenant.ca_bundle)
+        self.key_http = _KeyHttp(public_only=not self.conn.allow_private_key_url, ca_bundle=tenant.ca_bundle)
         self._base: str | None = None
         self._base_lock = asyncio.Lock()
         self.signing_keys = SigningKeys(
@@ -410,7 +417,8 @@ class ConnectWiseClient(PSAClient):
     async def _resolve_and_fetch_key(self, key_url: str) -> str:
         """Check the key host's addresses, then fetch the key (run once per key URL by ``signing_keys``)."""
         host, port = self.check_key_url(key_url)
-        await self._check_key_addresses(host, port)
+        if egress.proxy_for(key_url) is None:  # through a proxy, the proxy resolves the (allow-listed) host
+            await self._check_key_addresses(host, port)
         return await self._fetch_signing_key(key_url)
 
     async def _fetch_signing_key(self, key_url: str) -> str:

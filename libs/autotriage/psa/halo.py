@@ -58,7 +58,7 @@ class HaloClient(PSAClient):
         self.conn: HaloConnection = tenant.psa
         self.base = str(self.conn.base_url).rstrip("/")
         self.auth_url = str(self.conn.auth_url).rstrip("/") if self.conn.auth_url else f"{self.base}/auth"
-        self.http = PSAHttp("halo", max_concurrency=self.conn.max_concurrency)
+        self.http = PSAHttp("halo", max_concurrency=self.conn.max_concurrency, ca_bundle=tenant.ca_bundle)
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
