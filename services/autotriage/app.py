@@ -40,8 +40,9 @@ def make_bus(settings: Settings, client_id: str = "autotriage") -> Bus:
     """The configured bus backend."""
     if settings.bus == "kafka":
         from autotriage.core.bus.kafka import KafkaBus
+        from autotriage.core.bus.kafka_security import kwargs_from_settings
 
-        return KafkaBus(settings.kafka_bootstrap_servers, client_id=client_id)
+        return KafkaBus(settings.kafka_bootstrap_servers, client_id=client_id, security=kwargs_from_settings(settings))
     return MemoryBus(default_partitions=settings.partitions)
 
 

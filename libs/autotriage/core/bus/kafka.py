@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -35,8 +35,11 @@ class KafkaBus(Bus):
         replication_factor: int = 1,
         linger_ms: int = 10,
         max_poll_interval_ms: int = 300_000,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        #: TLS/SASL keyword arguments for every client (``kafka_security.client_kwargs``).
+        self._security = dict(security or {})
         self._client_id = client_id
         self._replication = replication_factor
         self._max_poll_interval_ms = max_poll_interval_ms
@@ -57,6 +60,7 @@ class KafkaBus(Bus):
             linger_ms=self._linger_ms,
             max_batch_size=128 * 1024,
             request_timeout_ms=30_000,
+            **self._security,
         )
         await self._aio_producer.start()
         self._producer = _KafkaProducer(self._aio_producer)
@@ -83,6 +87,7 @@ class KafkaBus(Bus):
             auto_offset_reset="earliest",
             max_poll_interval_ms=self._max_poll_interval_ms,
             isolation_level="read_committed",
+            **self._security,
         )
         await aio.start()
         aio.subscribe(list(topics), listener=_Listener(on_revoked))
@@ -96,6 +101,7 @@ class KafkaBus(Bus):
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **self._security,
         )
         await reader.start()
         table: dict[bytes, bytes] = {}
@@ -122,7 +128,9 @@ class KafkaBus(Bus):
             await reader.stop()
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> list[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=f"{self._client_id}-admin")
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self._bootstrap, client_id=f"{self._client_id}-admin", **self._security
+        )
         await admin.start()
         try:
             existing = set(await admin.list_topics())
