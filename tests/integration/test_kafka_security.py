@@ -21,7 +21,6 @@ from autotriage.core.bus.base import TopicSpec
 from autotriage.core.bus.kafka import KafkaBus
 from autotriage.core.bus.kafka_security import KafkaSecurity, client_kwargs, kwargs_from_settings
 from autotriage.core.bus.topics import TICKETS_OUTCOMES, Topics
-from autotriage.core.errors import ConfigError
 from autotriage.core.events import OutcomeRecorded, decode
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import load_tenants
@@ -45,7 +44,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
 
 
 def sasl(broker: SecureBroker, user: User, password: str | None = None) -> dict[str, Any]:
-    return client_kwargs(KafkaSecurity(protocol="SASL_SSL", ca_file=broker.ca_file, mechanism=user.mechanism,  # type: ignore[arg-type]
+    return client_kwargs(KafkaSecurity(protocol="SASL_SSL", ca_file=broker.ca_file, mechanism=user.mechanism,
                                        username=user.name, password=password or user.password))
 
 
@@ -102,30 +101,12 @@ async def test_wrong_password_and_untrusted_ca_are_refused(broker: SecureBroker,
         await producer.stop()
 
 
-def test_settings_and_secret_files(tmp_path: Path) -> None:
-    secret = tmp_path / "sasl-password"
-    secret.write_text("from-a-mounted-secret\n")
-    kwargs = kwargs_from_settings(Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="SCRAM-SHA-512",
-                                           kafka_sasl_username="svc", kafka_sasl_password_file=secret))
-    assert kwargs["sasl_plain_password"] == "from-a-mounted-secret"
-    assert kwargs["sasl_mechanism"] == "SCRAM-SHA-512" and kwargs["ssl_context"].check_hostname
-    assert kwargs_from_settings(Settings()) == {"security_protocol": "PLAINTEXT"}
-    with pytest.raises(ConfigError, match="AUTOTRIAGE_KAFKA_SASL_PASSWORD"):
-        kwargs_from_settings(Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="PLAIN",
-                                      kafka_sasl_username="svc"))
-    with pytest.raises(ConfigError, match="SASL_SSL"):
-        kwargs_from_settings(Settings(kafka_sasl_mechanism="PLAIN", kafka_sasl_username="svc"))
-    with pytest.raises(ConfigError, match="not both"):
-        kwargs_from_settings(Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="svc",
-                                      kafka_sasl_password="x", kafka_sasl_password_file=secret))
-
-
 async def test_pipeline_over_sasl_ssl_scram(broker: SecureBroker, tmp_path: Path, topic_prefix: str) -> None:
     settings = Settings(
         bus="kafka", kafka_bootstrap_servers=broker.sasl_bootstrap, topic_prefix=topic_prefix, partitions=2,
         http_host="127.0.0.1", http_port=0, kafka_security_protocol="SASL_SSL",
         kafka_ssl_ca_file=broker.ca_file, kafka_sasl_mechanism="SCRAM-SHA-512",
-        kafka_sasl_username=SCRAM_512.name, kafka_sasl_password=SCRAM_512.password,  # type: ignore[arg-type]
+        kafka_sasl_username=SCRAM_512.name, kafka_sasl_password=SCRAM_512.password,
         retry_delays_s=(0.5, 1.0),
     )
     admin = KafkaBus(broker.sasl_bootstrap, client_id="setup", security=kwargs_from_settings(settings))

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     kafka_oauth_client_secret: SecretStr | None = None
     kafka_oauth_client_secret_file: Path | None = None
     kafka_oauth_scope: str | None = None
+    kafka_oauth_extensions: str | None = None
     topic_prefix: str = "autotriage."
     partitions: int = Field(default=6, ge=1)
     tenants_file: Path = Path("tenants.yaml")

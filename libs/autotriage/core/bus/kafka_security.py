@@ -45,6 +45,21 @@ class KafkaSecurity:
     oauth_client_id: str | None = None
     oauth_client_secret: str | None = None
     oauth_scope: str | None = None
+    #: SASL extensions sent with the token, e.g. Confluent Cloud's ``logicalCluster`` and ``identityPoolId``.
+    oauth_extensions: tuple[tuple[str, str], ...] = ()
+
+
+def parse_extensions(text: str | None) -> tuple[tuple[str, str], ...]:
+    """``key=value,key=value`` as pairs; ConfigError for an entry without ``=``."""
+    pairs = []
+    for entry in (e.strip() for e in (text or "").split(",")):
+        if not entry:
+            continue
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"AUTOTRIAGE_KAFKA_OAUTH_EXTENSIONS: {entry!r} is not key=value")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
 
 
 def read_secret(value: str | None, file: Path | None, what: str) -> str | None:
@@ -108,7 +123,8 @@ def _sasl(security: KafkaSecurity) -> dict[str, Any]:
             raise ConfigError(f"SASL OAUTHBEARER needs {', '.join(missing)}")
         assert security.oauth_token_url and security.oauth_client_id and security.oauth_client_secret
         provider = ClientCredentialsTokenProvider(
-            security.oauth_token_url, security.oauth_client_id, security.oauth_client_secret, security.oauth_scope
+            security.oauth_token_url, security.oauth_client_id, security.oauth_client_secret, security.oauth_scope,
+            dict(security.oauth_extensions),
         )
         return {"sasl_mechanism": mechanism, "sasl_oauth_token_provider": provider}
     if not security.username or not security.password:
@@ -124,14 +140,26 @@ class ClientCredentialsTokenProvider(AbstractTokenProvider):  # type: ignore[mis
     """OAUTHBEARER tokens from an OAuth 2.0 client-credentials grant (Confluent Cloud identity pools, Azure
     Event Hubs with Entra ID), cached until a minute before they expire."""
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str, scope: str | None = None) -> None:
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        scope: str | None = None,
+        extensions: dict[str, str] | None = None,
+    ) -> None:
         self._url = token_url
+        self._extensions = dict(extensions or {})
         self._form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
         if scope:
             self._form["scope"] = scope
         self._token = ""
         self._expires = 0.0
         self._lock = asyncio.Lock()
+
+    def extensions(self) -> dict[str, str]:
+        """SASL extensions sent with each token (empty unless configured)."""
+        return dict(self._extensions)
 
     async def token(self) -> str:
         """A valid access token, fetched when the cached one is about to expire."""
@@ -175,4 +203,5 @@ def kwargs_from_settings(settings: Settings) -> dict[str, Any]:
         oauth_client_secret=secret(settings.kafka_oauth_client_secret, settings.kafka_oauth_client_secret_file,
                                    "AUTOTRIAGE_KAFKA_OAUTH_CLIENT_SECRET"),
         oauth_scope=settings.kafka_oauth_scope,
+        oauth_extensions=parse_extensions(settings.kafka_oauth_extensions),
     ))
