@@ -404,7 +404,9 @@ class ConnectWiseClient(PSAClient):
             infos = await asyncio.wait_for(
                 asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), DNS_TIMEOUT_S
             )
-        except (OSError, UnicodeError, TimeoutError) as exc:
+        except UnicodeError as exc:  # not a host name at all: no retry makes it one
+            raise WebhookRejected(401, "key_url_refused", f"key_url host {host[:100]!r} is not a valid name") from exc
+        except (OSError, TimeoutError) as exc:
             raise retry_later("key_fetch_unavailable", f"key_url host {host} does not resolve", 10.0) from exc
         addresses = {str(info[4][0]) for info in infos}
         private = sorted(a for a in addresses if not is_public_address(a))
