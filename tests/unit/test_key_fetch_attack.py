@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,3 +270,26 @@ async def test_definite_refusal_is_cached_longer_than_a_retry_later() -> None:
             await keys.get("gone")
         assert info.value.status == 401
     assert calls == 1
+
+
+async def test_fetches_in_flight_count_against_the_source_budget() -> None:
+    never = asyncio.Event()
+
+    async def fetch(url: str) -> str:
+        await never.wait()
+        return "k"
+
+    gate = FetchGate(max_concurrent=8, failure_burst=2)
+    keys = SigningKeys(fetch, gate=gate, timeout_s=0.2)
+    results = await asyncio.gather(*(keys.get(f"u{i}", "203.0.113.7") for i in range(6)), return_exceptions=True)
+    reasons = Counter(r.reason for r in results if isinstance(r, WebhookRejected))
+    # two fetches may fail within the budget of 2; the other four are refused before any fetch starts
+    assert reasons == {"key_fetch_unavailable": 2, "key_fetch_rate_limited": 4}, reasons
+    with pytest.raises(WebhookRejected) as info:  # the budget is spent now
+        await keys.get("u9", "203.0.113.7")
+    assert info.value.reason == "key_fetch_rate_limited"
+    assert await asyncio.wait_for(SigningKeys(_ok, gate=gate).get("u1", "198.51.100.1"), 1) == "ok"  # other source
+
+
+async def _ok(url: str) -> str:
+    return "ok"

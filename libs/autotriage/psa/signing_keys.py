@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -48,9 +48,9 @@ class TokenBuckets:
         tokens, last = self._buckets.get(source, (self.burst, now))
         return min(self.burst, tokens + (now - last) * self.rate_per_s)
 
-    def has_token(self, source: str) -> bool:
-        """Whether ``source`` has at least one token left (takes none)."""
-        return self._tokens(source, time.monotonic()) >= 1.0
+    def has_token(self, source: str, reserved: int = 0) -> bool:
+        """Whether ``source`` has a token left beyond ``reserved`` ones (takes none)."""
+        return self._tokens(source, time.monotonic()) >= reserved + 1.0
 
     def charge(self, source: str) -> None:
         """Take one token from ``source`` (its bucket may go empty, never below zero)."""
@@ -74,20 +74,27 @@ class FetchGate:
         self.max_concurrent = max_concurrent
         self.running = 0
         self.sources = TokenBuckets(failures_per_minute / 60.0, failure_burst)
+        self._in_flight: Counter[str] = Counter()  # fetches per source: each may still fail and spend
 
     def admit(self, source: str) -> None:
         """Start one fetch for ``source`` or raise a retry-later rejection."""
-        if source and not self.sources.has_token(source):
+        if source and not self.sources.has_token(source, reserved=self._in_flight[source]):
             raise retry_later(
                 "key_fetch_rate_limited", "too many unverifiable callbacks from this address; retry later", 30.0
             )
         if self.running >= self.max_concurrent:
             raise retry_later("key_fetch_busy", "too many signing-key fetches in progress; retry later", 5.0)
         self.running += 1
+        if source:
+            self._in_flight[source] += 1
 
-    def release(self) -> None:
+    def release(self, source: str) -> None:
         """A fetch admitted by :meth:`admit` finished."""
         self.running = max(0, self.running - 1)
+        if source and self._in_flight[source] > 0:
+            self._in_flight[source] -= 1
+            if not self._in_flight[source]:
+                del self._in_flight[source]
 
     def failed(self, source: str) -> None:
         """A fetch started for ``source`` failed: spend from its budget."""
@@ -173,7 +180,7 @@ class SigningKeys:
             return key
         finally:
             self._flights.pop(key_url, None)
-            self._gate.release()
+            self._gate.release(source)
 
     def _remember_failure(self, key_url: str, exc: WebhookRejected, source: str) -> None:
         self._gate.failed(source)
