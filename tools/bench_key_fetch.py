@@ -5,8 +5,9 @@ unsigned callbacks whose key URLs point at a host that accepts connections and n
 The ingress runs in process (memory bus) with the ConnectWise simulator on 127.0.0.1. Each phase sends
 ``--deliveries`` signed callbacks one after another, ``--interval-ms`` apart (a fresh ticket each), and
 prints p50 / p99 / max answer time; the attack phase runs waves of ``--attackers`` unsigned callbacks
-spread over ``--urls`` distinct blackholed key URLs until the signed deliveries are done. Also printed: the ratio of attack p99 to the same-run
-baseline p99, CPU ms per signed delivery, the attackers' answers and the connections the blackhole saw.
+spread over ``--urls`` distinct blackholed key URLs until the signed deliveries are done. Also printed:
+the ratio of attack p99 to the same-run baseline p99, CPU ms per signed delivery, the attackers' answers
+and the connections the blackhole saw.
 
     python3 tools/bench_key_fetch.py [--deliveries 400] [--attackers 50] [--urls 10] [--interval-ms 10]
 """
