@@ -7,12 +7,15 @@ the whole pipeline runs over SASL_SSL SCRAM.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
@@ -82,6 +85,38 @@ async def produce_consume_commit(bootstrap: str, security: dict[str, Any], prefi
 @pytest.mark.parametrize("user", [SCRAM_256, SCRAM_512, PLAIN], ids=lambda u: u.mechanism)
 async def test_sasl_ssl(broker: SecureBroker, user: User, topic_prefix: str) -> None:
     await produce_consume_commit(broker.sasl_bootstrap, sasl(broker, user), topic_prefix)
+
+
+async def test_oauthbearer_with_client_credentials(broker: SecureBroker, topic_prefix: str) -> None:
+    """Tokens from an OAuth token endpoint (client-credentials grant) authenticate every client."""
+    grants = 0
+
+    async def token(request: web.Request) -> web.Response:
+        nonlocal grants
+        form = await request.post()
+        if (form.get("client_id"), form.get("client_secret")) != ("autotriage", "oauth-secret"):
+            return web.json_response({"error": "invalid_client"}, status=401)
+        grants += 1
+        now = int(time.time())
+        claims = {"sub": "autotriage", "iat": now, "exp": now + 3600, "scope": "kafka"}
+        jwt = ".".join(base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+                       for part in ({"alg": "none"}, claims)) + "."
+        return web.json_response({"access_token": jwt, "token_type": "Bearer", "expires_in": 3600})
+
+    app = web.Application()
+    app.router.add_post("/oauth2/token", token)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/oauth2/token"
+    try:
+        security = client_kwargs(KafkaSecurity(protocol="SASL_SSL", ca_file=broker.ca_file, mechanism="OAUTHBEARER",
+                                               oauth_token_url=url, oauth_client_id="autotriage",
+                                               oauth_client_secret="oauth-secret"))
+        await produce_consume_commit(broker.sasl_bootstrap, security, topic_prefix)
+    finally:
+        await runner.cleanup()
+    assert grants == 1  # one token, cached, for every client of the bus
 
 
 async def test_mutual_tls(broker: SecureBroker, topic_prefix: str) -> None:

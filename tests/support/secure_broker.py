@@ -1,5 +1,5 @@
 """A private Kafka broker with the listeners managed services expose: SASL_SSL (PLAIN, SCRAM-SHA-256,
-SCRAM-SHA-512) and SSL with a required client certificate, all with a certificate from a private CA.
+SCRAM-SHA-512, OAUTHBEARER) and SSL with a required client certificate, all with a certificate from a private CA.
 
 Same jars and settings as ``PrivateBroker`` plus a PLAINTEXT listener for the broker's own traffic and the
 readiness check. SCRAM users are created when the data directory is formatted (``kafka-storage format
@@ -62,6 +62,9 @@ class SecureBroker(PrivateBroker):
         plain = (f'org.apache.kafka.common.security.plain.PlainLoginModule required '
                  f'user_{PLAIN.name}="{PLAIN.password}";')
         scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        # Kafka's default OAUTHBEARER validator accepts unsecured (alg "none") tokens: enough to test the
+        # client side (token provider, SASL exchange); production brokers validate signed JWTs.
+        oauth = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
         base = super()._server_properties()
         base = base.replace(
             f"listeners=PLAINTEXT://127.0.0.1:{self.port},",
@@ -80,7 +83,8 @@ ssl.keystore.location={self.keystore}
 ssl.truststore.type=PEM
 ssl.truststore.location={self.ca_file}
 listener.name.ssl.ssl.client.auth=required
-sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config={oauth}
 listener.name.sasl_ssl.plain.sasl.jaas.config={plain}
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={scram}
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={scram}
