@@ -24,7 +24,7 @@ import pytest
 import trustme
 
 from autotriage.core import egress
-from autotriage.core.errors import TransientError
+from autotriage.core.errors import TransientError, WebhookRejected
 from autotriage.core.tenants import LLMSettings, Tenant
 from autotriage.llm.client import make_openai_client
 from autotriage.psa.connectwise import ConnectWiseClient
@@ -132,9 +132,11 @@ def halo_tenant(servers: Servers, monkeypatch: pytest.MonkeyPatch, **extra: Any)
     return Tenant.model_validate({**entry, **extra})
 
 
-def cw_tenant(servers: Servers, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> Tenant:
+def cw_tenant(servers: Servers, monkeypatch: pytest.MonkeyPatch, *, public_keys_only: bool = False,
+              **extra: Any) -> Tenant:
     entry, env = servers.cw.tenant_config("cw-corp")
     entry["psa"]["scheme"] = "https"
+    entry["psa"]["allow_private_key_url"] = not public_keys_only
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return Tenant.model_validate({**entry, **extra})
@@ -169,8 +171,30 @@ async def test_psa_key_and_llm_calls_go_through_the_proxy_with_the_tenant_ca_bun
             assert models.data
         finally:
             await client.close()
+    azure = make_openai_client(LLMSettings(provider="azure", azure_endpoint=servers.llm.base_url,
+                                           azure_deployment="gpt-4o-mini"), servers.ca_file)
+    try:  # AsyncAzureOpenAI on /openai/deployments/{deployment}/chat/completions
+        answer = await azure.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        assert answer.choices[0].message.content
+    finally:
+        await azure.close()
     for url in (servers.halo.base_url, servers.cw.base_url, servers.llm.base_url):
         assert await through.wait_connect(port_of(url)), (url, through.connects())
+
+
+async def test_a_key_host_on_a_private_address_is_refused_through_the_proxy_too(
+    servers: Servers, through: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cw = ConnectWiseClient(cw_tenant(servers, monkeypatch, public_keys_only=True, ca_bundle=str(servers.ca_file)))
+    body = json.dumps(servers.cw.webhook_payload(servers.cw.create_ticket("Disk full", "C:", 12))).encode()
+    try:
+        with pytest.raises(WebhookRejected) as info:
+            await cw.verify_webhook({"x-content-signature": servers.cw.sign(body)}, body)
+    finally:
+        await cw.close()
+    assert (info.value.status, info.value.reason) == (401, "key_url_refused"), info.value.message
+    assert "non-public" in info.value.message
+    assert servers.cw.requests["callback_key"] == 0
 
 
 async def test_process_wide_ca_bundle_applies_when_the_tenant_has_none(

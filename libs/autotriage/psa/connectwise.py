@@ -394,10 +394,12 @@ class ConnectWiseClient(PSAClient):
             )
         return host, effective
 
-    async def _check_key_addresses(self, host: str, port: int) -> None:
+    async def _check_key_addresses(self, host: str, port: int, *, via_proxy: bool = False) -> None:
         """Resolve the key host and refuse non-public addresses unless the tenant allows them.
 
-        A host that does not resolve (now) is "retry later", as when the fetch itself cannot connect."""
+        A host that does not resolve (now) is "retry later", as when the fetch itself cannot connect; unless
+        the fetch goes through a proxy, which resolves it (behind a corporate proxy, local DNS often knows
+        only internal names). A host that does resolve here must resolve to public addresses either way."""
         if self.conn.allow_private_key_url:
             return
         try:
@@ -407,6 +409,8 @@ class ConnectWiseClient(PSAClient):
         except UnicodeError as exc:  # not a host name at all: no retry makes it one
             raise WebhookRejected(401, "key_url_refused", f"key_url host {host[:100]!r} is not a valid name") from exc
         except (OSError, TimeoutError) as exc:
+            if via_proxy:
+                return
             raise retry_later("key_fetch_unavailable", f"key_url host {host} does not resolve", 10.0) from exc
         addresses = {str(info[4][0]) for info in infos}
         private = sorted(a for a in addresses if not is_public_address(a))
@@ -419,8 +423,7 @@ class ConnectWiseClient(PSAClient):
     async def _resolve_and_fetch_key(self, key_url: str) -> str:
         """Check the key host's addresses, then fetch the key (run once per key URL by ``signing_keys``)."""
         host, port = self.check_key_url(key_url)
-        if egress.proxy_for(key_url) is None:  # through a proxy, the proxy resolves the (allow-listed) host
-            await self._check_key_addresses(host, port)
+        await self._check_key_addresses(host, port, via_proxy=egress.proxy_for(key_url) is not None)
         return await self._fetch_signing_key(key_url)
 
     async def _fetch_signing_key(self, key_url: str) -> str:
