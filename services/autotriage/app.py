@@ -89,6 +89,7 @@ def build_host(
                 topics,
                 max_body_bytes=settings.max_body_bytes,
                 enqueue_timeout_s=settings.enqueue_timeout_s,
+                trusted_proxies=settings.trusted_proxies,
             )
             ingress.install(app)
             components.append(ingress)

@@ -99,8 +99,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     with environ(env):
         tenants = load_tenants(write_tenants(tmp_path / "tenants.yaml", [entry, strict]))
         bus = MemoryBus()
-        host: ServiceHost = build_host(Settings(bus="memory", http_port=0, http_host="127.0.0.1"), tenants,
-                                       ["ingress"], bus=bus)
+        settings = Settings(bus="memory", http_port=0, http_host="127.0.0.1", trusted_proxies=("127.0.0.1/32",))
+        host: ServiceHost = build_host(settings, tenants, ["ingress"], bus=bus)
         await host.start()
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         try:
@@ -172,6 +172,16 @@ async def test_failed_fetch_is_cached_and_source_budget_runs_out(rig: Rig) -> No
         reasons.append(answer["error"])
         assert status == 429
     assert reasons[-1] == "key_fetch_rate_limited", reasons
+    # behind a trusted reverse proxy (here 127.0.0.1) each X-Forwarded-For sender has its own budget; the
+    # left hop is the sender's own claim and is not believed
+    for forwarded, expected in (("6.6.6.6, 198.51.100.23", "key_fetch_unavailable"),
+                                (None, "key_fetch_rate_limited")):
+        body, headers = rig.delivery(tid, f"http://key-host.invalid/v2025_1//system/callbackkey/index.rails"
+                                          f"?companyName={rig.cw.company}&id=xff-{forwarded}", sign=False)
+        if forwarded:
+            headers["X-Forwarded-For"] = forwarded
+        status, answer, _ = await rig.post("cw-a", body, headers)
+        assert (status, answer["error"]) == (429, expected), (forwarded, answer)
 
 
 async def _quick(rig: Rig, tid: str, i: int) -> tuple[int, dict[str, Any], str]:

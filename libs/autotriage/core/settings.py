@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     ingress_port: int = 8080
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     enqueue_timeout_s: float = Field(default=4.0, gt=0)
+    #: Reverse proxies / load balancers in front of ingress (CIDRs, JSON list): their X-Forwarded-For names
+    #: the sender for per-source limits and the refused-delivery log. Empty: the TCP peer is the sender.
+    trusted_proxies: tuple[str, ...] = ()
     max_batch: int = Field(default=100, ge=1)
     concurrency: int = Field(default=16, ge=1)
     retry_delays_s: tuple[float, ...] = (1.0, 5.0, 30.0, 60.0)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from autotriage.core.errors import WebhookRejected
 from autotriage.core.events import OutcomeRecorded, WebhookReceived, encode, utcnow
 from autotriage.core.models import Action, PSAKind
 from autotriage.core.runtime import record_outcome_metrics
+from autotriage.ingress.client_address import client_address, parse_networks
 from autotriage.ingress.rejections import RejectionLog
 from autotriage.psa.base import CREATED, PSAClient, WebhookEvent
 from autotriage.psa.registry import PSAClients
@@ -55,6 +57,7 @@ class Ingress:
         *,
         max_body_bytes: int = 256 * 1024,
         enqueue_timeout_s: float = 4.0,
+        trusted_proxies: Sequence[str] = (),
     ) -> None:
         #: ConnectWise gives up after 5 s: answer 429 (retry later) before that rather than hold the request.
         self.enqueue_timeout_s = enqueue_timeout_s
@@ -64,6 +67,8 @@ class Ingress:
         self.max_body_bytes = max_body_bytes
         self.deliveries = DeliveryLog()
         self.rejections = RejectionLog()
+        #: Reverse proxies whose ``X-Forwarded-For`` names the sender (per-source limits and logs).
+        self.trusted_proxies = parse_networks(trusted_proxies)
         self._started = False
 
     def install(self, app: web.Application) -> None:
@@ -91,20 +96,25 @@ class Ingress:
         tenant_id = request.match_info["tenant"]
         route = f"webhook_{psa_name}" if psa_name in PSAKind._value2member_map_ else "webhook_unknown"
         headers: dict[str, str] = {}
+        source = client_address(
+            request.remote or "", request.headers.get("X-Forwarded-For"), self.trusted_proxies
+        )
         try:
-            status, body = await self._handle(request, psa_name, tenant_id)
+            status, body = await self._handle(request, psa_name, tenant_id, source)
         except WebhookRejected as exc:
             status, body = exc.status, {"error": exc.reason, "message": exc.message}
             if exc.retry_after_s is not None:
                 headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
             self.rejections.rejected(
-                status, exc.reason, exc.message, tenant=tenant_id, psa=psa_name, remote=request.remote or ""
+                status, exc.reason, exc.message, tenant=tenant_id, psa=psa_name, remote=source
             )
         metrics.HTTP_REQUESTS.labels(route, str(status)).inc()
         metrics.HTTP_DURATION.labels(route).observe(time.perf_counter() - started)
         return web.json_response(body, status=status, headers=headers)
 
-    async def _handle(self, request: web.Request, psa_name: str, tenant_id: str) -> tuple[int, dict[str, Any]]:
+    async def _handle(
+        self, request: web.Request, psa_name: str, tenant_id: str, source: str
+    ) -> tuple[int, dict[str, Any]]:
         tenant = self.clients.tenants.get(tenant_id)
         if tenant is None or tenant.psa.kind.value != psa_name:
             raise WebhookRejected(404, "unknown_tenant", f"no tenant {tenant_id!r} with PSA {psa_name!r} is configured")
@@ -116,7 +126,7 @@ class Ingress:
         client: PSAClient = self.clients.get(tenant_id)
         headers = dict(request.headers)
         try:
-            await client.verify_webhook(headers, raw, source=request.remote or "")
+            await client.verify_webhook(headers, raw, source=source)
         except WebhookRejected as exc:
             if exc.status == 401:
                 metrics.SIGNATURE_FAILURES.labels(psa_name, tenant_id).inc()
