@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from autotriage.core import metrics
+from autotriage.core import egress, metrics
 from autotriage.core.bus.base import Bus
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import Topics
@@ -61,12 +61,14 @@ def make_bus(settings: Settings, client_id: str = "autotriage") -> Bus:
     """The configured bus backend."""
     if settings.bus == "kafka":
         from autotriage.core.bus.kafka import KafkaBus
+        from autotriage.core.bus.kafka_security import kwargs_from_settings
 
         return KafkaBus(
             settings.kafka_bootstrap_servers,
             client_id=client_id,
             session_timeout_ms=settings.session_timeout_ms,
             rebalance_timeout_ms=settings.rebalance_timeout_ms,
+            security=kwargs_from_settings(settings),
         )
     return MemoryBus(default_partitions=settings.partitions)
 
@@ -89,6 +91,7 @@ def build_host(
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; choose from {', '.join(STAGES)}")
     prime_metrics(tenants, stages)
+    egress.configure(settings.ca_bundle)
     bus = bus or make_bus(settings, client_id=f"autotriage-{'-'.join(stages) if len(stages) == 1 else 'all'}")
     topics = Topics(settings.topic_prefix, settings.retry_tiers_s)
     app = web.Application(client_max_size=settings.max_body_bytes + 1024)
@@ -106,6 +109,7 @@ def build_host(
                 topics,
                 max_body_bytes=settings.max_body_bytes,
                 enqueue_timeout_s=settings.enqueue_timeout_s,
+                trusted_proxies=settings.trusted_proxies,
             )
             ingress.install(app)
             components.append(ingress)

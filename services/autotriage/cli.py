@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from autotriage.core import egress
 from autotriage.core.errors import ConfigError
 from autotriage.core.logs import configure_logging
 from autotriage.core.settings import Settings
@@ -130,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
         configure_logging(settings.log_format if args.command in ("serve", "run") else "text", settings.log_level)
+        egress.configure(settings.ca_bundle)
         handler = getattr(args, "handler", None)
         if handler is not None:
             return int(handler(args, settings))

@@ -72,10 +72,8 @@ class PrivateBroker:
         return ["java", *JVM_OPTS, f"-Dkafka.logs.dir={self.data}/logs",
                 f"-Dlog4j2.configurationFile={self.data}/log4j2.properties", "-cp", f"{LIB}/*", *args]
 
-    def _configure(self) -> None:
-        (self.data / "logs").mkdir(parents=True, exist_ok=True)
-        (self.data / "server.properties").write_text(
-            f"""node.id=1
+    def _server_properties(self) -> str:
+        return f"""node.id=1
 process.roles=broker,controller
 controller.quorum.voters=1@127.0.0.1:{self.controller_port}
 listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}
@@ -96,9 +94,15 @@ group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=4000
-""",
-            encoding="utf-8",
-        )
+"""
+
+    def _format_args(self) -> list[str]:
+        """Extra ``kafka-storage format`` arguments (e.g. ``--add-scram``) for subclasses."""
+        return []
+
+    def _configure(self) -> None:
+        (self.data / "logs").mkdir(parents=True, exist_ok=True)
+        (self.data / "server.properties").write_text(self._server_properties(), encoding="utf-8")
         (self.data / "log4j2.properties").write_text(
             f"""appender.file.type=File
 appender.file.name=FILE
@@ -122,7 +126,7 @@ rootLogger.appenderRef.file.ref=FILE
             done = await asyncio.to_thread(
                 subprocess.run,
                 self._java("kafka.tools.StorageTool", "format", "-c", str(self.data / "server.properties"),
-                           "-t", cluster_id),
+                           "-t", cluster_id, *self._format_args()),
                 stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
             )
             assert done.returncode == 0, done.stdout.decode()[-2000:] + done.stderr.decode()[-2000:]

@@ -241,8 +241,8 @@ class FaultRig:
             if status in (200, 202):
                 self.accepted.add((tenant.id, ticket_id))
                 return
-            if 400 <= status < 500 or time.monotonic() > deadline:
-                return  # refused for good: never accepted, the counts will show it
+            if (400 <= status < 500 and status != 429) or time.monotonic() > deadline:
+                return  # refused for good (429 is "retry later"): never accepted, the counts will show it
             await asyncio.sleep(0.3)
 
     async def feed(self, per_tenant: int, interval_s: float) -> None:
@@ -357,7 +357,10 @@ class FaultRig:
 
     # --- verdict ------------------------------------------------------------------------------------
     def counts(self) -> Counts:
-        outcomes = [o for o in self.outcomes.outcomes()]
+        everything = self.outcomes.outcomes()
+        # an ``ignored`` record accounts for a repeated delivery (e.g. a PSA retry after a timeout that had
+        # in fact been enqueued): it is not a second outcome of the ticket
+        outcomes = [o for o in everything if o.action.value != "ignored"]
         by_key: dict[Key, list[OutcomeRecorded]] = {}
         for outcome in outcomes:
             by_key.setdefault((outcome.tenant, outcome.ticket_id), []).append(outcome)
@@ -377,7 +380,7 @@ class FaultRig:
             unmarked_duplicates=unmarked,
             not_applied=not_applied,
             missing_notes=sum(1 for key in accepted if notes.get(key, 0) == 0),
-            actions=Counter(f"{o.action.value}{'/redelivery' if o.detail == REDELIVERY else ''}" for o in outcomes),
+            actions=Counter(f"{o.action.value}{'/redelivery' if o.detail == REDELIVERY else ''}" for o in everything),
         )
 
     async def report(self, name: str, *, dlq_expected: int = 0, check_all_delivered: bool = True) -> Counts:

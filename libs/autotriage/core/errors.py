@@ -47,6 +47,8 @@ class ConfigError(AutotriageError):
 class WebhookRejected(AutotriageError):
     """A webhook refused at ingress; ``status`` is the HTTP status to answer."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(reason, message)
         self.status = status
+        #: Sent as ``Retry-After`` with a 429 ("retry later": the one status every PSA retries).
+        self.retry_after_s = retry_after_s

@@ -192,3 +192,5 @@ class Action(StrEnum):
     SHADOW = "shadow"
     SKIPPED = "skipped"
     FAILED = "failed"
+    #: An acknowledged delivery that starts no ticket work (not a new ticket, a duplicate); reason says why.
+    IGNORED = "ignored"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +16,24 @@ class Settings(BaseSettings):
 
     bus: Literal["memory", "kafka"] = "memory"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    #: Kafka connection security (docs/kafka-security.md); secrets as a value or a ``_FILE`` path.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_ssl_ca_file: Path | None = None
+    kafka_ssl_cert_file: Path | None = None
+    kafka_ssl_key_file: Path | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_key_password_file: Path | None = None
+    kafka_ssl_check_hostname: bool = True
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_password_file: Path | None = None
+    kafka_oauth_token_url: str | None = None
+    kafka_oauth_client_id: str | None = None
+    kafka_oauth_client_secret: SecretStr | None = None
+    kafka_oauth_client_secret_file: Path | None = None
+    kafka_oauth_scope: str | None = None
+    kafka_oauth_extensions: str | None = None
     topic_prefix: str = "autotriage."
     partitions: int = Field(default=6, ge=1)
     tenants_file: Path = Path("tenants.yaml")
@@ -24,6 +42,9 @@ class Settings(BaseSettings):
     ingress_port: int = 8080
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     enqueue_timeout_s: float = Field(default=4.0, gt=0)
+    #: Reverse proxies / load balancers in front of ingress (CIDRs, JSON list): their X-Forwarded-For names
+    #: the sender for per-source limits and the refused-delivery log. Empty: the TCP peer is the sender.
+    trusted_proxies: tuple[str, ...] = ()
     window: int = Field(default=256, ge=1, description="records a stage holds fetched and unfinished at most")
     concurrency: int = Field(default=16, ge=1, description="records a stage handles at once (handler slots)")
     tenant_share: float = Field(
@@ -42,3 +63,6 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
     drain_timeout_s: float = Field(default=30.0, gt=0)
+    #: PEM file of extra CA certificates for every outbound HTTPS connection (private CA, TLS inspection);
+    #: a tenant's ``ca_bundle`` overrides it. Proxies come from HTTPS_PROXY / NO_PROXY.
+    ca_bundle: Path | None = None

@@ -196,6 +196,9 @@ class Tenant(Strict):
     budget: Budget = Budget()
     prompt_template: str | None = None
     note_template: str | None = None
+    #: PEM file of extra CA certificates for this tenant's PSA, key and LLM connections (a private CA or a
+    #: TLS-inspecting proxy); overrides AUTOTRIAGE_CA_BUNDLE.
+    ca_bundle: Path | None = None
 
     @model_validator(mode="after")
     def _webhook_auth(self) -> Tenant:

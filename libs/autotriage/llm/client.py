@@ -10,17 +10,25 @@ The SDK's retries are off because it would also retry ``insufficient_quota`` 429
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import openai
 
+from autotriage.core import egress
 from autotriage.core.tenants import LLMSettings
 
 NO_KEY = "not-needed"  # OpenAI-compatible local endpoints accept any key
 
 
-def make_openai_client(settings: LLMSettings) -> openai.AsyncOpenAI:
-    """A client for the tenant's provider with connect/read timeouts from its settings."""
+def make_openai_client(settings: LLMSettings, ca_bundle: Path | None = None) -> openai.AsyncOpenAI:
+    """A client for the tenant's provider with connect/read timeouts from its settings; its HTTP client
+    honours ``HTTPS_PROXY``/``NO_PROXY`` and trusts the applicable CA bundle (``core.egress``)."""
     timeout = openai.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
     api_key = settings.api_key.get() if settings.api_key else NO_KEY
+    context = egress.ssl_context(ca_bundle)
+    http_client = None
+    if context is not None:  # the SDK's default client, with the CA bundle (it reads the proxy variables)
+        http_client = openai.DefaultAsyncHttpxClient(verify=context, timeout=timeout)
     if settings.provider == "azure" and settings.base_url is None:
         assert settings.azure_endpoint is not None  # enforced by LLMSettings
         return openai.AsyncAzureOpenAI(
@@ -30,11 +38,12 @@ def make_openai_client(settings: LLMSettings) -> openai.AsyncOpenAI:
             api_key=api_key,
             timeout=timeout,
             max_retries=0,
+            http_client=http_client,
         )
     base_url = str(settings.base_url) if settings.base_url else None
     headers = {"api-key": api_key} if settings.provider == "azure" else None
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0,
-                              default_headers=headers)
+                              default_headers=headers, http_client=http_client)
 
 
 def request_model(settings: LLMSettings) -> str:

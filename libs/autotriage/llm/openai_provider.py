@@ -96,7 +96,7 @@ class OpenAIClassifier(Classifier):
         self.model = tenant.llm.model
         self.request_model = request_model(tenant.llm)
         self.price = price
-        self.client = client or make_openai_client(tenant.llm)
+        self.client = client or make_openai_client(tenant.llm, tenant.ca_bundle)
         self.retry = RetryPolicy(max_retries=tenant.llm.max_retries)
         self.reasoning_effort = reasoning_effort_for(self.model)
         self.cache_key = f"autotriage-{tenant.id}"

@@ -86,6 +86,15 @@ def map_autotask_event(action: str, entity: str) -> str:
     return {"create": CREATED, "update": UPDATED, "delete": DELETED}.get(act, OTHER)
 
 
+def is_webhook_deactivation(item: Mapping[str, Any]) -> bool:
+    """Whether a callout (lower-cased keys) is Autotask deactivating the webhook itself: ``Deactivated``
+    with no entity id. A ``Deactivated`` naming a ticket is about that ticket, not the webhook."""
+    action = item.get("action")
+    if not isinstance(action, str) or action.strip().lower() != "deactivated":
+        return False
+    return _as_int(item.get("id", item.get("entityid"))) is None
+
+
 def autotask_escape(text: str) -> str:
     """Re-apply Autotask's .NET-style escaping inside the JSON strings of ``text``: ``& < > ' ` +`` and an
     escaped quote become ``\\uXXXX``; every non-ASCII character becomes ``\\uXXXX`` (UTF-16 units)."""
@@ -116,19 +125,17 @@ def _utf16_escape(char: str) -> str:
 
 
 def signed_forms(body: bytes) -> Iterator[bytes]:
-    """What Autotask may have signed: the raw body, then Autotask-escaped re-serialisations of it."""
+    """What Autotask may have signed: the raw body, then the raw body with Autotask's documented escaping
+    re-applied (for a body whose ``\\uXXXX`` escapes were decoded on the way). Nothing else: a body whose
+    whitespace, key order or number format changed after signing does not verify."""
     yield body
     try:
         text = body.decode("utf-8")
-        compact = orjson.dumps(orjson.loads(body)).decode()
-    except (UnicodeDecodeError, orjson.JSONDecodeError, TypeError):
+    except UnicodeDecodeError:
         return
-    seen = {body}
-    for form in (autotask_escape(text), autotask_escape(compact)):
-        encoded = form.encode()
-        if encoded not in seen:
-            seen.add(encoded)
-            yield encoded
+    escaped = autotask_escape(text).encode()
+    if escaped != body:
+        yield escaped
 
 
 def _as_int(value: Any) -> int | None:
@@ -273,7 +280,7 @@ class AutotaskClient(PSAClient):
             raise TypeError("AutotaskClient needs an Autotask connection")
         self.tenant = tenant
         self.conn: AutotaskConnection = tenant.psa
-        self.http = PSAHttp("autotask", max_concurrency=self.conn.max_concurrency)
+        self.http = PSAHttp("autotask", max_concurrency=self.conn.max_concurrency, ca_bundle=tenant.ca_bundle)
         self._configured_zone = normalise_zone(str(self.conn.zone_url)) if self.conn.zone_url else None
         self._zone: str | None = self._configured_zone
         self._zone_at = 0.0
@@ -345,7 +352,7 @@ class AutotaskClient(PSAClient):
         return exc
 
     # --- webhooks -----------------------------------------------------------------------------------
-    async def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+    async def verify_webhook(self, headers: Mapping[str, str], body: bytes, source: str = "") -> None:
         secret = self.tenant.webhook.secret
         assert secret is not None  # enforced by the tenants file
         given = _signature_bytes(header(headers, "X-Hook-Signature"))
@@ -366,7 +373,7 @@ class AutotaskClient(PSAClient):
             return
         items = data if isinstance(data, list) else [data]
         for item in items:
-            if isinstance(item, dict) and str(_lower_keys(item).get("action", "")).lower() == "deactivated":
+            if isinstance(item, dict) and is_webhook_deactivation(_lower_keys(item)):
                 log.warning(
                     "autotask deactivated the webhook of tenant %s (guid %s): re-activate it in Autotask",
                     self.tenant.id, _lower_keys(item).get("guid"),
@@ -593,6 +600,8 @@ def _parse_item(index: int, item: Any) -> WebhookEvent:
         raise WebhookRejected(400, "bad_payload", f"item {index} has no Action/EntityType strings")
     event = map_autotask_event(action, entity)
     entity_id = _as_int(data.get("id", data.get("entityid")))
+    if event == DEACTIVATED and not is_webhook_deactivation(data):
+        event = OTHER  # a ticket-level "Deactivated": no ticket work, and not the webhook's deactivation
     if entity_id is None and event != DEACTIVATED:
         raise WebhookRejected(400, "bad_payload", f"item {index} carries no entity Id")
     return WebhookEvent(

@@ -51,8 +51,9 @@ class PSAClient(ABC):
     kind: ClassVar[PSAKind]
 
     @abstractmethod
-    async def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
-        """Check the delivery's signature or credentials on the raw bytes; raise WebhookRejected (401)."""
+    async def verify_webhook(self, headers: Mapping[str, str], body: bytes, source: str = "") -> None:
+        """Check the delivery's signature or credentials on the raw bytes; raise WebhookRejected (401, or 429
+        to retry later). ``source`` is the sender's address, for per-source limits."""
 
     @abstractmethod
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:

@@ -18,11 +18,10 @@ import ipaddress
 import logging
 import re
 import socket
-import time
 import urllib.parse
-from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -30,12 +29,14 @@ import orjson
 from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from autotriage.core import egress
 from autotriage.core.errors import PermanentError, TransientError, WebhookRejected
 from autotriage.core.events import utcnow
 from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
 from autotriage.core.tenants import ConnectWiseConnection, Tenant
 from autotriage.psa.base import CREATED, DELETED, OTHER, UPDATED, HistoricalTicket, PSAClient, WebhookEvent
 from autotriage.psa.http import PSAError, PSAHttp, Response
+from autotriage.psa.signing_keys import FetchGate, SigningKeys, retry_later
 from autotriage.psa.webhook_auth import header
 
 log = logging.getLogger(__name__)
@@ -178,12 +179,16 @@ def _require_id(value: str, what: str) -> str:
 
 
 class _PublicOnlyResolver(ThreadedResolver):
-    """Resolves like aiohttp's default resolver but drops non-public addresses (DNS-rebinding guard)."""
+    """Resolves like aiohttp's default resolver but drops non-public addresses (DNS-rebinding guard); the
+    operator's proxy (``HTTPS_PROXY``) is exempt, as the key host is then resolved by the proxy."""
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        hosts = [h for h in await super().resolve(host, port, family) if is_public_address(h["host"])]
+        resolved = await super().resolve(host, port, family)
+        if host.lower() in egress.proxy_hosts():
+            return resolved
+        hosts = [h for h in resolved if is_public_address(h["host"])]
         if not hosts:
             raise OSError(f"{host} resolves only to non-public addresses")
         return hosts
@@ -192,9 +197,10 @@ class _PublicOnlyResolver(ThreadedResolver):
 class _KeyHttp(PSAHttp):
     """PSAHttp for the callback-key fetch: short timeout, one attempt, optionally public addresses only."""
 
-    def __init__(self, public_only: bool) -> None:
+    def __init__(self, public_only: bool, ca_bundle: Path | None = None) -> None:
         super().__init__(
-            PSA, max_concurrency=4, total_timeout_s=KEY_TIMEOUT_S, connect_timeout_s=2.0, attempts=1
+            PSA, max_concurrency=4, total_timeout_s=KEY_TIMEOUT_S, connect_timeout_s=2.0, attempts=1,
+            ca_bundle=ca_bundle,
         )
         self._public_only = public_only
 
@@ -202,7 +208,7 @@ class _KeyHttp(PSAHttp):
         if not self._public_only:
             return super().session()
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(resolver=_PublicOnlyResolver())
+            connector = aiohttp.TCPConnector(resolver=_PublicOnlyResolver(), ssl=self.ssl)
             self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
 
@@ -212,7 +218,7 @@ class ConnectWiseClient(PSAClient):
 
     kind = PSAKind.CONNECTWISE
 
-    def __init__(self, tenant: Tenant) -> None:
+    def __init__(self, tenant: Tenant, *, key_fetch_gate: FetchGate | None = None) -> None:
         if not isinstance(tenant.psa, ConnectWiseConnection):
             raise TypeError("ConnectWiseClient needs a ConnectWise connection")
         self.tenant = tenant
@@ -220,12 +226,17 @@ class ConnectWiseClient(PSAClient):
         site = self.conn.site.strip().rstrip("/")
         self.site = urllib.parse.urlsplit(site).netloc if "://" in site else site
         self.origin = f"{self.conn.scheme}://{self.site}"
-        self.http = PSAHttp(PSA, max_concurrency=self.conn.max_concurrency)
-        self.key_http = _KeyHttp(public_only=not self.conn.allow_private_key_url)
+        self.http = PSAHttp(PSA, max_concurrency=self.conn.max_concurrency, ca_bundle=tenant.ca_bundle)
+        self.key_http = _KeyHttp(public_only=not self.conn.allow_private_key_url, ca_bundle=tenant.ca_bundle)
         self._base: str | None = None
         self._base_lock = asyncio.Lock()
-        self._keys: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._key_lock = asyncio.Lock()
+        self.signing_keys = SigningKeys(
+            self._resolve_and_fetch_key,
+            gate=key_fetch_gate or FetchGate(),
+            timeout_s=KEY_TIMEOUT_S,  # resolution and fetch together: ConnectWise waits 5 s in all
+            ttl_s=KEY_TTL_S,
+            capacity=KEY_CACHE_SIZE,
+        )
         hosts = (self.conn.on_prem_host, *self.conn.key_url_hosts)
         self._key_hosts = [self._host_port(h) for h in hosts if h]
 
@@ -317,14 +328,13 @@ class ConnectWiseClient(PSAClient):
         return url
 
     # --- webhooks: verification ---------------------------------------------------------------------
-    async def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+    async def verify_webhook(self, headers: Mapping[str, str], body: bytes, source: str = "") -> None:
         signature = (header(headers, "x-content-signature") or "").strip()
         if not signature:
             raise WebhookRejected(401, "missing_signature", "missing x-content-signature header")
         key_url = self._key_url_of(body)
-        host, port = self.check_key_url(key_url)
-        await self._check_key_addresses(host, port)
-        expected = signature_of(await self._signing_key(key_url), body)
+        self.check_key_url(key_url)
+        expected = signature_of(await self.signing_keys.get(key_url, source), body)
         if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
             raise WebhookRejected(401, "bad_signature", "x-content-signature does not match the body")
 
@@ -384,16 +394,24 @@ class ConnectWiseClient(PSAClient):
             )
         return host, effective
 
-    async def _check_key_addresses(self, host: str, port: int) -> None:
-        """Resolve the key host and refuse non-public addresses unless the tenant allows them."""
+    async def _check_key_addresses(self, host: str, port: int, *, via_proxy: bool = False) -> None:
+        """Resolve the key host and refuse non-public addresses unless the tenant allows them.
+
+        A host that does not resolve (now) is "retry later", as when the fetch itself cannot connect; unless
+        the fetch goes through a proxy, which resolves it (behind a corporate proxy, local DNS often knows
+        only internal names). A host that does resolve here must resolve to public addresses either way."""
         if self.conn.allow_private_key_url:
             return
         try:
             infos = await asyncio.wait_for(
                 asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), DNS_TIMEOUT_S
             )
-        except (OSError, UnicodeError, TimeoutError) as exc:
-            raise WebhookRejected(401, "key_url_refused", f"key_url host {host} does not resolve") from exc
+        except UnicodeError as exc:  # not a host name at all: no retry makes it one
+            raise WebhookRejected(401, "key_url_refused", f"key_url host {host[:100]!r} is not a valid name") from exc
+        except (OSError, TimeoutError) as exc:
+            if via_proxy:
+                return
+            raise retry_later("key_fetch_unavailable", f"key_url host {host} does not resolve", 10.0) from exc
         addresses = {str(info[4][0]) for info in infos}
         private = sorted(a for a in addresses if not is_public_address(a))
         if private or not addresses:
@@ -402,21 +420,11 @@ class ConnectWiseClient(PSAClient):
                 f"Metadata.key_url host {host} resolves to a non-public address ({', '.join(private)})",
             )
 
-    async def _signing_key(self, key_url: str) -> str:
-        """The signing key behind ``key_url``, cached for an hour (never logged).
-
-        Fetches are serialized, so a burst of deliveries on a cold cache fetches the key once."""
-        async with self._key_lock:
-            cached = self._keys.get(key_url)
-            if cached is not None and cached[1] > time.monotonic():
-                self._keys.move_to_end(key_url)
-                return cached[0]
-            key = await self._fetch_signing_key(key_url)
-            self._keys[key_url] = (key, time.monotonic() + KEY_TTL_S)
-            self._keys.move_to_end(key_url)
-            while len(self._keys) > KEY_CACHE_SIZE:
-                self._keys.popitem(last=False)
-            return key
+    async def _resolve_and_fetch_key(self, key_url: str) -> str:
+        """Check the key host's addresses, then fetch the key (run once per key URL by ``signing_keys``)."""
+        host, port = self.check_key_url(key_url)
+        await self._check_key_addresses(host, port, via_proxy=egress.proxy_for(key_url) is not None)
+        return await self._fetch_signing_key(key_url)
 
     async def _fetch_signing_key(self, key_url: str) -> str:
         """GET key_url without auth, then once with the tenant's auth on 401/403; no redirects.
@@ -440,7 +448,7 @@ class ConnectWiseClient(PSAClient):
             reason = "redirect refused" if 300 <= exc.status < 400 else f"HTTP {exc.status}"
             raise WebhookRejected(401, "key_fetch_failed", f"fetching the signing key: {reason}") from exc
         except TransientError as exc:
-            raise WebhookRejected(503, "key_fetch_unavailable", f"signing key: {exc.reason}") from exc
+            raise retry_later("key_fetch_unavailable", f"signing key: {exc.message}", 10.0) from exc
         assert resp is not None
         try:
             data = resp.json()

@@ -58,7 +58,7 @@ class HaloClient(PSAClient):
         self.conn: HaloConnection = tenant.psa
         self.base = str(self.conn.base_url).rstrip("/")
         self.auth_url = str(self.conn.auth_url).rstrip("/") if self.conn.auth_url else f"{self.base}/auth"
-        self.http = PSAHttp("halo", max_concurrency=self.conn.max_concurrency)
+        self.http = PSAHttp("halo", max_concurrency=self.conn.max_concurrency, ca_bundle=tenant.ca_bundle)
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
@@ -113,7 +113,7 @@ class HaloClient(PSAClient):
         raise AssertionError("unreachable")
 
     # --- webhooks -----------------------------------------------------------------------------------
-    async def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+    async def verify_webhook(self, headers: Mapping[str, str], body: bytes, source: str = "") -> None:
         username = self.tenant.webhook.username
         password = self.tenant.webhook.password
         assert username is not None and password is not None  # enforced by the tenants file

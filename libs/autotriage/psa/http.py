@@ -1,5 +1,6 @@
 """HTTP to PSA APIs: explicit timeouts, per-tenant concurrency, bounded retries for transient errors only,
-``Retry-After`` honoured, every call counted by psa, operation and status."""
+``Retry-After`` honoured, every call counted by psa, operation and status; through the proxy named by
+``HTTPS_PROXY``/``NO_PROXY`` and with the configured CA bundle (see ``core.egress``)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ import email.utils
 import logging
 import math
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 
-from autotriage.core import metrics
+from autotriage.core import egress, metrics
 from autotriage.core.errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -78,8 +81,11 @@ class PSAHttp:
         attempts: int = 3,
         max_wait_s: float = 10.0,
         base_backoff_s: float = 0.5,
+        ca_bundle: Path | None = None,
     ) -> None:
         self.psa = psa
+        #: ``None`` keeps aiohttp's default verification; else the system roots plus the CA bundle.
+        self.ssl: ssl.SSLContext | bool = egress.ssl_context(ca_bundle) or True
         self._timeout = aiohttp.ClientTimeout(total=total_timeout_s, sock_connect=connect_timeout_s)
         self._limit = asyncio.Semaphore(max_concurrency)
         self._attempts = attempts
@@ -91,7 +97,9 @@ class PSAHttp:
         """The shared session (created lazily inside the running loop)."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout, json_serialize=lambda o: orjson.dumps(o).decode()
+                timeout=self._timeout,
+                json_serialize=lambda o: orjson.dumps(o).decode(),
+                connector=aiohttp.TCPConnector(ssl=self.ssl),
             )
         return self._session
 
@@ -137,6 +145,7 @@ class PSAHttp:
                         data=data,
                         params=params,
                         allow_redirects=allow_redirects,
+                        proxy=egress.proxy_for(url),
                     ) as resp,
                 ):
                     body = await resp.read()

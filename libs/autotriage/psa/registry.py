@@ -5,10 +5,11 @@ from __future__ import annotations
 from autotriage.core.models import PSAKind
 from autotriage.core.tenants import Tenant, TenantsFile
 from autotriage.psa.base import PSAClient
+from autotriage.psa.signing_keys import FetchGate
 
 
-def make_client(tenant: Tenant) -> PSAClient:
-    """A new PSA client for the tenant."""
+def make_client(tenant: Tenant, key_fetch_gate: FetchGate | None = None) -> PSAClient:
+    """A new PSA client for the tenant (ConnectWise clients of one registry share ``key_fetch_gate``)."""
     kind = tenant.psa.kind
     if kind is PSAKind.HALO:
         from autotriage.psa.halo import HaloClient
@@ -17,7 +18,7 @@ def make_client(tenant: Tenant) -> PSAClient:
     if kind is PSAKind.CONNECTWISE:
         from autotriage.psa.connectwise import ConnectWiseClient
 
-        return ConnectWiseClient(tenant)
+        return ConnectWiseClient(tenant, key_fetch_gate=key_fetch_gate)
     from autotriage.psa.autotask import AutotaskClient
 
     return AutotaskClient(tenant)
@@ -29,6 +30,8 @@ class PSAClients:
     def __init__(self, tenants: TenantsFile) -> None:
         self.tenants = tenants
         self._clients: dict[str, PSAClient] = {}
+        #: Signing-key fetches are bounded across all tenants of the process, not per tenant.
+        self.key_fetch_gate = FetchGate()
 
     def get(self, tenant_id: str) -> PSAClient:
         """The client of a configured tenant (KeyError for an unknown one)."""
@@ -37,7 +40,7 @@ class PSAClients:
             tenant = self.tenants.get(tenant_id)
             if tenant is None:
                 raise KeyError(tenant_id)
-            client = self._clients[tenant_id] = make_client(tenant)
+            client = self._clients[tenant_id] = make_client(tenant, self.key_fetch_gate)
         return client
 
     async def close(self) -> None:

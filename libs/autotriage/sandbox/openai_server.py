@@ -24,6 +24,7 @@ import math
 import re
 import secrets
 import signal
+import ssl
 import time
 import uuid
 from collections import Counter, OrderedDict, deque
@@ -553,8 +554,8 @@ class OpenAITestServer:
 
     # ----------------------------------------------------------------- public API
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Listen on ``host:port`` (0 = ephemeral) and return the base URL (``http://host:port``)."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> str:
+        """Listen on ``host:port`` (0 = ephemeral), over HTTPS with ``ssl_context``; return the base URL."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._openai_chat)
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._azure_deployment_chat)
@@ -565,11 +566,11 @@ class OpenAITestServer:
         self._stopping = asyncio.Event()
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         self._runner = runner
         bound = runner.addresses[0]
-        self.base_url = f"http://{host}:{bound[1]}"
+        self.base_url = f"{'https' if ssl_context else 'http'}://{host}:{bound[1]}"
         return self.base_url
 
     async def stop(self) -> None:

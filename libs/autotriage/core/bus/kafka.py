@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -67,8 +67,11 @@ class KafkaBus(Bus):
         session_timeout_ms: int = 30_000,
         rebalance_timeout_ms: int = 60_000,
         max_request_bytes: int = 8 * 1024 * 1024,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        #: TLS/SASL keyword arguments for every client (``kafka_security.client_kwargs``).
+        self._security = dict(security or {})
         self._client_id = client_id
         self._replication = replication_factor
         self._max_poll_interval_ms = max_poll_interval_ms
@@ -93,6 +96,7 @@ class KafkaBus(Bus):
             max_batch_size=128 * 1024,
             max_request_size=self._max_request_bytes,
             request_timeout_ms=30_000,
+            **self._security,
         )
         await self._aio_producer.start()
         self._producer = _KafkaProducer(self._aio_producer)
@@ -134,6 +138,7 @@ class KafkaBus(Bus):
             rebalance_timeout_ms=self._rebalance_timeout_ms,
             max_partition_fetch_bytes=self._max_request_bytes,
             isolation_level="read_committed",
+            **self._security,
         )
         await aio.start()
         aio.subscribe(list(topics), listener=_Listener(on_revoked, on_assigned))
@@ -141,7 +146,8 @@ class KafkaBus(Bus):
         return _KafkaConsumer(aio, self._consumers)
 
     async def table(self, topic: str) -> Table:
-        table = _KafkaTable(self._bootstrap, f"{self._client_id}-table", topic, self._max_request_bytes)
+        table = _KafkaTable(self._bootstrap, f"{self._client_id}-table", topic, self._max_request_bytes,
+                            self._security)
         await table.start()
         return table
 
@@ -152,6 +158,7 @@ class KafkaBus(Bus):
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **self._security,
         )
         await reader.start()
         table: dict[bytes, bytes] = {}
@@ -178,7 +185,9 @@ class KafkaBus(Bus):
             await reader.stop()
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> list[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=f"{self._client_id}-admin")
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self._bootstrap, client_id=f"{self._client_id}-admin", **self._security
+        )
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -328,7 +337,9 @@ class _KafkaConsumer(Consumer):
 class _KafkaTable(Table):
     """A group-less reader over every partition of a compacted topic, from the beginning, then tailing it."""
 
-    def __init__(self, bootstrap: str, client_id: str, topic: str, max_bytes: int) -> None:
+    def __init__(
+        self, bootstrap: str, client_id: str, topic: str, max_bytes: int, security: Mapping[str, Any]
+    ) -> None:
         self._topic = topic
         self._values: dict[bytes, bytes] = {}
         self._changed = asyncio.Condition()
@@ -339,6 +350,7 @@ class _KafkaTable(Table):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=max_bytes,
+            **security,
         )
         self._task: asyncio.Task[None] | None = None
 
