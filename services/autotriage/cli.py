@@ -43,6 +43,11 @@ async def _serve(settings: Settings, stages: Sequence[str], create_topics: bool)
     metrics.BUILD_INFO.info({"version": _version()})
     tenants = load_tenants(settings.tenants_file)
     host = build_host(settings, tenants, stages)
+    if settings.bus == "memory" and "writer" in stages and settings.outcomes_file is not None:
+        from autotriage.outcomes_file import OutcomesFile
+
+        # first in the list: the host stops components in reverse order, so the file gets every outcome
+        host.components.insert(0, OutcomesFile(host.bus, Topics(settings.topic_prefix), settings.outcomes_file))
     if create_topics:
         await host.bus.start()
         created = await host.bus.ensure_topics(Topics(settings.topic_prefix).specs(settings.partitions))
@@ -62,15 +67,6 @@ async def _topics_create(settings: Settings) -> None:
     for spec in specs:
         state = "created" if spec.name in created else "exists"
         print(f"{spec.name:45s} partitions={spec.partitions:<3d} {'compacted ' if spec.compacted else ''}{state}")
-
-
-async def _sandbox(psa: str, host: str, port: int) -> None:
-    from autotriage.sandbox.registry import make_simulator
-
-    sim = make_simulator(psa)
-    url = await sim.start(host, port)
-    print(f"{psa} simulator on {url} (simulated PSA: demo and tests only)", flush=True)
-    await asyncio.Event().wait()
 
 
 def _version() -> str:
@@ -110,17 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("--bus", choices=["kafka", "memory"], default="kafka")
     common(topics)
 
-    sandbox = sub.add_parser("sandbox", help="run a PSA simulator (for try-outs and tests, never production)")
-    sandbox.add_argument("--psa", choices=["halo", "connectwise", "autotask"], required=True)
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--sim-port", dest="sim_port", type=int, default=8090)
-
     doctor = sub.add_parser("doctor", help="validate the tenants file and settings without starting anything")
     common(doctor)
 
     from autotriage.commands.parsers import add_commands
 
-    add_commands(sub, common)  # demo, learn, eval: each sets ``handler(args, settings) -> exit code``
+    add_commands(sub, common)  # demo, learn, eval, sandbox: each sets ``handler(args, settings) -> exit code``
     return parser
 
 
@@ -145,8 +136,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "topics":
             asyncio.run(_topics_create(settings))
-        elif args.command == "sandbox":
-            asyncio.run(_sandbox(args.psa, args.host, args.sim_port))
         elif args.command == "doctor":
             tenants = load_tenants(settings.tenants_file)
             for tenant in tenants.tenants:

@@ -32,3 +32,4 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
     drain_timeout_s: float = Field(default=30.0, gt=0)
+    outcomes_file: Path | None = Path("outcomes.jsonl")
