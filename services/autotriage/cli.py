@@ -81,6 +81,7 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="autotriage", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of a failure")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -147,11 +148,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"ok  {tenant.id:20s} {tenant.psa.kind.value:12s} llm={tenant.llm.provider}:{tenant.llm.model} "
                     f"mode={tenant.policy.mode}"
                 )
-    except ConfigError as exc:
-        print(f"autotriage: configuration error: {exc.message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from autotriage.commands.errors import explain
+
+        message = explain(exc, args.command)
+        if message is None or args.debug:
+            raise
+        print(f"autotriage: {message}", file=sys.stderr)
+        return 2
     return 0
 
 
