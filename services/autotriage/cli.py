@@ -69,6 +69,12 @@ async def _topics_create(settings: Settings) -> None:
         print(f"{spec.name:45s} partitions={spec.partitions:<3d} {'compacted ' if spec.compacted else ''}{state}")
 
 
+def _lazy_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from autotriage.commands.doctor import run
+
+    return run(args, settings)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -107,8 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("--bus", choices=["kafka", "memory"], default="kafka")
     common(topics)
 
-    doctor = sub.add_parser("doctor", help="validate the tenants file and settings without starting anything")
+    doctor = sub.add_parser("doctor", help="validate the tenants file and settings; --connect also checks every "
+                            "PSA, LLM and Kafka connection")
+    doctor.add_argument("--connect", action="store_true", help="contact each PSA, LLM and the broker")
+    doctor.add_argument("--public-url", dest="public_url", help="the public ingress URL the PSAs call (checked)")
+    doctor.add_argument("--bus", choices=["memory", "kafka"], default=None)
     common(doctor)
+    doctor.set_defaults(handler=_lazy_doctor)
 
     from autotriage.commands.parsers import add_commands
 
@@ -137,17 +148,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "topics":
             asyncio.run(_topics_create(settings))
-        elif args.command == "doctor":
-            tenants = load_tenants(settings.tenants_file)
-            for tenant in tenants.tenants:
-                if tenant.llm.local_model_path is not None:  # a missing or foreign model fails here, not per ticket
-                    from autotriage.local.store import read_meta
-
-                    read_meta(tenant.llm.local_model_path)
-                print(
-                    f"ok  {tenant.id:20s} {tenant.psa.kind.value:12s} llm={tenant.llm.provider}:{tenant.llm.model} "
-                    f"mode={tenant.policy.mode}"
-                )
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

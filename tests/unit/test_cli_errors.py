@@ -108,6 +108,6 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tenants_file
     def broken(*args: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("autotriage.cli.load_tenants", broken)
+    monkeypatch.setattr("autotriage.commands.doctor.load_tenants", broken)
     with pytest.raises(ZeroDivisionError):
         main(["doctor", "--tenants-file", str(tenants_file)])
