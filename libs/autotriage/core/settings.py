@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,3 +33,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     drain_timeout_s: float = Field(default=30.0, gt=0)
     outcomes_file: Path | None = Path("outcomes.jsonl")
+
+    @field_validator("outcomes_file", mode="before")
+    @classmethod
+    def _no_outcomes_file(cls, value: object) -> object:
+        """``AUTOTRIAGE_OUTCOMES_FILE=none`` (or empty) turns the audit file off."""
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none") else value
