@@ -69,13 +69,15 @@ def add_eval(sub: Subparsers, common: AddCommon) -> None:
 def add_sandbox(sub: Subparsers) -> None:
     """``sandbox`` and ``sandbox send``."""
     p = sub.add_parser("sandbox", help="run the PSA simulators and a test LLM to try autotriage by hand (never "
-                       "production)")
+                       "production)", description="Simulators on 127.0.0.1:8081-8083, the test LLM on 8089 "
+                       "(AUTOTRIAGE_SANDBOX_PORT=N moves them to N..N+2 and N+8).")
     p.add_argument("--psa", choices=PSAS, help="run only this simulator (as docker-compose does)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--sim-port", dest="sim_port", type=int, help="port of the one simulator (with --psa)")
     p.add_argument("--dir", type=Path, default=Path("sandbox"), help="where the tenants file, secrets and state "
                    "go (default ./sandbox)")
-    p.add_argument("--ingress", default="http://127.0.0.1:8080", help="ingress URL the webhooks go to")
+    p.add_argument("--ingress", default=None, help="ingress URL the webhooks go to (default http://127.0.0.1:"
+                   "$AUTOTRIAGE_HTTP_PORT, else 8080)")
     actions = p.add_subparsers(dest="sandbox_action")
     s = actions.add_parser("send", help="create a ticket in a running simulator and fire its signed webhook")
     s.add_argument("--psa", choices=PSAS, required=True)

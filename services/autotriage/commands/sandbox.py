@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,25 @@ MODES = {"halo": "apply", "connectwise": "apply", "autotask": "shadow"}
 PORTS = {"halo": 8081, "connectwise": 8082, "autotask": 8083}
 LLM_PORT = 8089
 DEFAULT_INGRESS = "http://127.0.0.1:8080"
+#: Moves every sandbox port: the simulators on BASE..BASE+2, the test LLM on BASE+8 (default 8081).
+PORT_ENV = "AUTOTRIAGE_SANDBOX_PORT"
+
+
+def ports_from_env() -> tuple[dict[str, int], int]:
+    """The simulators' ports and the test LLM's port (``AUTOTRIAGE_SANDBOX_PORT`` moves them all)."""
+    raw = os.environ.get(PORT_ENV)
+    if not raw:
+        return dict(PORTS), LLM_PORT
+    try:
+        base = int(raw)
+    except ValueError:
+        raise ConfigError(f"{PORT_ENV}={raw!r} is not a port number: set it to e.g. 18081") from None
+    return {psa: base + n for n, psa in enumerate(PSAS)}, base + 8
+
+
+def default_ingress() -> str:
+    """Where ``autotriage run`` listens: port ``AUTOTRIAGE_HTTP_PORT``, else 8080."""
+    return f"http://127.0.0.1:{os.environ.get('AUTOTRIAGE_HTTP_PORT') or 8080}"
 STATE_FILE = "state.json"
 
 
@@ -166,8 +186,10 @@ def describe(sandbox: Sandbox, credentials: dict[str, dict[str, str]], ingress: 
 
 
 async def _serve_all(args: argparse.Namespace) -> int:
-    sandbox, credentials = await start_sandbox(args.dir, args.host, ingress=args.ingress)
-    print(describe(sandbox, credentials, args.ingress), flush=True)
+    ports, llm_port = ports_from_env()
+    ingress = (args.ingress or default_ingress()).rstrip("/")
+    sandbox, credentials = await start_sandbox(args.dir, args.host, ports, llm_port, ingress)
+    print(describe(sandbox, credentials, ingress), flush=True)
     try:
         await asyncio.Event().wait()
     finally:
@@ -236,7 +258,7 @@ def _send_command(args: argparse.Namespace) -> int:
     tenant = args.tenant or sim_state.get("tenant")
     if not sim_url or not tenant:
         raise ConfigError(f"the sandbox in {args.dir} runs no {args.psa} simulator: restart `autotriage sandbox`")
-    ingress = (args.ingress or state.get("ingress") or DEFAULT_INGRESS).rstrip("/")
+    ingress = (args.ingress or state.get("ingress") or default_ingress()).rstrip("/")
     scope = args.scope if args.scope is not None else sim_state.get("scope", 1)
     answer = asyncio.run(send(args.psa, sim_url, tenant, ingress, ticket=args.ticket, text=args.text, scope=scope))
     status = int(answer["status"])
@@ -255,5 +277,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "sandbox_action", None) == "send":
         return _send_command(args)
     if args.psa is not None:
-        return asyncio.run(_serve_one(args.psa, args.host, args.sim_port or PORTS[args.psa]))
+        return asyncio.run(_serve_one(args.psa, args.host, args.sim_port or ports_from_env()[0][args.psa]))
     return asyncio.run(_serve_all(args))
