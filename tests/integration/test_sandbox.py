@@ -44,12 +44,17 @@ async def pipeline(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[tuple[Serv
     await host.stop()
 
 
+def read_lines(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 async def wait_lines(path: Path, count: int, timeout_s: float = 30) -> list[dict[str, object]]:
     for _ in range(int(timeout_s * 10)):
-        if path.exists():
-            lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            if len(lines) >= count:
-                return lines
+        lines = read_lines(path)
+        if len(lines) >= count:
+            return lines
         await asyncio.sleep(0.1)
     raise AssertionError(f"{path}: fewer than {count} outcomes after {timeout_s} s")
 

@@ -266,7 +266,8 @@ def test_model_files_are_a_read_only_volume_in_the_classifier(services: dict[str
     assert "./deploy/compose/tenants.yaml:/etc/autotriage/tenants.yaml:ro" in services["classifier"]["volumes"]
     kustomization = load_yaml(K8S_OVERLAY / "kustomization.yaml")
     assert "models-pvc.yaml" in kustomization["resources"]
-    (patch,) = [p for p in kustomization["patches"] if p["target"] == {"kind": "Deployment", "name": "autotriage-classifier"}]
+    classifier = {"kind": "Deployment", "name": "autotriage-classifier"}
+    (patch,) = [p for p in kustomization["patches"] if p["target"] == classifier]
     ops = {op["path"]: op["value"] for op in yaml.safe_load(patch["patch"])}
     assert ops["/spec/template/spec/containers/0/volumeMounts/-"] == {
         "name": "models", "mountPath": "/models", "readOnly": True}

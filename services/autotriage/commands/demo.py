@@ -282,8 +282,9 @@ def print_result(console: Console, result: DemoResult) -> None:
         outcome = row.outcome
         mark = "noise" if not row.truth else ("[green]✓[/green]" if row.correct else "[red]✗[/red]")
         style = _ACTION_STYLE.get(row.action, "")
+        confidence = f"{outcome.confidence:.2f}" if outcome and outcome.category else ""
         cells = [f"{row.tenant}:{row.ticket_id}", *([row.sample.summary] if wide else []),
-                 outcome.category if outcome else "", f"{outcome.confidence:.2f}" if outcome and outcome.category else "",
+                 outcome.category if outcome else "", confidence,
                  f"[{style}]{row.action}[/{style}]" if style else row.action, mark]
         table.add_row(*cells)
     console.print(table)

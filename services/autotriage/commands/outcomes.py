@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import TextIO
 
 from pydantic import ValidationError
 from rich import box
@@ -51,14 +52,24 @@ def as_dict(outcome: OutcomeRecorded) -> dict[str, object]:
     return data
 
 
+def _exists(path: Path) -> bool:
+    return path.exists()
+
+
+def _open(path: Path) -> TextIO:
+    return path.open(encoding="utf-8")
+
+
 async def read_file(path: Path, follow: bool, poll_s: float = 0.5) -> AsyncIterator[OutcomeRecorded]:
     """Outcomes from the audit file; with ``follow``, keep reading what is appended."""
-    if not path.exists() and not follow:
+    if not _exists(path) and not follow:
         raise ConfigError(f"no outcomes file {path}: outcomes are written there by `autotriage run` (in-memory "
-                          "bus) started in this directory; elsewhere pass --file PATH, or --kafka for Kafka")
-    while not path.exists():
+                          "bus) started in this directory; elsewhere pass --file PATH, or --bus kafka for Kafka")
+    while True:  # --follow before the first outcome: wait for the file
+        if _exists(path):
+            break
         await asyncio.sleep(poll_s)
-    with path.open(encoding="utf-8") as source:
+    with _open(path) as source:
         pending = ""
         while True:
             chunk = source.readline()

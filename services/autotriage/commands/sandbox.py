@@ -129,6 +129,10 @@ def write_files(sandbox: Sandbox, ingress: str) -> dict[str, dict[str, str]]:
     return credentials
 
 
+def _make_folder(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 async def start_sandbox(folder: Path, host: str = "127.0.0.1", ports: dict[str, int] | None = None,
                         llm_port: int = LLM_PORT, ingress: str = DEFAULT_INGRESS
                         ) -> tuple[Sandbox, dict[str, dict[str, str]]]:
@@ -137,7 +141,7 @@ async def start_sandbox(folder: Path, host: str = "127.0.0.1", ports: dict[str, 
     from autotriage.sandbox.registry import make_simulator
 
     ports = PORTS if ports is None else ports
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     llm = OpenAITestServer()
     sims: dict[str, Simulator] = {}
     try:
