@@ -128,3 +128,30 @@ async def test_send_of_an_unknown_ticket(sandbox: Sandbox) -> None:
 def test_send_without_a_sandbox(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="start `autotriage sandbox` first"):
         read_state(tmp_path)
+
+
+@pytest.mark.kafka
+async def test_outcomes_are_read_from_the_kafka_topic(kafka_bootstrap: str, topic_prefix: str) -> None:
+    from datetime import UTC, datetime
+
+    from autotriage.core.bus.kafka import KafkaBus
+    from autotriage.core.bus.topics import TICKETS_OUTCOMES
+    from autotriage.core.events import OutcomeRecorded, encode
+    from autotriage.core.models import Action
+
+    topics = Topics(topic_prefix)
+    bus = KafkaBus(kafka_bootstrap, client_id="outcomes-test")
+    await bus.start()
+    try:
+        await bus.ensure_topics(topics.specs(1))
+        for n in range(3):
+            record = OutcomeRecorded(tenant="acme" if n else "globex", psa="halo", ticket_id=str(100 + n),
+                                     occurred_at=datetime.now(UTC), action=Action.APPLIED, reason="applied",
+                                     category="Network > VPN", confidence=0.9)
+            await (await bus.producer().send(topics.name(TICKETS_OUTCOMES), encode(record), key=record.key))
+    finally:
+        await bus.stop()
+    settings = Settings(bus="kafka", kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
+    args = argparse.Namespace(file=None, follow=False, json=False, tenant="acme")
+    read = [o async for o in outcomes_cmd.source_of(args, settings) if o.tenant == "acme"]
+    assert [o.ticket_id for o in read] == ["101", "102"]
