@@ -231,7 +231,7 @@ def test_every_readme_command_runs(tmp_path: Path, kafka_bootstrap: str) -> None
             if args == ["outcomes"]:
                 assert all(t in done.stdout for t in ("bayside:", "cobalt:7205", "kessler:")), done.stdout
             if args[:1] == ["report"]:
-                assert "shadow mode for tenant kessler: 1 tickets" in done.stdout, done.stdout
+                assert "shadow mode for tenant kessler: 1 ticket," in done.stdout, done.stdout
         if sandbox is not None and sandbox in shell.background:
             # keep the sandbox for the later blocks (their tenant acme uses its simulators)
             shell.background.remove(sandbox)

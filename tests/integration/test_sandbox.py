@@ -107,7 +107,7 @@ async def test_one_ticket_per_psa_reaches_an_outcome(sandbox: Sandbox, pipeline:
     assert [r["tenant"] for r in records] == ["cobalt"] and "latency_s" in records[0]
 
     report = outcomes_cmd.shadow_summary(await outcomes_cmd._collect(args, settings), "kessler")
-    assert report[0] == "shadow mode for tenant kessler: 1 tickets, nothing written to the PSA"
+    assert report[0] == "shadow mode for tenant kessler: 1 ticket, nothing written to the PSA"
 
 
 async def test_send_names_the_fix_when_ingress_is_down(sandbox: Sandbox) -> None:

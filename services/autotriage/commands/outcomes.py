@@ -182,7 +182,8 @@ def shadow_summary(outcomes: Iterable[OutcomeRecorded], tenant: str) -> list[str
     would_write = [o for o in mine if o.reason in ("would_apply", "would_suggest")]
     categories = Counter(o.category for o in mine if o.reason == "would_apply")
     usd = sum(o.usage.cost_usd for o in mine)
-    lines = [f"shadow mode for tenant {tenant}: {len(mine)} tickets, nothing written to the PSA"]
+    tickets = f"{len(mine)} ticket{'' if len(mine) == 1 else 's'}"
+    lines = [f"shadow mode for tenant {tenant}: {tickets}, nothing written to the PSA"]
     for action, label in (("would_apply", "would apply the category"), ("would_suggest", "would add a note"),
                           ("would_need_triage", "would leave for a technician"), ("would_skip", "would skip")):
         count = actions.get(action, 0)
