@@ -13,6 +13,7 @@ from pathlib import Path
 
 from autotriage.core.bus.base import Bus, Consumer
 from autotriage.core.bus.topics import TICKETS_OUTCOMES, Topics
+from autotriage.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 GROUP = "autotriage.outcomes-file"
@@ -32,8 +33,13 @@ class OutcomesFile:
 
     async def start(self) -> None:
         """Open the file (failing at start when it cannot be written) and begin consuming."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.open("a", encoding="utf-8").close()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.open("a", encoding="utf-8").close()
+        except OSError as exc:
+            raise ConfigError(f"cannot write the outcomes file {self.path} ({exc.strerror}): set "
+                              "AUTOTRIAGE_OUTCOMES_FILE to a writable path (e.g. /tmp/outcomes.jsonl) or to none"
+                              ) from exc
         self._consumer = await self.bus.consumer([self.topic], GROUP)
         self._task = asyncio.create_task(self._loop(), name="outcomes-file")
         log.info("outcomes are also appended to %s (read them with `autotriage outcomes`)", self.path)

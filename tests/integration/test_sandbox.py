@@ -155,3 +155,25 @@ async def test_outcomes_are_read_from_the_kafka_topic(kafka_bootstrap: str, topi
     args = argparse.Namespace(file=None, follow=False, json=False, tenant="acme")
     read = [o async for o in outcomes_cmd.source_of(args, settings) if o.tenant == "acme"]
     assert [o.ticket_id for o in read] == ["101", "102"]
+
+
+async def test_outcomes_file_that_cannot_be_written(tmp_path: Path) -> None:
+    from autotriage.core.bus.memory import MemoryBus
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    sink = OutcomesFile(MemoryBus(), Topics("autotriage."), blocked / "outcomes.jsonl")
+    with pytest.raises(ConfigError, match="AUTOTRIAGE_OUTCOMES_FILE to a writable path"):
+        await sink.start()
+
+
+async def test_send_to_a_tenant_ingress_does_not_know(sandbox: Sandbox, pipeline: tuple[ServiceHost, Path],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from autotriage.commands.sandbox import _send_command
+
+    host, _ = pipeline
+    args = argparse.Namespace(psa="halo", dir=sandbox.folder, sim_url=None, tenant="nobody", ticket=None, text=None,
+                              scope=None, ingress=f"http://127.0.0.1:{host.bound_port}")
+    assert await asyncio.to_thread(_send_command, args) == 1
+    captured = capsys.readouterr()
+    assert "REFUSED" in captured.out and "ingress does not know tenant nobody (HTTP 404)" in captured.err

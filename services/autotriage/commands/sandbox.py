@@ -270,8 +270,11 @@ def _send_command(args: argparse.Namespace) -> int:
     print(f"{args.psa} ticket {answer['ticket_id']} \"{answer.get('summary', '')}\": webhook "
           f"{ingress}/webhooks/{args.psa}/{tenant} -> HTTP {status} ({verdict})")
     if status >= 300:
-        print(f"autotriage: ingress refused the webhook (HTTP {status}): is it running with "
-              f"{state.get('tenants_file', 'the sandbox tenants file')}?", file=sys.stderr)
+        tenants_file = state.get("tenants_file", "the sandbox's tenants file")
+        cause = {404: f"ingress does not know tenant {tenant}", 401: "ingress refused the webhook's credentials",
+                 403: "ingress refused the webhook's signature"}.get(status, "ingress refused the webhook")
+        print(f"autotriage: {cause} (HTTP {status}): run ingress with {tenants_file} "
+              f"(`autotriage run --tenants-file {tenants_file}`)", file=sys.stderr)
         return 1
     return 0
 
