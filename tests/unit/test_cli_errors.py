@@ -111,3 +111,10 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tenants_file
     monkeypatch.setattr("autotriage.commands.doctor.load_tenants", broken)
     with pytest.raises(ZeroDivisionError):
         main(["doctor", "--tenants-file", str(tenants_file)])
+
+
+def test_sandbox_port_in_use(busy_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AUTOTRIAGE_SANDBOX_PORT", str(busy_port))  # the Halo simulator's port is taken
+    assert main(["sandbox", "--dir", str(tmp_path / "sandbox")]) == 2
+    one_line(capsys, "address already in use", "AUTOTRIAGE_SANDBOX_PORT")

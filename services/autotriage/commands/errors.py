@@ -14,7 +14,7 @@ def explain(exc: BaseException, command: str = "") -> str | None:
         return f"configuration error: {exc.message}"
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return (f"{exc.strerror or exc}: another process already listens there; stop it or choose another port "
-                "(--port / AUTOTRIAGE_HTTP_PORT; for the sandbox, stop the other `autotriage sandbox`)")
+                "(--port / AUTOTRIAGE_HTTP_PORT; for the sandbox AUTOTRIAGE_SANDBOX_PORT, or stop the other sandbox)")
     name = type(exc).__name__
     if name == "KafkaConnectionError" or (name == "KafkaError" and "bootstrap" in str(exc)):
         return (f"Kafka is not reachable ({exc}): start the broker or point --kafka / "
