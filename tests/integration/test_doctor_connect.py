@@ -110,3 +110,28 @@ async def test_kafka_topics_missing_then_present(kafka_bootstrap: str, topic_pre
     assert (await check_kafka(settings)).ok
     down = await check_kafka(Settings(bus="kafka", kafka_bootstrap_servers="127.0.0.1:1"))
     assert not down.ok and "AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS" in down.fix
+
+
+async def test_azure_deployment_found_and_missing() -> None:
+    server = OpenAITestServer(azure_deployments={"triage-prod": "gpt-4o-mini"})
+    await server.start()
+    try:
+        async def llm_finding(deployment: str) -> Finding:
+            from autotriage.commands.doctor import check_llm
+
+            tenants = TenantsFile.model_validate({"tenants": [{
+                "id": "acme", "psa": {"kind": "halo", "base_url": "http://127.0.0.1:9", "client_id": "app",
+                                      "client_secret": {"env": "K"}},
+                "webhook": {"username": "u", "password": {"env": "K"}},
+                "llm": {"provider": "azure", "model": "gpt-4o-mini", "azure_endpoint": server.base_url,
+                        "azure_deployment": deployment, "api_key": {"env": "K"}}}]})
+            tenants.resolve_secrets({"K": "azure-key"})
+            (finding,) = await check_llm(tenants.tenants[0])
+            return finding
+
+        found = await llm_finding("triage-prod")
+        assert found.ok and "deployment triage-prod answers" in found.message
+        missing = await llm_finding("triage-typo")
+        assert not missing.ok and "azure_deployment" in missing.fix
+    finally:
+        await server.stop()

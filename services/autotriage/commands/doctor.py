@@ -123,8 +123,12 @@ async def check_llm(tenant: Tenant) -> list[Finding]:
                 return [Finding(False, tenant.id, "llm", f"the key works but model {settings.model!r} is not "
                                 "offered", "choose a model the account has access to (llm.model)")]
             return [Finding(True, tenant.id, "llm", f"key accepted, model {settings.model} available")]
-        await client.chat.completions.create(model=request_model(settings), max_tokens=1,
-                                             messages=[{"role": "user", "content": "ping"}])
+        try:
+            await client.chat.completions.create(model=request_model(settings), max_completion_tokens=16,
+                                                 messages=[{"role": "user", "content": "Answer with: ok"}])
+        except openai.BadRequestError as exc:  # the deployment exists and the key works; the probe was refused
+            return [Finding(True, tenant.id, "llm", f"deployment {request_model(settings)} answers (probe refused: "
+                            f"{exc.message[:80]})")]
         return [Finding(True, tenant.id, "llm", f"deployment {request_model(settings)} answers")]
     except openai.AuthenticationError:
         return [Finding(False, tenant.id, "llm", "the API key was refused (401)",
