@@ -177,3 +177,42 @@ async def test_send_to_a_tenant_ingress_does_not_know(sandbox: Sandbox, pipeline
     assert await asyncio.to_thread(_send_command, args) == 1
     captured = capsys.readouterr()
     assert "REFUSED" in captured.out and "ingress does not know tenant nobody (HTTP 404)" in captured.err
+
+
+@pytest.mark.parametrize("psa", ["halo", "autotask"])
+async def test_send_as_a_real_tenant_uses_its_credentials(sandbox: Sandbox, pipeline: tuple[ServiceHost, Path],
+                                                          psa: str) -> None:
+    """``sandbox send --tenants-file``: the webhook of an existing ticket, signed with the tenant's own
+    credentials, is accepted by ingress and reaches an outcome; a wrong secret is refused."""
+    from autotriage.commands.sandbox import send_as_tenant
+
+    host, outcomes_file = pipeline
+    tenants = load_tenants(sandbox.tenants_file)
+    tenant = tenants.get(TENANT_IDS[psa])
+    assert tenant is not None
+    ticket = sandbox.sims[psa].new_tickets[3]
+    ingress = f"http://127.0.0.1:{host.bound_port}"
+    assert await send_as_tenant(tenant, ingress, ticket) == 202
+    lines = await wait_lines(outcomes_file, 1)
+    assert lines[0]["ticket_id"] == ticket
+    wrong = tenant.model_copy(update={"webhook": tenant.webhook.model_copy(update={
+        "password": None if psa == "autotask" else _ref("wrong"), "secret": _ref("wrong") if psa == "autotask"
+        else None})})
+    assert await send_as_tenant(wrong, ingress, ticket) == 401
+
+
+def _ref(value: str) -> object:
+    from autotriage.core.secrets import SecretRef
+
+    ref = SecretRef(env="WRONG_SECRET")
+    ref.resolve({"WRONG_SECRET": value})
+    return ref
+
+
+async def test_send_as_a_connectwise_tenant_explains_why_not(sandbox: Sandbox) -> None:
+    from autotriage.commands.sandbox import send_as_tenant
+
+    tenant = load_tenants(sandbox.tenants_file).get("cobalt")
+    assert tenant is not None
+    with pytest.raises(ConfigError, match="create a ticket in ConnectWise"):
+        await send_as_tenant(tenant, "http://127.0.0.1:9", "7201")

@@ -89,6 +89,8 @@ def add_sandbox(sub: Subparsers) -> None:
     s.add_argument("--ingress", default=None, help="ingress URL (default: the sandbox's, http://127.0.0.1:8080)")
     s.add_argument("--sim-url", dest="sim_url", help="simulator URL instead of the sandbox's state file")
     s.add_argument("--tenant", help="tenant id instead of the sandbox's state file")
+    s.add_argument("--tenants-file", dest="tenants_file", type=Path, help="a real tenant: sign the webhook of "
+                   "--ticket with its credentials from this file and send it to --ingress (Halo, Autotask)")
     p.set_defaults(handler=_lazy("sandbox"))
 
 

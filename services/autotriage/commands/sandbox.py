@@ -23,7 +23,9 @@ import aiohttp
 import yaml
 
 from autotriage.core.errors import ConfigError
+from autotriage.core.models import PSAKind
 from autotriage.core.settings import Settings
+from autotriage.core.tenants import Tenant
 from autotriage.sandbox.common import CONTROL, Simulator, load_sample
 
 if TYPE_CHECKING:
@@ -253,7 +255,53 @@ async def send(psa: str, sim_url: str, tenant: str, ingress: str, *, ticket: str
                           "sandbox` first") from exc
 
 
+async def send_as_tenant(tenant: Tenant, ingress: str, ticket_id: str) -> int:
+    """Fire a new-ticket webhook for an existing ticket of a *real* tenant, signed with that tenant's webhook
+    credentials from its tenants file, at ``ingress``: checks ingress, the URL and the credentials before the
+    PSA's own webhook is configured. ConnectWise signs callbacks with a key only ConnectWise serves, so it
+    cannot be imitated: create a ticket in ConnectWise instead."""
+    if tenant.psa.kind is PSAKind.HALO:
+        from autotriage.sandbox.halo import HaloSimulator
+
+        if tenant.webhook.username is None or tenant.webhook.password is None:
+            raise ConfigError(f"tenant {tenant.id} has no webhook.username/password")
+        halo = HaloSimulator(webhook_user=tenant.webhook.username, webhook_password=tenant.webhook.password.get(),
+                             seed_history=False)
+        return await halo.deliver(ingress, tenant.id, [halo.webhook_payload(ticket_id, "event")])
+    if tenant.psa.kind is PSAKind.AUTOTASK:
+        from autotriage.sandbox.autotask import AutotaskSimulator
+
+        if tenant.webhook.secret is None:
+            raise ConfigError(f"tenant {tenant.id} has no webhook.secret")
+        autotask = AutotaskSimulator(webhook_secret=tenant.webhook.secret.get(), seed_history=False)
+        autotask.tickets[int(ticket_id)] = {"id": int(ticket_id), "ticketNumber": "", "queueID": None, "title": ""}
+        delivery = autotask.signed_delivery(autotask.webhook_payload(ticket_id))
+        return await autotask.deliver(ingress, tenant.id, [delivery])
+    raise ConfigError("a ConnectWise callback is signed with a key only ConnectWise serves, so it cannot be sent "
+                      "from here: create a ticket in ConnectWise and watch `autotriage outcomes`")
+
+
+def _send_as_tenant_command(args: argparse.Namespace) -> int:
+    from autotriage.core.tenants import load_tenants
+
+    tenant = load_tenants(args.tenants_file).get(args.tenant or "")
+    if tenant is None or tenant.psa.kind.value != args.psa:
+        raise ConfigError(f"--tenant must name a {args.psa} tenant of {args.tenants_file}")
+    if not args.ticket or not args.ingress:
+        raise ConfigError("with --tenants-file, pass --ticket <id of a ticket in the PSA> and --ingress <URL>")
+    ingress = args.ingress.rstrip("/")
+    try:
+        status = asyncio.run(send_as_tenant(tenant, ingress, args.ticket))
+    except aiohttp.ClientConnectionError as exc:
+        raise ConfigError(f"cannot reach ingress at {ingress} ({exc}): check the URL, DNS and TLS") from exc
+    print(f"{args.psa} ticket {args.ticket} of tenant {tenant.id}: webhook {ingress}/webhooks/{args.psa}/{tenant.id} "
+          f"-> HTTP {status} ({'accepted' if status < 300 else 'REFUSED'})")
+    return 0 if status < 300 else 1
+
+
 def _send_command(args: argparse.Namespace) -> int:
+    if getattr(args, "tenants_file", None) is not None:
+        return _send_as_tenant_command(args)
     state: dict[str, Any] = {}
     if args.sim_url is None or args.tenant is None:
         state = read_state(args.dir)
