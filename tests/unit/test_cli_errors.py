@@ -61,7 +61,9 @@ def test_broker_unreachable(capsys: pytest.CaptureFixture[str]) -> None:
     one_line(capsys, "Kafka is not reachable", "AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS")
 
 
-def test_port_in_use(tenants_file: Path, busy_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+def test_port_in_use(tenants_file: Path, busy_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)  # `run` writes its outcomes file in the working directory
     assert main(["run", "--tenants-file", str(tenants_file), "--port", str(busy_port)]) == 2
     one_line(capsys, "address already in use", "choose another port")
 
