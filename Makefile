@@ -1,6 +1,9 @@
-# autotriage developer commands. `make test` starts the local Kafka broker unless KAFKA_BOOTSTRAP_SERVERS is set.
+# autotriage developer commands. `make test` and `make bench` use the broker in KAFKA_BOOTSTRAP_SERVERS, else
+# reuse this checkout's running local broker, else start one and stop it again when they end (each case is
+# announced; see deploy/kafka-local/with-broker.sh).
 PY ?= python3
 KAFKA := bash deploy/kafka-local/kafka.sh
+WITH_BROKER := bash deploy/kafka-local/with-broker.sh
 
 .PHONY: install demo test test-unit test-kafka test-faults lint typecheck kafka-start kafka-stop bench ci
 
@@ -20,8 +23,7 @@ test-unit:
 	$(PY) -m pytest tests/unit tests/integration -m "not kafka" -q
 
 test:
-	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(KAFKA) fetch && $(KAFKA) start; fi
-	$(PY) -m pytest -q
+	$(WITH_BROKER) $(PY) -m pytest -q
 
 test-faults:
 	$(PY) -m pytest -m faults -q -s
@@ -33,7 +35,7 @@ kafka-stop:
 	$(KAFKA) stop
 
 bench:
-	$(PY) tools/bench_pipeline.py
+	$(WITH_BROKER) $(PY) tools/bench_pipeline.py
 
 ci:
 	bash .ci/run

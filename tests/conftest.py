@@ -7,13 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from autotriage.sandbox.kafka_local import ensure_broker
+from autotriage.sandbox.kafka_local import broker_for_session
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    """A reachable Kafka broker; a broker that cannot be started fails the test, it is never skipped."""
-    yield ensure_broker()
+    """A reachable Kafka broker; a broker that cannot be started fails the test, it is never skipped. A broker
+    this session started is stopped at its end; a running one is reused and left running."""
+    with broker_for_session() as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture

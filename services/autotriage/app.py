@@ -93,7 +93,7 @@ def build_host(
     prime_metrics(tenants, stages)
     egress.configure(settings.ca_bundle)
     bus = bus or make_bus(settings, client_id=f"autotriage-{'-'.join(stages) if len(stages) == 1 else 'all'}")
-    topics = Topics(settings.topic_prefix, settings.retry_tiers_s)
+    topics = Topics.of(settings)
     app = web.Application(client_max_size=settings.max_body_bytes + 1024)
     components: list[Component] = []
     options = runner_options(settings, len(tenants.tenants))

@@ -44,9 +44,14 @@ async def _serve(settings: Settings, stages: Sequence[str], create_topics: bool)
     metrics.BUILD_INFO.info({"version": _version()})
     tenants = load_tenants(settings.tenants_file)
     host = build_host(settings, tenants, stages)
+    if settings.bus == "memory" and "writer" in stages and settings.outcomes_file is not None:
+        from autotriage.outcomes_file import OutcomesFile
+
+        # first in the list: the host stops components in reverse order, so the file gets every outcome
+        host.components.insert(0, OutcomesFile(host.bus, Topics.of(settings), settings.outcomes_file))
     if create_topics:
         await host.bus.start()
-        created = await host.bus.ensure_topics(Topics(settings.topic_prefix).specs(settings.partitions))
+        created = await host.bus.ensure_topics(Topics.of(settings).specs(settings.partitions))
         if created:
             log.info("created topics: %s", ", ".join(created))
     await host.run()
@@ -58,20 +63,17 @@ async def _topics_create(settings: Settings) -> None:
     from autotriage.core.bus.topics import Topics
 
     bus = make_bus(settings, client_id="autotriage-admin")
-    specs = Topics(settings.topic_prefix).specs(settings.partitions)
+    specs = Topics.of(settings).specs(settings.partitions)
     created = await bus.ensure_topics(specs)
     for spec in specs:
         state = "created" if spec.name in created else "exists"
         print(f"{spec.name:45s} partitions={spec.partitions:<3d} {'compacted ' if spec.compacted else ''}{state}")
 
 
-async def _sandbox(psa: str, host: str, port: int) -> None:
-    from autotriage.sandbox.registry import make_simulator
+def _lazy_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from autotriage.commands.doctor import run
 
-    sim = make_simulator(psa)
-    url = await sim.start(host, port)
-    print(f"{psa} simulator on {url} (simulated PSA: demo and tests only)", flush=True)
-    await asyncio.Event().wait()
+    return run(args, settings)
 
 
 def _version() -> str:
@@ -86,6 +88,7 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="autotriage", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of a failure")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -111,17 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("--bus", choices=["kafka", "memory"], default="kafka")
     common(topics)
 
-    sandbox = sub.add_parser("sandbox", help="run a PSA simulator (for try-outs and tests, never production)")
-    sandbox.add_argument("--psa", choices=["halo", "connectwise", "autotask"], required=True)
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--sim-port", dest="sim_port", type=int, default=8090)
-
-    doctor = sub.add_parser("doctor", help="validate the tenants file and settings without starting anything")
+    doctor = sub.add_parser("doctor", help="validate the tenants file and settings; --connect also checks every "
+                            "PSA, LLM and Kafka connection")
+    doctor.add_argument("--connect", action="store_true", help="contact each PSA, LLM and the broker")
+    doctor.add_argument("--public-url", dest="public_url", help="the public ingress URL the PSAs call (checked)")
+    doctor.add_argument("--bus", choices=["memory", "kafka"], default=None)
     common(doctor)
+    doctor.set_defaults(handler=_lazy_doctor)
 
     from autotriage.commands.parsers import add_commands
 
-    add_commands(sub, common)  # demo, learn, eval: each sets ``handler(args, settings) -> exit code``
+    add_commands(sub, common)  # demo, learn, eval, sandbox: each sets ``handler(args, settings) -> exit code``
     return parser
 
 
@@ -147,24 +150,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "topics":
             asyncio.run(_topics_create(settings))
-        elif args.command == "sandbox":
-            asyncio.run(_sandbox(args.psa, args.host, args.sim_port))
-        elif args.command == "doctor":
-            tenants = load_tenants(settings.tenants_file)
-            for tenant in tenants.tenants:
-                if tenant.llm.local_model_path is not None:  # a missing or foreign model fails here, not per ticket
-                    from autotriage.local.store import read_meta
-
-                    read_meta(tenant.llm.local_model_path)
-                print(
-                    f"ok  {tenant.id:20s} {tenant.psa.kind.value:12s} llm={tenant.llm.provider}:{tenant.llm.model} "
-                    f"mode={tenant.policy.mode}"
-                )
-    except ConfigError as exc:
-        print(f"autotriage: configuration error: {exc.message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from autotriage.commands.errors import explain
+
+        message = explain(exc, args.command)
+        if message is None or args.debug:
+            raise
+        print(f"autotriage: {message}", file=sys.stderr)
+        return 2
     return 0
 
 

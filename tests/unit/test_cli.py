@@ -12,7 +12,7 @@ import pytest
 
 from autotriage.cli import build_parser, main
 
-SUBCOMMANDS = ["serve", "run", "topics", "sandbox", "doctor", "demo", "learn", "eval"]
+SUBCOMMANDS = ["serve", "run", "topics", "sandbox", "doctor", "demo", "learn", "eval", "outcomes", "report"]
 
 TENANTS = """
 tenants:
@@ -101,8 +101,9 @@ def test_doctor_good_file_lists_each_tenant(tenants_file: Path, capsys: pytest.C
     assert main(["doctor", "--tenants-file", str(tenants_file)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("ok  acme") and "halo" in lines[0] and "mode=suggest" in lines[0]
-    assert lines[1].startswith("ok  bayside") and "connectwise" in lines[1] and "llm=openai:gpt-4.1-mini" in lines[1]
+    assert lines[0].split()[:3] == ["ok", "acme", "config"] and "halo" in lines[0] and "mode=suggest" in lines[0]
+    assert lines[1].split()[:3] == ["ok", "bayside", "config"] and "connectwise" in lines[1]
+    assert "llm=openai:gpt-4.1-mini" in lines[1]
     assert all(value not in "\n".join(lines) for value in SECRETS.values())
 
 
@@ -111,7 +112,7 @@ def test_doctor_reads_tenants_file_from_env(
 ) -> None:
     monkeypatch.setenv("AUTOTRIAGE_TENANTS_FILE", str(tenants_file))
     assert main(["doctor"]) == 0
-    assert "ok  acme" in capsys.readouterr().out
+    assert capsys.readouterr().out.split()[:2] == ["ok", "acme"]
 
 
 def test_doctor_missing_secret_exits_2_with_cause(
@@ -122,7 +123,7 @@ def test_doctor_missing_secret_exits_2_with_cause(
     captured = capsys.readouterr()
     assert "configuration error" in captured.err
     assert "tenant bayside" in captured.err and "CLI_TEST_CW_PRIVATE" in captured.err
-    assert "ok  " not in captured.out
+    assert not captured.out.startswith("ok")
 
 
 @pytest.mark.parametrize(

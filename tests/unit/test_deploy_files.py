@@ -165,7 +165,7 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck() -> None:
     assert user and user[-1].split(":")[0] not in ("0", "root"), "the runtime stage runs as a non-root user"
     assert 'ENTRYPOINT ["autotriage"]' in text
     assert 'CMD ["serve", "ingress"]' in text
-    assert re.search(r"^EXPOSE 8080 9100-9104$", text, re.M)
+    assert re.search(r"^EXPOSE 8080 9101-9104$", text, re.M)
     assert "HEALTHCHECK" in keywords
     assert "urllib.request" in text and "/livez" in text and "AUTOTRIAGE_HTTP_PORT" in text
     # The healthcheck's built-in port table must match the code's.
@@ -239,9 +239,12 @@ def test_compose_observability_and_published_ports(services: dict[str, dict[str,
     assert mounts["./deploy/grafana/provisioning/dashboards"] == "/etc/grafana/provisioning/dashboards"
 
 
-def test_compose_sandbox_profile(services: dict[str, dict[str, Any]]) -> None:
-    in_profile = {name for name, svc in services.items() if "sandbox" in svc.get("profiles", [])}
-    assert in_profile == set(SANDBOX_SERVICES)
+def test_compose_simulators_start_by_default(services: dict[str, dict[str, Any]]) -> None:
+    """The example tenants file points at the simulators, so a plain `docker compose up` must start them."""
+    assert not [name for name, svc in services.items() if svc.get("profiles")]
+    tenants = (REPO_ROOT / "deploy" / "compose" / "tenants.yaml").read_text(encoding="utf-8")
+    for name in SANDBOX_SERVICES:
+        assert name in tenants, f"the tenants file does not use {name}"
     for name in SANDBOX_SERVICES:
         svc = services[name]
         assert svc["image"] == "autotriage:latest"
@@ -256,6 +259,40 @@ def test_compose_sandbox_profile(services: dict[str, dict[str, Any]]) -> None:
 
     for name in ("halo-sim", "connectwise-sim", "autotask-sim"):
         build_parser().parse_args(services[name]["command"])
+
+
+def test_model_files_are_a_read_only_volume_in_the_classifier(services: dict[str, dict[str, Any]]) -> None:
+    assert "./models:/models:ro" in services["classifier"]["volumes"]
+    assert "./deploy/compose/tenants.yaml:/etc/autotriage/tenants.yaml:ro" in services["classifier"]["volumes"]
+    kustomization = load_yaml(K8S_OVERLAY / "kustomization.yaml")
+    assert "models-pvc.yaml" in kustomization["resources"]
+    classifier = {"kind": "Deployment", "name": "autotriage-classifier"}
+    (patch,) = [p for p in kustomization["patches"] if p["target"] == classifier]
+    ops = {op["path"]: op["value"] for op in yaml.safe_load(patch["patch"])}
+    assert ops["/spec/template/spec/containers/0/volumeMounts/-"] == {
+        "name": "models", "mountPath": "/models", "readOnly": True}
+    claim = load_yaml(K8S_OVERLAY / "models-pvc.yaml")
+    assert ops["/spec/template/spec/volumes/-"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+
+
+def test_the_namespace_is_created_before_the_secret() -> None:
+    """`kubectl -n autotriage create secret` fails while the namespace does not exist: every instruction that
+    creates the Secret creates the namespace first."""
+    for path in [REPO_ROOT / "README.md", REPO_ROOT / "docs" / "deploy.md", K8S_OVERLAY / "kustomization.yaml"]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for n, line in enumerate(lines):
+            if "create secret generic autotriage-secrets" in line and "kubectl -n" in line:
+                before = "\n".join(lines[max(0, n - 3):n])
+                assert "namespace" in before, f"{path.name}:{n + 1}: create the namespace before the Secret"
+
+
+def test_dockerfile_port_comment_matches_the_ports() -> None:
+    text = (REPO_ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    from autotriage.app import HEALTH_PORTS
+
+    assert "9100" not in text, "no stage listens on 9100 (`autotriage run` uses 8080)"
+    assert "8080: ingress and `autotriage run`" in text
+    assert f"EXPOSE {HEALTH_PORTS['ingress']} 9101-9104" in text
 
 
 def test_compose_tenants_file_is_valid_and_its_secrets_are_passed(

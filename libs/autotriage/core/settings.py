@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -66,3 +66,10 @@ class Settings(BaseSettings):
     #: PEM file of extra CA certificates for every outbound HTTPS connection (private CA, TLS inspection);
     #: a tenant's ``ca_bundle`` overrides it. Proxies come from HTTPS_PROXY / NO_PROXY.
     ca_bundle: Path | None = None
+    outcomes_file: Path | None = Path("outcomes.jsonl")
+
+    @field_validator("outcomes_file", mode="before")
+    @classmethod
+    def _no_outcomes_file(cls, value: object) -> object:
+        """``AUTOTRIAGE_OUTCOMES_FILE=none`` (or empty) turns the audit file off."""
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none") else value

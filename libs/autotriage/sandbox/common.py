@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from autotriage.core.models import PSAKind
+
+#: Path prefix of the sandbox's own control endpoints (not part of any PSA's API).
+CONTROL = "/_sandbox"
 
 
 @dataclass
@@ -101,6 +105,11 @@ class Simulator(ABC):
         self.updates: Counter[str] = Counter()
         self.notes: dict[str, list[str]] = {}
         self.rejected_writes = 0
+        #: open tickets created by :meth:`seed_new`, and those a webhook was already sent for
+        self.new_tickets: list[str] = []
+        self.webhooks_sent: set[str] = set()
+        self.app.router.add_post(CONTROL + "/tickets", self._control_create)
+        self.app.router.add_post(CONTROL + "/webhooks", self._control_webhook)
 
     # --- lifecycle ----------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> str:
@@ -120,6 +129,60 @@ class Simulator(ABC):
         """Stop serving."""
         if self._runner is not None:
             await self._runner.cleanup()
+
+    # --- sandbox control (``autotriage sandbox send``) ----------------------------------------------
+    def seed_new(self, tickets: list[SampleTicket]) -> list[str]:
+        """Create the bundled new tickets as open, uncategorized tickets; return their ids."""
+        ids = [self.create_ticket(t.summary, t.details, t.scope) for t in tickets]
+        self.new_tickets.extend(ids)
+        return ids
+
+    async def _control_create(self, request: web.Request) -> web.Response:
+        """``POST /_sandbox/tickets {"summary", "details", "scope"}``: create an open ticket."""
+        body = await request.json()
+        ticket_id = self.create_ticket(str(body["summary"]), str(body.get("details", "")), int(body["scope"]))
+        return web.json_response({"id": ticket_id}, status=201)
+
+    async def _control_webhook(self, request: web.Request) -> web.Response:
+        """``POST /_sandbox/webhooks {"ingress", "tenant", "ticket_id"?}``: send the PSA's real new-ticket
+        webhook for the ticket (default: the next seeded new ticket not sent yet) to ingress."""
+        body = await request.json()
+        ticket_id = str(body.get("ticket_id") or "")
+        if not ticket_id:
+            pending = [t for t in self.new_tickets if t not in self.webhooks_sent]
+            if not pending:
+                return web.json_response({"error": "every seeded new ticket was sent: pass --ticket or --text"},
+                                         status=409)
+            ticket_id = pending[0]
+        if not self.has_ticket(ticket_id):
+            return web.json_response({"error": f"ticket {ticket_id} does not exist in the {self.psa.value} "
+                                      f"simulator (new tickets: {', '.join(self.new_tickets[:5])}, ...)"},
+                                     status=404)
+        try:
+            status = await self.send_created_webhook(str(body["ingress"]), str(body["tenant"]), [ticket_id])
+        except (OSError, aiohttp.ClientError) as exc:
+            return web.json_response({"error": f"cannot reach ingress at {body['ingress']}: {exc}",
+                                      "ticket_id": ticket_id}, status=502)
+        self.webhooks_sent.add(ticket_id)
+        return web.json_response({"ticket_id": ticket_id, "status": status, "summary": self.summary_of(ticket_id)})
+
+    def has_ticket(self, ticket_id: str) -> bool:
+        """Whether the ticket exists."""
+        try:
+            self.category_of(ticket_id)
+        except (KeyError, ValueError):
+            return False
+        return True
+
+    def summary_of(self, ticket_id: str) -> str:
+        """The ticket's summary/title (for messages)."""
+        tickets: dict[int, Any] = getattr(self, "tickets", {})
+        ticket = tickets.get(int(ticket_id))
+        if ticket is None:
+            return ""
+        if isinstance(ticket, dict):
+            return str(ticket.get("summary") or ticket.get("title") or "")
+        return str(getattr(ticket, "summary", ""))
 
     # --- faults -------------------------------------------------------------------------------------
     def inject(

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 KAFKA_SH = Path(__file__).resolve().parents[3] / "deploy" / "kafka-local" / "kafka.sh"
@@ -45,3 +48,33 @@ def restart_broker() -> None:
 def stop_broker() -> None:
     """Stop the local broker; a no-op when it is not running."""
     _run("stop")
+
+
+def local_broker_running() -> bool:
+    """Whether this checkout's local broker is running (``kafka.sh status``)."""
+    if not KAFKA_SH.is_file():
+        return False
+    done = subprocess.run(["bash", str(KAFKA_SH), "status"], stdin=subprocess.DEVNULL, capture_output=True,
+                          check=False)
+    return done.returncode == 0
+
+
+@contextmanager
+def broker_for_session() -> Iterator[str]:
+    """A broker for a test session that is left as it was found: ``$KAFKA_BOOTSTRAP_SERVERS`` as given, this
+    checkout's running local broker reused, or the local broker started now and stopped at the end."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    if local_broker_running():
+        print(f"kafka: reusing this checkout's local broker on {local_bootstrap()} (left running)", file=sys.stderr)
+        yield local_bootstrap()
+        return
+    _run("fetch")
+    _run("start")
+    print(f"kafka: started the local broker on {local_bootstrap()}; stopped when the session ends", file=sys.stderr)
+    try:
+        yield local_bootstrap()
+    finally:
+        stop_broker()

@@ -650,6 +650,11 @@ class OpenAITestServer:
 
     async def _list_models(self, request: web.Request) -> web.Response:
         record, _, _ = await self._record(request)
+        try:
+            self._authenticate(request, "openai")  # as the real API: a key is needed to list models
+        except ApiError as err:
+            record.status = err.status
+            return self._error_response(err, {})
         record.status = 200
         created = 1_700_000_000
         data = [{"id": m, "object": "model", "created": created, "owned_by": "system"} for m in self.models]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -39,6 +40,7 @@ from autotriage.sandbox.common import SampleTicket, Simulator
 TENANT_IDS = {"halo": "bayside", "connectwise": "cobalt", "autotask": "kessler"}
 STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")
 SUMMARY_CHARS = 40
+WIDE_COLUMNS = 130
 
 
 @dataclass
@@ -240,7 +242,7 @@ async def run_demo(
                 sending = asyncio.gather(*(
                     _send(sim, ingress, TENANT_IDS[psa], [r.ticket_id for r in rows if r.psa == psa], console)
                     for psa, sim in sims.items()))
-                await _collect(bus, Topics(settings.topic_prefix).name(TICKETS_OUTCOMES), rows, console, timeout_s)
+                await _collect(bus, Topics.of(settings).name(TICKETS_OUTCOMES), rows, console, timeout_s)
                 await sending
             finally:
                 await host.stop()
@@ -265,21 +267,26 @@ _ACTION_STYLE = {"applied": "green", "suggested": "cyan", "needs-triage": "yello
 
 def print_result(console: Console, result: DemoResult) -> None:
     """The results table and the summary."""
-    table = Table(title="results")
-    table.add_column("tenant/PSA", no_wrap=True, min_width=12)
-    table.add_column("ticket", justify="right", no_wrap=True, min_width=6)
-    table.add_column("summary", no_wrap=True, overflow="ellipsis", max_width=SUMMARY_CHARS)
-    table.add_column("category", no_wrap=True, overflow="ellipsis", max_width=44)
-    table.add_column("conf", justify="right", no_wrap=True, min_width=4)
-    table.add_column("action", no_wrap=True, min_width=13)
-    table.add_column("label", justify="center", no_wrap=True, min_width=5)
+    wide = console.width >= WIDE_COLUMNS  # the summary column only where it fits; nothing collapses at 80
+    tenants = sorted({(r.tenant, r.psa) for r in result.rows}, key=lambda t: t[1])
+    title = "results (" + ", ".join(f"{tenant} = {psa}" for tenant, psa in tenants) + ")"
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("tenant:ticket", no_wrap=True)
+    if wide:
+        table.add_column("summary", no_wrap=True, overflow="ellipsis", max_width=SUMMARY_CHARS)
+    table.add_column("category", overflow="fold", min_width=16, ratio=1)
+    table.add_column("conf", justify="right", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("label", justify="center", no_wrap=True)
     for row in result.rows:
         outcome = row.outcome
         mark = "noise" if not row.truth else ("[green]✓[/green]" if row.correct else "[red]✗[/red]")
         style = _ACTION_STYLE.get(row.action, "")
-        table.add_row(f"{row.tenant}/{row.psa}", row.ticket_id, row.sample.summary, outcome.category if outcome else "",
-                      f"{outcome.confidence:.2f}" if outcome and outcome.category else "",
-                      f"[{style}]{row.action}[/{style}]" if style else row.action, mark)
+        confidence = f"{outcome.confidence:.2f}" if outcome and outcome.category else ""
+        cells = [f"{row.tenant}:{row.ticket_id}", *([row.sample.summary] if wide else []),
+                 outcome.category if outcome else "", confidence,
+                 f"[{style}]{row.action}[/{style}]" if style else row.action, mark]
+        table.add_row(*cells)
     console.print(table)
     summary = Table(title="summary", show_header=False)
     summary.add_column(style="bold")

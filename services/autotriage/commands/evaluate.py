@@ -114,10 +114,10 @@ def build_classifier(provider: str, local: LocalClassifier | None, tenant: Tenan
     if tenant is None or tenant.llm.provider == "local":
         raise ConfigError(f"--provider {provider} needs an OpenAI/Azure tenant (or OPENAI_API_KEY / "
                           "AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT for --sample)")
+    from autotriage.llm.openai_provider import OpenAIClassifier
+
     price = (tenants or TenantsFile(tenants=[tenant])).price(tenant.llm.model)
     if provider == "llm":
-        from autotriage.llm.openai_provider import OpenAIClassifier
-
         return OpenAIClassifier(tenant, price)
     if local is None:
         raise ConfigError("--provider cascade needs a local model: --model PATH or llm.local_model_path")

@@ -19,9 +19,9 @@ AddCommon = Callable[[argparse.ArgumentParser], None]
 PSAS = ("halo", "connectwise", "autotask")
 
 
-def _lazy(module: str) -> Handler:
+def _lazy(module: str, function: str = "run") -> Handler:
     def handler(args: argparse.Namespace, settings: Settings) -> int:
-        return int(importlib.import_module(f"autotriage.commands.{module}").run(args, settings))
+        return int(getattr(importlib.import_module(f"autotriage.commands.{module}"), function)(args, settings))
 
     return handler
 
@@ -66,8 +66,64 @@ def add_eval(sub: Subparsers, common: AddCommon) -> None:
     p.set_defaults(handler=_lazy("evaluate"))
 
 
+def add_sandbox(sub: Subparsers) -> None:
+    """``sandbox`` and ``sandbox send``."""
+    p = sub.add_parser("sandbox", help="run the PSA simulators and a test LLM to try autotriage by hand (never "
+                       "production)", description="Simulators on 127.0.0.1:8081-8083, the test LLM on 8089 "
+                       "(AUTOTRIAGE_SANDBOX_PORT=N moves them to N..N+2 and N+8).")
+    p.add_argument("--psa", choices=PSAS, help="run only this simulator (as docker-compose does)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--sim-port", dest="sim_port", type=int, help="port of the one simulator (with --psa)")
+    p.add_argument("--dir", type=Path, default=Path("sandbox"), help="where the tenants file, secrets and state "
+                   "go (default ./sandbox)")
+    p.add_argument("--ingress", default=None, help="ingress URL the webhooks go to (default http://127.0.0.1:"
+                   "$AUTOTRIAGE_HTTP_PORT, else 8080)")
+    actions = p.add_subparsers(dest="sandbox_action")
+    s = actions.add_parser("send", help="create a ticket in a running simulator and fire its signed webhook")
+    s.add_argument("--psa", choices=PSAS, required=True)
+    which = s.add_mutually_exclusive_group()
+    which.add_argument("--ticket", help="id of a ticket in the simulator (default: the next seeded new ticket)")
+    which.add_argument("--text", help="create a new ticket with this text (first line = summary)")
+    s.add_argument("--scope", type=int, help="board / queue / ticket type id for --text (default: the first)")
+    s.add_argument("--dir", type=Path, default=Path("sandbox"), help="the sandbox's folder (default ./sandbox)")
+    s.add_argument("--ingress", default=None, help="ingress URL (default: the sandbox's, http://127.0.0.1:8080)")
+    s.add_argument("--sim-url", dest="sim_url", help="simulator URL instead of the sandbox's state file")
+    s.add_argument("--tenant", help="tenant id instead of the sandbox's state file")
+    s.add_argument("--tenants-file", dest="tenants_file", type=Path, help="a real tenant: sign the webhook of "
+                   "--ticket with its credentials from this file and send it to --ingress (Halo, Autotask)")
+    p.set_defaults(handler=_lazy("sandbox"))
+
+
+def add_outcomes(sub: Subparsers) -> None:
+    """``outcomes`` and ``report shadow``."""
+    def source(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--file", type=Path, help="outcomes audit file (default AUTOTRIAGE_OUTCOMES_FILE, "
+                       "outcomes.jsonl; written by `autotriage run` on the in-memory bus)")
+        p.add_argument("--bus", choices=["memory", "kafka"], default=None,
+                       help="kafka: read the outcomes topic instead of the file (AUTOTRIAGE_BUS)")
+        p.add_argument("--kafka", dest="kafka_bootstrap_servers", help="bootstrap servers "
+                       "(AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS)")
+
+    p = sub.add_parser("outcomes", help="what the pipeline decided: ticket, category, confidence, action, reason, "
+                       "cost, latency")
+    p.add_argument("--tenant", help="only this tenant")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new outcomes (Ctrl-C ends)")
+    p.add_argument("--json", action="store_true", help="one JSON object per outcome")
+    source(p)
+    p.set_defaults(handler=_lazy("outcomes"))
+    r = sub.add_parser("report", help="summaries of recorded outcomes (report shadow: what shadow mode would "
+                       "have done)")
+    r.add_argument("kind", choices=["shadow"])
+    r.add_argument("--tenant", required=True)
+    source(r)
+    r.set_defaults(handler=_lazy("outcomes", "run_report"))
+
+
 def add_commands(sub: Subparsers, common: AddCommon) -> None:
-    """Register ``demo``, ``learn`` and ``eval``; each sets ``handler(args, settings) -> exit code``."""
+    """Register ``demo``, ``learn``, ``eval`` and ``sandbox``; each sets ``handler(args, settings) -> exit
+    code``."""
     add_demo(sub)
     add_learn(sub, common)
     add_eval(sub, common)
+    add_sandbox(sub)
+    add_outcomes(sub)

@@ -64,8 +64,10 @@ class WriterStage(Stage[TicketClassified]):
             category=result.candidate.label if result.candidate else "", confidence=result.confidence,
             model=result.model, usage=result.usage, detail=detail,
         )
-        log.info("%s: %s (%s)", event.ticket_id, decision.action.value, decision.reason,
-                 extra={"tenant": event.tenant, "ticket": event.ticket_id})
+        log.info("%s: %s (%s) category=%r confidence=%.2f", event.ticket_id, decision.action.value,
+                 decision.reason, outcome.category, outcome.confidence,
+                 extra={"tenant": event.tenant, "ticket": event.ticket_id, "category": outcome.category,
+                        "confidence": round(outcome.confidence, 4)})
         return Output(TICKETS_OUTCOMES, outcome)
 
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from autotriage.core.bus.base import TopicSpec
+
+if TYPE_CHECKING:
+    from autotriage.core.settings import Settings
 
 WEBHOOKS_RAW = "webhooks.raw"
 TICKETS_NORMALIZED = "tickets.normalized"
@@ -50,6 +54,11 @@ class Topics:
 
     prefix: str = "autotriage."
     retry_tiers_s: Sequence[float] = DEFAULT_RETRY_TIERS_S
+
+    @classmethod
+    def of(cls, settings: Settings) -> Topics:
+        """The topics of a deployment's settings (prefix and retry tiers)."""
+        return cls(settings.topic_prefix, settings.retry_tiers_s)
 
     def name(self, logical: str) -> str:
         """The full topic name for a logical name such as ``tickets.outcomes``."""
