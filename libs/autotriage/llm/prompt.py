@@ -2,7 +2,8 @@
 output rules), the ticket last, so the prefix is identical across tickets and the provider can cache it.
 
 Template context: ``candidates`` (each with ``id``, ``path``, ``label``), ``scope_name``, ``examples``,
-``abstain_id``; the user template also gets ``ticket``, ``summary`` and ``description`` (cleaned, trimmed).
+``abstain_id``, ``shortlisted`` (true when ``candidates`` is the local model's shortlist, not the whole list);
+the user template also gets ``ticket``, ``summary`` and ``description`` (cleaned, trimmed).
 The ids a template shows are not parsed back: the response schema's enum is built from the candidates."""
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ Rules:
 - confidence: your honest probability (0 to 1) that the chosen id is what a senior technician would pick.
 - reasoning: one or two short sentences for the technician, in English, without repeating personal data.
 
+{% if shortlisted %}Only the most likely categories are listed: if none of them fits, answer "{{ abstain_id }}".
+{% endif -%}
 Allowed categories (id: path):
 {% for c in candidates %}- {{ c.id }}: {{ c.label }}
 {% endfor %}
@@ -82,6 +85,7 @@ def render_prompt(
     examples: list[Example] | None = None,
     system_template: str | None = None,
     user_template: str | None = None,
+    shortlisted: bool = False,
 ) -> RenderedPrompt:
     """Render the tenant's templates (or the defaults) in Jinja2's sandbox."""
     context = {
@@ -92,6 +96,7 @@ def render_prompt(
         "scope_name": scope_name,
         "examples": examples or [],
         "abstain_id": ABSTAIN_ID,
+        "shortlisted": shortlisted,
     }
     try:
         system = _compiled(system_template or DEFAULT_SYSTEM_TEMPLATE).render(context)
