@@ -28,12 +28,11 @@ Rules:
 - Judge by what the requester needs fixed or provided, not by words that merely appear in quoted emails,
   signatures or disclaimers.
 - Monitoring/RMM alerts belong to the category of the affected component (disk, backup, server, network).
-- If the ticket is empty, unintelligible, or no category fits reasonably, answer "{{ abstain_id }}".
+- If the ticket is empty, unintelligible, or no category fits reasonably{% if shortlisted %} (only the likeliest few
+  are listed){% endif %}, answer "{{ abstain_id }}".
 - confidence: your honest probability (0 to 1) that the chosen id is what a senior technician would pick.
 - reasoning: one or two short sentences for the technician, in English, without repeating personal data.
 
-{% if shortlisted %}Only the most likely categories are listed: if none of them fits, answer "{{ abstain_id }}".
-{% endif -%}
 Allowed categories (id: path):
 {% for c in candidates %}- {{ c.id }}: {{ c.label }}
 {% endfor %}
