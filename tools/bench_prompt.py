@@ -41,6 +41,7 @@ import openai
 from rich.console import Console
 from rich.table import Table
 
+from autotriage.commands.common import labelled
 from autotriage.core.models import Candidate, PSAKind, Taxonomy, Ticket, Usage, Verdict
 from autotriage.core.tenants import DEFAULT_PRICES, Price, parse_tenants
 from autotriage.llm.answer import parse_answer
@@ -52,7 +53,6 @@ from autotriage.local.cascade import CascadeClassifier
 from autotriage.local.dataset import LabelledTicket, holdout_split
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.training import TrainingConfig, train_model
-from autotriage.commands.common import labelled
 from autotriage.sandbox.common import SampleTicket, load_sample
 from autotriage.sandbox.openai_server import OpenAITestServer
 

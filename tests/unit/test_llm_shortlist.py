@@ -99,7 +99,8 @@ async def test_right_category_outside_the_shortlist_is_found_by_the_full_list(
     assert "(only the likeliest few\n  are listed)" in first.prompt_text and "likeliest" not in second.prompt_text
     shown = _shown(first.body)  # the prompt lists exactly what the enum allows
     assert len(shown) == len(sent) - 1 and truth not in shown
-    assert len(enum_of(second.body)) == len(TAXONOMY.candidates) + 1 and len(_shown(second.body)) == len(TAXONOMY.candidates)
+    assert len(enum_of(second.body)) == len(TAXONOMY.candidates) + 1
+    assert len(_shown(second.body)) == len(TAXONOMY.candidates)
     assert result.verdict is Verdict.CHOSEN and result.candidate == TAXONOMY.by_id(truth.id)
     assert result.reason == FULL_LIST_REASON and result.confidence == pytest.approx(0.93, abs=1e-6)
     # both calls are paid for and recorded: the server's own token counts, priced at gpt-4o-mini
