@@ -196,10 +196,11 @@ class OpenAIClassifier(Classifier):
         return _combine(first, await self._choose(job, group, depth + 1, short_ids))
 
     def prepare(self, ticket: Ticket, candidates: Sequence[Candidate], *, scope_name: str = "",
-                examples: Sequence[Example] | None = None, short_ids: bool | None = None) -> PreparedPick:
+                examples: Sequence[Example] | None = None, short_ids: bool | None = None,
+                shortlisted: bool = False) -> PreparedPick:
         """The request of one pick among ``candidates`` (what ``classify`` sends; the Batch API reuses it)."""
         return self._prepare(self._job(ticket, scope_name, examples), list(candidates),
-                             self.short_ids if short_ids is None else short_ids)
+                             self.short_ids if short_ids is None else short_ids, shortlisted)
 
     def _prepare(self, job: _Job, candidates: list[Candidate], short_ids: bool,
                  shortlisted: bool = False) -> PreparedPick:

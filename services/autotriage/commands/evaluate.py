@@ -22,12 +22,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from autotriage.commands.common import labelled, llm_from_env, sample_taxonomies
 from autotriage.commands.report import print_report, write_report
+from autotriage.commands.shortlist_costs import costs_for
 from autotriage.core.errors import AutotriageError, ConfigError
 from autotriage.core.models import Classification, Taxonomy, Verdict
 from autotriage.core.settings import Settings
-from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
+from autotriage.core.tenants import DEFAULT_PRICES, Tenant, TenantsFile, load_tenants
 from autotriage.llm.base import Classifier
-from autotriage.local.cascade import FALLBACK_REASON, LOCAL_REASON, CascadeClassifier
+from autotriage.local.cascade import FALLBACK_REASON, LOCAL_REASON, CascadeClassifier, shortlist_settings
 from autotriage.local.dataset import LabelledTicket, holdout_split, read_labelled
 from autotriage.local.evaluation import (
     DEFAULT_THRESHOLDS,
@@ -42,6 +43,8 @@ from autotriage.local.training import train_model
 from autotriage.sandbox.common import load_sample
 
 PROVIDERS = ("local", "llm", "cascade")
+#: LLM settings whose prompts are counted for the shortlist figures when the evaluated tenant has no LLM.
+DEFAULT_LLM = {"provider": "openai", "model": "gpt-4o-mini"}
 TARGET_PRECISION = 0.95
 
 
@@ -123,7 +126,7 @@ def build_classifier(provider: str, local: LocalClassifier | None, tenant: Tenan
         raise ConfigError("--provider cascade needs a local model: --model PATH or llm.local_model_path")
     threshold = tenant.llm.cascade_threshold if tenant.llm.cascade_threshold is not None else local.meta.threshold
     return CascadeClassifier(tenant.id, local, OpenAIClassifier(tenant, price), threshold=threshold,
-                             few_shot=tenant.llm.few_shot)
+                             few_shot=tenant.llm.few_shot, **shortlist_settings(tenant, local))
 
 
 async def _measure(classifier: Classifier, items: list[tuple[LabelledTicket, Taxonomy]], concurrency: int,
@@ -184,6 +187,9 @@ async def sample_eval(psa: str, provider: str = "local", environ: Mapping[str, s
         "provider": provider if tenant is None else f"{provider} ({tenant.llm.provider} {tenant.llm.model})",
         "training": f"{trained_s:.1f} s, {len(model.meta.labels)} categories",
     }
+    llm_tenant = tenant or _eval_tenant(DEFAULT_LLM, tenant_id)
+    facts.update(await costs_for(llm_tenant, DEFAULT_PRICES.get(llm_tenant.llm.model), local,
+                                 [(e, taxonomies[e.scope]) for e in test]))
     threshold = model.meta.threshold if provider != "llm" else None
     return _finish(cases, facts, local if provider != "llm" else None, threshold)
 
@@ -237,6 +243,9 @@ async def tenant_eval(args: argparse.Namespace, settings: Settings, console: Con
              f"{tenant.llm.model})" if args.provider != "local" else "local"}
     if local is not None:
         facts["local model"] = f"{model_path} (id {local.meta.model_id}, {local.meta.n_examples} examples)"
+        llm_tenant = tenant if tenant.llm.provider != "local" else _eval_tenant(DEFAULT_LLM, tenant.id)
+        facts.update(await costs_for(llm_tenant, tenants.price(llm_tenant.llm.model), local,
+                                     [(e, taxonomies[e.scope]) for e in examples]))
     return _finish(cases, facts, local, threshold)
 
 
