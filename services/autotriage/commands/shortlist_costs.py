@@ -98,7 +98,8 @@ def facts(costs: ShortlistCosts, model: str) -> dict[str, str]:
                                          f"for {costs.in_shortlist:.1%}",
         "prompt tokens / ticket, full list vs shortlist": (
             f"{costs.full_tokens:,.0f} vs {costs.shortlist_tokens:,.0f} "
-            f"({costs.shortlist_tokens / costs.full_tokens:.0%}; a full-list retry counted for every ticket whose category is outside the shortlist)"),
+            f"({costs.shortlist_tokens / costs.full_tokens:.0%}; a full-list retry counted for every ticket whose "
+            "category is outside the shortlist)"),
         f"USD / 1,000 tickets @ {model}, full list vs shortlist": (
             f"{costs.full_usd_per_1000:.4f} vs {costs.shortlist_usd_per_1000:.4f} (no cache hits, answers "
             f"estimated at {ANSWER_TOKENS} tokens)"),
