@@ -356,6 +356,14 @@ class OpenAIClassifier(Classifier):
         if status != "ok":
             metrics.LLM_ERRORS.labels(self.tenant.id, self.provider, status).inc()
 
+    def account(self, usage: Usage) -> None:
+        """Count tokens and USD of a call made outside ``classify`` (the Batch API)."""
+        self._count_usage(usage)
+
+    def needs_human(self, reason: str, detail: str, usage: Usage | None = None) -> Classification:
+        """A needs-human verdict of this classifier (``reason`` is a short code, ``detail`` for people)."""
+        return self._needs_human(reason, detail, usage)
+
     def _count_usage(self, usage: Usage) -> None:
         """Tokens by kind (``prompt`` includes ``cached``; ``completion`` includes ``reasoning``) and USD."""
         labels = (self.tenant.id, self.model)
