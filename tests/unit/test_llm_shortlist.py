@@ -28,7 +28,10 @@ from tests.unit.test_local_cascade import cascade
 from tests.unit.test_local_model import VOCAB, synthetic, taxonomy
 
 OTHER = ("General", "Other")
-TAXONOMY = taxonomy([*VOCAB, OTHER])
+#: The categories the local model learned, a catch-all, and some it never saw (the PSA has more than history).
+UNSEEN = [("Software", "Adobe"), ("Software", "Line of Business App"), ("Phones", "Desk Phone"),
+          ("Phones", "Mobile"), ("Security", "Phishing"), ("Facilities", "Access Card")]
+TAXONOMY = taxonomy([*VOCAB, *UNSEEN, OTHER])
 TICKET = Ticket(id="77", summary="question", description="can someone call me back about the thing", scope="1")
 
 
@@ -82,11 +85,12 @@ def shortlist_count(result: str) -> float:
 # ------------------------------------------------------------------------------------------ the retry path
 
 
-@pytest.mark.parametrize("answer", ["abstain", "catch_all"])
+@pytest.mark.parametrize(("answer", "truth_kind"), [("abstain", "ranked_last"), ("catch_all", "ranked_last"),
+                                                     ("abstain", "never_in_history")])
 async def test_right_category_outside_the_shortlist_is_found_by_the_full_list(
-        llm: OpenAITestServer, model_path: Path, answer: str) -> None:
+        llm: OpenAITestServer, model_path: Path, answer: str, truth_kind: str) -> None:
     classifier = cascade(llm, model_path, cascade_threshold=1.0, shortlist_k=2)
-    truth = least_likely(classifier)
+    truth = least_likely(classifier) if truth_kind == "ranked_last" else TAXONOMY.candidates[len(VOCAB) + 1]
     llm.responder = knows(truth, when_missing=answer)
     before = shortlist_count("abstained" if answer == "abstain" else "catch_all")
 
@@ -175,13 +179,15 @@ def test_shortlist_is_top_k_plus_catch_alls_in_taxonomy_order(model_path: Path) 
     ranked = [TAXONOMY.candidates[4], TAXONOMY.candidates[1], TAXONOMY.candidates[0]]
     shortlist = build_shortlist(TAXONOMY, ranked, 2)
     assert shortlist is not None
-    assert [c.path for c in shortlist.candidates] == [TAXONOMY.candidates[1].path, TAXONOMY.candidates[4].path, OTHER]
+    assert [c.path for c in shortlist.candidates] == [TAXONOMY.candidates[1].path, TAXONOMY.candidates[4].path,
+                                                      OTHER]
     assert shortlist.added_catch_alls == {TAXONOMY.candidates[-1].id}
     # a catch-all the local model ranked itself is a genuine candidate, not an added "none fits"
     own = build_shortlist(TAXONOMY, [TAXONOMY.candidates[-1], TAXONOMY.candidates[0]], 2)
     assert own is not None and own.added_catch_alls == frozenset()
     # not shorter than the taxonomy, or nothing ranked: the full list as before
-    assert build_shortlist(TAXONOMY, list(TAXONOMY.candidates), 6) is None
+    assert build_shortlist(TAXONOMY, list(TAXONOMY.candidates), 5) is None  # 6 of 13: more than a third
+    assert build_shortlist(TAXONOMY, list(TAXONOMY.candidates), 3) is not None
     assert build_shortlist(TAXONOMY, [], 3) is None
     # a ranked candidate the scope no longer has is never sent
     stale = Candidate(id="c99", path=("Retired", "Fax"))

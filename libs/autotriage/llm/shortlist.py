@@ -18,6 +18,9 @@ _CATCH_ALL = re.compile(
     r"triage|needs triage|to be triaged|other\b.*)$",
     re.IGNORECASE,
 )
+#: A shortlist is used only when it leaves out at least two thirds of the list: on a small taxonomy (8 classes)
+#: the full prompt is already short and every retry would cost more than the shortlist saves.
+MAX_SHARE = 1 / 3
 #: ``Classification.reason`` of a pick made on the full list after the shortlist did not settle it.
 FULL_LIST_REASON = "shortlist_full_list"
 
@@ -50,14 +53,14 @@ def catch_alls(taxonomy: Taxonomy, configured: Sequence[str] = ()) -> list[Candi
 def build_shortlist(taxonomy: Taxonomy, ranked: Sequence[Candidate], k: int,
                     catch_all: Sequence[str] = ()) -> Shortlist | None:
     """The top ``k`` of ``ranked`` that belong to ``taxonomy`` plus its catch-alls, in taxonomy order;
-    ``None`` when that would not be shorter than the taxonomy (the full list is sent as before)."""
+    ``None`` when that is more than ``MAX_SHARE`` of the taxonomy (the full list is sent as before)."""
     top = [c for c in ranked if taxonomy.by_id(c.id) == c][:k]
     if not top:
         return None
     chosen = {c.id for c in top}
     added = {c.id for c in catch_alls(taxonomy, catch_all) if c.id not in chosen}
     keep = chosen | added
-    if len(keep) >= len(taxonomy.candidates):
+    if len(keep) > len(taxonomy.candidates) * MAX_SHARE:
         return None
     return Shortlist(tuple(c for c in taxonomy.candidates if c.id in keep), frozenset(added))
 
