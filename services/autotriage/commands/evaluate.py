@@ -28,6 +28,7 @@ from autotriage.core.models import Classification, Taxonomy, Verdict
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import DEFAULT_PRICES, Tenant, TenantsFile, load_tenants
 from autotriage.llm.base import Classifier
+from autotriage.llm.openai_provider import OpenAIClassifier
 from autotriage.local.cascade import FALLBACK_REASON, LOCAL_REASON, CascadeClassifier, shortlist_settings
 from autotriage.local.dataset import LabelledTicket, holdout_split, read_labelled
 from autotriage.local.evaluation import (
@@ -119,8 +120,6 @@ def build_classifier(provider: str, local: LocalClassifier | None, tenant: Tenan
                           "AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT for --sample)")
     price = (tenants or TenantsFile(tenants=[tenant])).price(tenant.llm.model)
     if provider == "llm":
-        from autotriage.llm.openai_provider import OpenAIClassifier
-
         return OpenAIClassifier(tenant, price)
     if local is None:
         raise ConfigError("--provider cascade needs a local model: --model PATH or llm.local_model_path")
