@@ -47,18 +47,3 @@ async def test_recall_curve_tokens_and_usd(local: LocalClassifier) -> None:
     assert measure(local, classifier, [(noise, TAXONOMY)], k=1) is None
     await classifier.close()
 
-
-async def test_eval_of_the_cascade_on_the_test_server_uses_the_shortlist(monkeypatch: pytest.MonkeyPatch) -> None:
-    from autotriage.commands.evaluate import sample_eval
-    from autotriage.sandbox.openai_server import OpenAITestServer
-
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    async with OpenAITestServer() as server:
-        run = await sample_eval("autotask", "cascade", environ={"OPENAI_API_KEY": "sk-test",
-                                                               "OPENAI_BASE_URL": f"{server.base_url}/v1"})
-        requests = server.completion_requests
-    assert run.report.decisions.get("llm", 0) > 0 and run.report.usd_per_1000 > 0
-    assert "local top-k recall (this set)" in run.facts
-    enum_sizes = [len(r.body["response_format"]["json_schema"]["schema"]["properties"]["category_id"]["enum"])
-                  for r in requests]
-    assert max(enum_sizes) <= 71 and min(enum_sizes) < 71 // 3  # shortlists of the 70-category queue were sent

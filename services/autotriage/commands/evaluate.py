@@ -28,6 +28,7 @@ from autotriage.core.models import Classification, Taxonomy, Verdict
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import DEFAULT_PRICES, Tenant, TenantsFile, load_tenants
 from autotriage.llm.base import Classifier
+from autotriage.llm.batch import BatchItem, BatchRunner
 from autotriage.llm.openai_provider import OpenAIClassifier
 from autotriage.local.cascade import FALLBACK_REASON, LOCAL_REASON, CascadeClassifier, shortlist_settings
 from autotriage.local.dataset import LabelledTicket, holdout_split, read_labelled
@@ -46,6 +47,7 @@ from autotriage.sandbox.common import load_sample
 PROVIDERS = ("local", "llm", "cascade")
 #: LLM settings whose prompts are counted for the shortlist figures when the evaluated tenant has no LLM.
 DEFAULT_LLM = {"provider": "openai", "model": "gpt-4o-mini"}
+BATCH_POLL_S = 30.0
 TARGET_PRECISION = 0.95
 
 
@@ -128,9 +130,27 @@ def build_classifier(provider: str, local: LocalClassifier | None, tenant: Tenan
                              few_shot=tenant.llm.few_shot, **shortlist_settings(tenant, local))
 
 
+async def batch_cases(classifier: OpenAIClassifier, items: Sequence[tuple[LabelledTicket, Taxonomy]],
+                      state: Path, poll_s: float = BATCH_POLL_S) -> list[EvalCase]:
+    """Classify every item in one Batch API run (resumable from ``state``; see ``autotriage.llm.batch``)."""
+    batch = [BatchItem(f"{n}-{example.key}", example.ticket(), taxonomy) for n, (example, taxonomy) in enumerate(items)]
+    outcome = await BatchRunner(classifier, state, poll_interval_s=poll_s).run(batch)
+    cases = []
+    for item, (example, _) in zip(batch, items, strict=True):
+        result = outcome.results[item.custom_id]
+        chosen = result.candidate.path if result.verdict is Verdict.CHOSEN and result.candidate else None
+        cases.append(EvalCase(truth=example.path, predicted=chosen, confidence=result.confidence,
+                              cost_usd=result.usage.cost_usd, decision="llm"))
+    return cases
+
+
 async def _measure(classifier: Classifier, items: list[tuple[LabelledTicket, Taxonomy]], concurrency: int,
-                   console: Console | None) -> list[EvalCase]:
+                   console: Console | None, batch: Path | None = None) -> list[EvalCase]:
     try:
+        if batch is not None:
+            if not isinstance(classifier, OpenAIClassifier):
+                raise ConfigError("--batch works with --provider llm only (the Batch API classifies every ticket)")
+            return await batch_cases(classifier, items, batch, BATCH_POLL_S)
         if console is None:
             return await classify_cases(classifier, items, concurrency=concurrency)
         columns = (TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -167,7 +187,7 @@ def _finish(cases: list[EvalCase], facts: dict[str, str], local: LocalClassifier
 
 
 async def sample_eval(psa: str, provider: str = "local", environ: Mapping[str, str] | None = None,
-                      console: Console | None = None, concurrency: int = 8) -> EvalRun:
+                      console: Console | None = None, concurrency: int = 8, batch: Path | None = None) -> EvalRun:
     """Train on a deterministic 80 % of a PSA's bundled history, evaluate on the held-out 20 %."""
     sample = load_sample(psa)
     train, test = holdout_split(labelled(sample.history), 0.2)
@@ -180,7 +200,7 @@ async def sample_eval(psa: str, provider: str = "local", environ: Mapping[str, s
     tenant = _eval_tenant({**llm, "few_shot": 3}, tenant_id) if llm else None
     classifier = build_classifier(provider, local, tenant)
     taxonomies = sample_taxonomies(sample, tenant_id, psa)
-    cases = await _measure(classifier, [(e, taxonomies[e.scope]) for e in test], concurrency, console)
+    cases = await _measure(classifier, [(e, taxonomies[e.scope]) for e in test], concurrency, console, batch)
     facts = {
         "data": f"bundled {psa} history: {len(train)} train / {len(test)} held out (deterministic 80/20)",
         "provider": provider if tenant is None else f"{provider} ({tenant.llm.provider} {tenant.llm.model})",
@@ -237,7 +257,8 @@ async def tenant_eval(args: argparse.Namespace, settings: Settings, console: Con
     classifier = build_classifier(args.provider, local, tenant, tenants)
     threshold = getattr(classifier, "threshold", None) if args.provider == "cascade" else (
         local.meta.threshold if local else None)
-    cases = await _measure(classifier, [(e, taxonomies[e.scope]) for e in examples], args.concurrency, console)
+    cases = await _measure(classifier, [(e, taxonomies[e.scope]) for e in examples], args.concurrency, console,
+                           getattr(args, "batch", None))
     facts = {"data": f"{args.data} ({len(examples)} tickets)", "provider": f"{args.provider} ({tenant.llm.provider} "
              f"{tenant.llm.model})" if args.provider != "local" else "local"}
     if local is not None:
@@ -253,7 +274,8 @@ def run(args: argparse.Namespace, settings: Settings, console: Console | None = 
     console = console or Console()
     logging.getLogger().setLevel(logging.WARNING)  # per-request client logs would drown the tables
     if args.sample:
-        result = asyncio.run(sample_eval(args.sample, args.provider, console=console, concurrency=args.concurrency))
+        result = asyncio.run(sample_eval(args.sample, args.provider, console=console, concurrency=args.concurrency,
+                                         batch=getattr(args, "batch", None)))
         title = f"autotriage eval: {args.provider} on the bundled {args.sample} sample"
     else:
         result = asyncio.run(tenant_eval(args, settings, console))
