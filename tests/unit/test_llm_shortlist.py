@@ -220,3 +220,24 @@ def test_the_local_ranking_covers_only_the_scope(model_path: Path) -> None:
     narrow = taxonomy([("Network", "VPN"), ("Email", "Outlook")])
     ranked = local.ranked(local.predict(TICKET, narrow), 5)
     assert sorted(c.label for c in ranked) == ["Email > Outlook", "Network > VPN"]
+
+
+async def test_a_failing_full_list_retry_keeps_the_paid_shortlist_answer(llm: OpenAITestServer,
+                                                                        model_path: Path) -> None:
+    classifier = cascade(llm, model_path, cascade_threshold=1.0, shortlist_k=2)
+    truth = least_likely(classifier)
+    knowing = knows(truth)
+
+    def responder(body: dict[str, Any]) -> Reply:
+        if len(enum_of(body)) > len(TAXONOMY.candidates):  # the full list: the provider is down now
+            raise RuntimeError("upstream outage")
+        return knowing(body)
+
+    llm.responder = responder
+    result = await classifier.classify(TICKET, TAXONOMY)
+    first, second = llm.completion_requests
+    assert (first.status, second.status) == (200, 500)
+    assert result.verdict is Verdict.ABSTAINED and result.provider == "openai"
+    assert result.reasoning.startswith("The full-list retry failed (llm_server_error)")
+    assert result.usage.calls == 1 and result.usage.prompt_tokens == llm.counters["prompt_tokens"] > 0
+    await classifier.close()

@@ -161,7 +161,13 @@ class OpenAIClassifier(Classifier):
         metrics.LLM_SHORTLIST.labels(self.tenant.id, why or "kept").inc()
         if why is None:
             return first
-        second = await self._choose(job, list(taxonomy.candidates), depth=0, short_ids=True)
+        try:
+            second = await self._choose(job, list(taxonomy.candidates), depth=0, short_ids=True)
+        except TransientError as exc:  # keep the paid-for shortlist answer rather than lose its cost to a retry
+            log.warning("full-list retry failed (%s); the shortlist answer stands", exc.reason,
+                        extra={"tenant": self.tenant.id, "ticket": job.ticket.id})
+            note = f"The full-list retry failed ({exc.reason}). {first.reasoning}".strip()
+            return first.model_copy(update={"reasoning": note[: self.settings.reasoning_max_chars]})
         log.info("shortlist answer not kept (%s); full list gave %s", why, second.verdict.value,
                  extra={"tenant": self.tenant.id, "ticket": job.ticket.id})
         update: dict[str, Any] = {"usage": first.usage + second.usage}
