@@ -119,5 +119,5 @@ def build_cascade(tenant: Tenant, price: Price | None) -> CascadeClassifier:
 def shortlist_settings(tenant: Tenant, local: LocalClassifier) -> dict[str, Any]:
     """``shortlist_k`` and ``catch_all`` of a tenant's cascade: ``llm.shortlist_k`` or the k stored with the
     model (``None``, the full list, when the shortlist is off or the model measured none)."""
-    k = tenant.llm.shortlist_k or local.meta.shortlist_k if tenant.llm.shortlist else None
+    k = (tenant.llm.shortlist_k or local.meta.shortlist_k) if tenant.llm.shortlist else None
     return {"shortlist_k": k, "catch_all": tuple(tenant.llm.catch_all)}
