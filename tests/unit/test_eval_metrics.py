@@ -87,3 +87,7 @@ def test_eval_on_the_bundled_sample_writes_a_report(tmp_path: Path, capsys: pyte
     out = capsys.readouterr().out
     assert "accuracy (full path)" in out and "handles" in out
     assert (tmp_path / "autotask.png").exists() and "macro-F1" in (tmp_path / "autotask.md").read_text()
+    markdown = (tmp_path / "autotask.md").read_text()
+    assert "local top-k recall (this set)" in markdown
+    assert "prompt tokens / ticket, full list vs shortlist" in markdown
+    assert "USD / 1,000 tickets @ gpt-4o-mini, full list vs shortlist" in markdown

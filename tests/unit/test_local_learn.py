@@ -49,6 +49,7 @@ def test_learn_from_a_file_writes_a_versioned_model(tmp_path: Path, capsys: pyte
     assert (meta.tenant, meta.psa, meta.n_examples) == ("acme", None, 144)
     printed = capsys.readouterr().out
     assert "held-out accuracy" in printed and "cascade threshold" in printed and str(out) in printed
+    assert "LLM shortlist" in printed
 
 
 def test_learn_explains_missing_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -187,6 +187,12 @@ LLM_COST = Counter("autotriage_llm_cost_usd_total", "LLM spend in US dollars", [
 LLM_ERRORS = Counter(
     "autotriage_llm_errors_total", "LLM errors by kind", ["tenant", "provider", "kind"], registry=REGISTRY
 )
+LLM_SHORTLIST = Counter(
+    "autotriage_llm_shortlist_total",
+    "Shortlisted LLM picks: kept, or sent again with the full list and why",
+    ["tenant", "result"],
+    registry=REGISTRY,
+)
 LLM_QUOTA_EXHAUSTED = Gauge(
     "autotriage_llm_quota_exhausted",
     "1 while a tenant's LLM account reports exhausted quota (the tenant is paused for the LLM)",

@@ -110,6 +110,15 @@ class LLMSettings(Strict):
     cascade_threshold: float | None = Field(default=None, ge=0, le=1)
     few_shot: int = Field(default=0, ge=0, le=10)
     short_ids: bool = False
+    #: With a local model: send the LLM only its top-k candidates (k measured at training, or ``shortlist_k``)
+    #: plus the catch-all categories; an abstention or a confidence below ``shortlist_min_confidence`` retries
+    #: once with the full list.
+    shortlist: bool = True
+    shortlist_k: int | None = Field(default=None, ge=1, le=200)
+    shortlist_min_confidence: float = Field(default=0.5, ge=0, le=1)
+    #: Catch-all categories ("General > Other") always sent with a shortlist, as ids or "A > B" paths
+    #: (default: leaves named Other / Misc / General / Unknown ...).
+    catch_all: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _provider_fields(self) -> LLMSettings:

@@ -33,3 +33,15 @@ def cost_usd(prompt: int, cached: int, completion: int, price: Price | None) -> 
     if price is None:
         return 0.0
     return ((prompt - cached) * price.input + cached * price.cached_input + completion * price.output) / 1_000_000
+
+
+#: The Batch API bills every token at half the model's price.
+BATCH_DISCOUNT = 0.5
+
+
+def batch_price(price: Price | None) -> Price | None:
+    """The model's price for Batch API requests (50 % of input, cached input and output)."""
+    if price is None:
+        return None
+    return Price(input=price.input * BATCH_DISCOUNT, cached_input=price.cached_input * BATCH_DISCOUNT,
+                 output=price.output * BATCH_DISCOUNT)

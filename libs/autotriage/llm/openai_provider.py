@@ -36,6 +36,7 @@ from autotriage.llm.errors import (
 from autotriage.llm.hierarchy import deepest, split_level
 from autotriage.llm.prompt import ABSTAIN_ID, Example, render_prompt
 from autotriage.llm.schema import choice_schema, fits_enum
+from autotriage.llm.shortlist import FULL_LIST_REASON, Shortlist, needs_full_list
 from autotriage.llm.text import prepare_ticket_text
 
 __all__ = [
@@ -81,6 +82,16 @@ class _Job:
     examples: Sequence[Example] = ()
 
 
+@dataclass(frozen=True)
+class PreparedPick:
+    """One pick's request: the messages, the ids the model may answer and the candidate behind each id."""
+
+    messages: list[dict[str, Any]]
+    user: str
+    ids: list[str]
+    by_id: dict[str, Candidate]
+
+
 class OpenAIClassifier(Classifier):
     """Classifier for one tenant on OpenAI or Azure OpenAI.
 
@@ -116,22 +127,53 @@ class OpenAIClassifier(Classifier):
         return time.monotonic() < self.paused_until
 
     async def classify(
-        self, ticket: Ticket, taxonomy: Taxonomy, examples: Sequence[Example] | None = None
+        self, ticket: Ticket, taxonomy: Taxonomy, examples: Sequence[Example] | None = None,
+        shortlist: Shortlist | None = None,
     ) -> Classification:
         """Pick a candidate (one stage, or several above ``max_enum``); raise ``TransientError`` when retries
         are exhausted, ``PermanentError`` for a rejected request (bad key, unknown deployment, bad request).
-        ``examples`` are this ticket's few-shot examples (default: the classifier's fixed ``examples``)."""
+        ``examples`` are this ticket's few-shot examples (default: the classifier's fixed ``examples``).
+        With a ``shortlist`` only its candidates are sent first; an abstention, a low confidence or an added
+        catch-all retries once with the full list, and the result carries the usage of both calls."""
         started = time.perf_counter()
         if self.paused:
             result = self._needs_human("llm_quota_exhausted", "LLM account out of quota; tenant paused")
         elif not taxonomy.candidates:
             result = self._needs_human("empty_taxonomy", "no categories are allowed for this scope")
         else:
-            summary, description = prepare_ticket_text(ticket, self.settings.ticket_token_budget)
-            shots = self.examples if examples is None else examples
-            job = _Job(ticket, summary, description, taxonomy.scope_name, shots)
-            result = await self._choose(job, list(taxonomy.candidates), depth=0)
+            job = self._job(ticket, taxonomy.scope_name, examples)
+            if shortlist is not None:
+                result = await self._shortlisted(job, taxonomy, shortlist)
+            else:
+                result = await self._choose(job, list(taxonomy.candidates), depth=0)
         return result.model_copy(update={"latency_s": time.perf_counter() - started})
+
+    def _job(self, ticket: Ticket, scope_name: str, examples: Sequence[Example] | None) -> _Job:
+        summary, description = prepare_ticket_text(ticket, self.settings.ticket_token_budget)
+        return _Job(ticket, summary, description, scope_name, self.examples if examples is None else examples)
+
+    async def _shortlisted(self, job: _Job, taxonomy: Taxonomy, shortlist: Shortlist) -> Classification:
+        """The shortlist first, the full list once when its answer is not kept (both with positional ids: the
+        shortlist differs per ticket, and ``c1``..``cN`` cost ~4 tokens less per candidate than most PSA ids)."""
+        first = _within(await self._pick(job, list(shortlist.candidates), short_ids=True, shortlisted=True),
+                        taxonomy)
+        why = needs_full_list(first, shortlist, self.settings.shortlist_min_confidence)
+        metrics.LLM_SHORTLIST.labels(self.tenant.id, why or "kept").inc()
+        if why is None:
+            return first
+        try:
+            second = await self._choose(job, list(taxonomy.candidates), depth=0, short_ids=True)
+        except TransientError as exc:  # keep the paid-for shortlist answer rather than lose its cost to a retry
+            log.warning("full-list retry failed (%s); the shortlist answer stands", exc.reason,
+                        extra={"tenant": self.tenant.id, "ticket": job.ticket.id})
+            note = f"The full-list retry failed ({exc.reason}). {first.reasoning}".strip()
+            return first.model_copy(update={"reasoning": note[: self.settings.reasoning_max_chars]})
+        log.info("shortlist answer not kept (%s); full list gave %s", why, second.verdict.value,
+                 extra={"tenant": self.tenant.id, "ticket": job.ticket.id})
+        update: dict[str, Any] = {"usage": first.usage + second.usage}
+        if not second.reason:
+            update["reason"] = FULL_LIST_REASON
+        return second.model_copy(update=update)
 
     async def classify_safely(self, ticket: Ticket, taxonomy: Taxonomy) -> Classification:
         """Kept for callers of the old API: ``classify`` already turns quota and content-filter errors into
@@ -140,45 +182,76 @@ class OpenAIClassifier(Classifier):
 
     # ------------------------------------------------------------------------------------------ stages
 
-    async def _choose(self, job: _Job, candidates: list[Candidate], depth: int) -> Classification:
+    async def _choose(self, job: _Job, candidates: list[Candidate], depth: int,
+                      short_ids: bool | None = None) -> Classification:
         """One pick when the ids fit one enum, else a pick among groups first and then among the group."""
         if fits_enum([c.id for c in candidates], self.settings.max_enum):
-            return await self._pick(job, candidates)
+            return await self._pick(job, candidates, short_ids=short_ids)
         level = split_level(candidates, depth)
         if len(level.options) == 1 and level.members and depth + 1 < deepest(candidates):
-            return await self._choose(job, candidates, depth + 1)  # one shared level: nothing to ask
+            return await self._choose(job, candidates, depth + 1, short_ids)  # one shared level: nothing to ask
         if not level.members or not fits_enum([o.id for o in level.options], self.settings.max_enum):
             return self._needs_human("taxonomy_too_large", f"{len(candidates)} categories cannot be narrowed "
                                      f"below the enum limit of {self.settings.max_enum} at level {depth + 1}")
-        first = await self._pick(job, level.options)
+        first = await self._pick(job, level.options, short_ids=short_ids)
         if first.verdict is not Verdict.CHOSEN or first.candidate is None:
             return first
         group = level.members.get(first.candidate.id)
         if group is None:  # a candidate offered directly at this level
             return first
-        return _combine(first, await self._choose(job, group, depth + 1))
+        return _combine(first, await self._choose(job, group, depth + 1, short_ids))
 
-    async def _pick(self, job: _Job, candidates: list[Candidate]) -> Classification:
-        """One request (plus at most one repair) choosing among ``candidates``; the answer is validated."""
+    def prepare(self, ticket: Ticket, candidates: Sequence[Candidate], *, scope_name: str = "",
+                examples: Sequence[Example] | None = None, short_ids: bool | None = None,
+                shortlisted: bool = False) -> PreparedPick:
+        """The request of one pick among ``candidates`` (what ``classify`` sends; the Batch API reuses it)."""
+        return self._prepare(self._job(ticket, scope_name, examples), list(candidates),
+                             self.short_ids if short_ids is None else short_ids, shortlisted)
+
+    def _prepare(self, job: _Job, candidates: list[Candidate], short_ids: bool,
+                 shortlisted: bool = False) -> PreparedPick:
         shown = candidates
-        if self.short_ids:
+        if short_ids:
             shown = [Candidate(id=f"c{n}", path=c.path) for n, c in enumerate(candidates, 1)]
         by_id = {s.id: c for s, c in zip(shown, candidates, strict=True)}
         alias = {c.id: s.id for s, c in zip(shown, candidates, strict=True)}
-        ids = list(by_id)
         examples = [Example(e.text, alias[e.category_id]) for e in job.examples if e.category_id in alias]
         prompt = render_prompt(
             job.ticket, shown, summary=job.summary, description=job.description, scope_name=job.scope_name,
-            examples=examples, system_template=self.tenant.prompt_template,
+            examples=examples, system_template=self.tenant.prompt_template, shortlisted=shortlisted,
         )
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": prompt.system},
             {"role": "user", "content": prompt.user},
         ]
+        return PreparedPick(messages, prompt.user, list(by_id), by_id)
+
+    def request_body(self, pick: PreparedPick) -> dict[str, Any]:
+        """The Chat Completions request body of a prepared pick."""
+        return self._request(pick.messages, pick.ids)
+
+    def judge(self, response: ChatCompletion, pick: PreparedPick, usage: Usage) -> Classification | None:
+        """The validated result of one response; ``None`` when its answer is not JSON naming a listed id."""
+        if not response.choices:
+            return self._needs_human("empty_response", "the provider returned no choices", usage)
+        choice = response.choices[0]
+        stop = _stop_reason(choice)
+        if stop is not None:
+            return self._needs_human(*stop, usage)
+        answer = parse_answer(choice.message.content or "")
+        if answer is not None and (answer.category_id in pick.by_id or answer.category_id == ABSTAIN_ID):
+            return self._result(answer, choice, pick.by_id, usage)
+        metrics.LLM_ERRORS.labels(self.tenant.id, self.provider, "invalid_answer").inc()
+        return None
+
+    async def _pick(self, job: _Job, candidates: list[Candidate], *, short_ids: bool | None = None,
+                    shortlisted: bool = False) -> Classification:
+        """One request (plus at most one repair) choosing among ``candidates``; the answer is validated."""
+        pick = self._prepare(job, candidates, self.short_ids if short_ids is None else short_ids, shortlisted)
         usage = Usage()
         for attempt in (1, 2):
             try:
-                response = await self._call(messages, ids)
+                response = await self._call(pick.messages, pick.ids)
             except QuotaExhausted:
                 return self._needs_human("llm_quota_exhausted", "LLM account out of quota; tenant paused", usage)
             except ContentFiltered:
@@ -186,24 +259,18 @@ class OpenAIClassifier(Classifier):
             step = usage_from_openai(response.usage, self.price)
             self._count_usage(step)
             usage = usage + step
-            if not response.choices:
-                return self._needs_human("empty_response", "the provider returned no choices", usage)
-            choice = response.choices[0]
-            stop = _stop_reason(choice)
-            if stop is not None:
-                return self._needs_human(*stop, usage)
-            content = choice.message.content or ""
-            answer = parse_answer(content)
-            if answer is not None and (answer.category_id in by_id or answer.category_id == ABSTAIN_ID):
-                return self._result(answer, choice, by_id, usage)
-            metrics.LLM_ERRORS.labels(self.tenant.id, self.provider, "invalid_answer").inc()
+            result = self.judge(response, pick, usage)
+            if result is not None:
+                return result
             if attempt == 1:
+                content = response.choices[0].message.content or ""
+                answer = parse_answer(content)
                 problem = ("is not valid JSON" if answer is None
                            else f"names {answer.category_id!r}, which is not one of the listed ids")
                 correction = (f"That answer {problem}. Reply with the JSON object only, with category_id set to "
-                              f"one of the listed ids (or \"{ABSTAIN_ID}\"), for this ticket:\n\n{prompt.user}")
-                messages = [*messages, {"role": "assistant", "content": content},
-                            {"role": "user", "content": correction}]
+                              f"one of the listed ids (or \"{ABSTAIN_ID}\"), for this ticket:\n\n{pick.user}")
+                pick = PreparedPick([*pick.messages, {"role": "assistant", "content": content},
+                                     {"role": "user", "content": correction}], pick.user, pick.ids, pick.by_id)
         return self._needs_human("invalid_answer", "the model did not name a valid category after one repair",
                                  usage)
 
@@ -295,6 +362,14 @@ class OpenAIClassifier(Classifier):
         if status != "ok":
             metrics.LLM_ERRORS.labels(self.tenant.id, self.provider, status).inc()
 
+    def account(self, usage: Usage) -> None:
+        """Count tokens and USD of a call made outside ``classify`` (the Batch API)."""
+        self._count_usage(usage)
+
+    def needs_human(self, reason: str, detail: str, usage: Usage | None = None) -> Classification:
+        """A needs-human verdict of this classifier (``reason`` is a short code, ``detail`` for people)."""
+        return self._needs_human(reason, detail, usage)
+
     def _count_usage(self, usage: Usage) -> None:
         """Tokens by kind (``prompt`` includes ``cached``; ``completion`` includes ``reasoning``) and USD."""
         labels = (self.tenant.id, self.model)
@@ -330,6 +405,16 @@ def _stop_reason(choice: Any) -> tuple[str, str] | None:
     if choice.finish_reason == "length":
         return "output_truncated", "the answer was cut off at the output token limit"
     return None
+
+
+def _within(result: Classification, taxonomy: Taxonomy) -> Classification:
+    """A pick is kept only when it is a candidate of the scope's full, active taxonomy."""
+    if result.verdict is not Verdict.CHOSEN or result.candidate is None:
+        return result
+    if taxonomy.by_id(result.candidate.id) == result.candidate:
+        return result
+    return result.model_copy(update={"verdict": Verdict.NEEDS_HUMAN, "candidate": None, "reason": "invalid_answer",
+                                     "reasoning": "the pick is not an active category of this scope"})
 
 
 def _combine(first: Classification, second: Classification) -> Classification:

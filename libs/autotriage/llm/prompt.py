@@ -2,7 +2,8 @@
 output rules), the ticket last, so the prefix is identical across tickets and the provider can cache it.
 
 Template context: ``candidates`` (each with ``id``, ``path``, ``label``), ``scope_name``, ``examples``,
-``abstain_id``; the user template also gets ``ticket``, ``summary`` and ``description`` (cleaned, trimmed).
+``abstain_id``, ``shortlisted`` (true when ``candidates`` is the local model's shortlist, not the whole list);
+the user template also gets ``ticket``, ``summary`` and ``description`` (cleaned, trimmed).
 The ids a template shows are not parsed back: the response schema's enum is built from the candidates."""
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ Rules:
 - Judge by what the requester needs fixed or provided, not by words that merely appear in quoted emails,
   signatures or disclaimers.
 - Monitoring/RMM alerts belong to the category of the affected component (disk, backup, server, network).
-- If the ticket is empty, unintelligible, or no category fits reasonably, answer "{{ abstain_id }}".
+- If the ticket is empty, unintelligible, or no category fits reasonably{% if shortlisted %} (only the likeliest few
+  are listed){% endif %}, answer "{{ abstain_id }}".
 - confidence: your honest probability (0 to 1) that the chosen id is what a senior technician would pick.
 - reasoning: one or two short sentences for the technician, in English, without repeating personal data.
 
@@ -82,6 +84,7 @@ def render_prompt(
     examples: list[Example] | None = None,
     system_template: str | None = None,
     user_template: str | None = None,
+    shortlisted: bool = False,
 ) -> RenderedPrompt:
     """Render the tenant's templates (or the defaults) in Jinja2's sandbox."""
     context = {
@@ -92,6 +95,7 @@ def render_prompt(
         "scope_name": scope_name,
         "examples": examples or [],
         "abstain_id": ABSTAIN_ID,
+        "shortlisted": shortlisted,
     }
     try:
         system = _compiled(system_template or DEFAULT_SYSTEM_TEMPLATE).render(context)

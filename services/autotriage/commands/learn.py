@@ -68,6 +68,10 @@ def summary_table(model: LocalModel, path: Path | None = None) -> Table:
     else:
         table.add_row("cascade threshold", f"{meta.threshold:.3f} (precision {pct(meta.threshold_precision)}, "
                       f"handles {pct(meta.threshold_coverage)} of tickets without the LLM)")
+    if meta.shortlist_k is not None:
+        recall = meta.topk_recall[meta.shortlist_k - 1]
+        table.add_row("LLM shortlist", f"top {meta.shortlist_k} categories (held-out top-{meta.shortlist_k} recall "
+                      f"{pct(recall)}; the LLM sees them plus the catch-alls, the full list only when unsure)")
     table.add_row("training data sha256", meta.data_sha256[:16] + "…")
     if path is not None:
         table.add_row("model file", str(path))

@@ -62,6 +62,9 @@ def add_eval(sub: Subparsers, common: AddCommon) -> None:
                    "reading it from the PSA")
     p.add_argument("--report", type=Path, help="write a Markdown report here (and the plot next to it, .png)")
     p.add_argument("--concurrency", type=int, default=8, help="tickets classified at once (LLM providers)")
+    p.add_argument("--batch", type=Path, metavar="STATE_FILE",
+                   help="--provider llm through the OpenAI Batch API at half price (may take hours); the state file "
+                        "lets a stopped run resume its batch")
     common(p)
     p.set_defaults(handler=_lazy("evaluate"))
 
