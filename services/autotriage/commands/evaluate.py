@@ -120,8 +120,6 @@ def build_classifier(provider: str, local: LocalClassifier | None, tenant: Tenan
     if tenant is None or tenant.llm.provider == "local":
         raise ConfigError(f"--provider {provider} needs an OpenAI/Azure tenant (or OPENAI_API_KEY / "
                           "AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT for --sample)")
-    from autotriage.llm.openai_provider import OpenAIClassifier
-
     price = (tenants or TenantsFile(tenants=[tenant])).price(tenant.llm.model)
     if provider == "llm":
         return OpenAIClassifier(tenant, price)
