@@ -48,11 +48,34 @@ SETTINGS_MEANINGS = {
     "max_body_bytes": "largest webhook body ingress accepts (bytes); larger deliveries get HTTP 413",
     "enqueue_timeout_s": "how long ingress waits for the bus to acknowledge a webhook before answering 503 "
                          "(the PSA retries)",
-    "max_batch": "records a stage takes from the bus per poll",
-    "concurrency": "records a stage processes at once (per process; per-key order is kept)",
-    "retry_delays_s": "delay tiers of the retry topics, seconds (a transient failure waits tier by tier, then "
-                      "dead-letters)",
-    "liveness_stall_s": "`/livez` fails when a stage made no progress with work pending for this long",
+    "commit_interval_s": "how often each partition commits the offset below which every record is done and "
+                         "its outputs acknowledged",
+    "session_timeout_ms": "Kafka group session timeout: a member without heartbeats this long leaves the group "
+                          "(heartbeats come from the client's own task, not from the handlers)",
+    "rebalance_timeout_ms": "how long a member may take to hand over revoked partitions; in-flight records get "
+                            "three quarters of it to finish before they are dropped and redelivered",
+    "trusted_proxies": "reverse proxies in front of ingress (CIDRs, JSON list) whose `X-Forwarded-For` names the "
+                       "sender for per-sender limits and the refused-delivery log",
+    "ca_bundle": "PEM file of extra CA certificates for every outbound HTTPS call (private CA, TLS inspection); "
+                 "proxies come from `HTTPS_PROXY` / `NO_PROXY`",
+    "kafka_security_protocol": "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` (see docs/kafka-security.md)",
+    "kafka_ssl_ca_file": "PEM file of the CA that signed the brokers' certificates (unset: the system store)",
+    "kafka_ssl_cert_file": "client certificate (PEM) for mutual TLS",
+    "kafka_ssl_key_file": "client private key (PEM) for mutual TLS",
+    "kafka_ssl_key_password": "password of the client private key",
+    "kafka_ssl_key_password_file": "file holding the password of the client private key",
+    "kafka_ssl_check_hostname": "verify that the broker certificate matches its host name",
+    "kafka_sasl_mechanism": "`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` or `OAUTHBEARER`",
+    "kafka_sasl_username": "SASL user name (PLAIN, SCRAM); the API key on Confluent Cloud",
+    "kafka_sasl_password": "SASL password (PLAIN, SCRAM); the API secret on Confluent Cloud",
+    "kafka_sasl_password_file": "file holding the SASL password (a mounted secret)",
+    "kafka_oauth_token_url": "OAUTHBEARER: the identity provider's token endpoint (client-credentials grant)",
+    "kafka_oauth_client_id": "OAUTHBEARER: the client id",
+    "kafka_oauth_client_secret": "OAUTHBEARER: the client secret",
+    "kafka_oauth_client_secret_file": "OAUTHBEARER: file holding the client secret",
+    "kafka_oauth_scope": "OAUTHBEARER: the scope to request",
+    "kafka_oauth_extensions": "OAUTHBEARER: SASL extensions (JSON object; Confluent Cloud needs `logicalCluster` "
+                              "and `identityPoolId`)",
     "taxonomy_ttl_s": "how long a fetched taxonomy is used before it is read from the PSA again",
     "log_format": "`json` (one object per line, for services) or `text`",
     "log_level": "Python log level (`DEBUG`, `INFO`, `WARNING`, ...)",
@@ -71,6 +94,8 @@ MEANINGS: dict[type[BaseModel], dict[str, str]] = {
     Price: {"input": "USD per 1M prompt tokens", "cached_input": "USD per 1M cached prompt tokens",
             "output": "USD per 1M completion tokens"},
     Tenant: {
+        "ca_bundle": "PEM file of extra CA certificates for this tenant's PSA and LLM calls (overrides the "
+                     "process-wide `ca_bundle`)",
         "id": "short id (letters, digits, `-`, `_`): in the webhook URL `/webhooks/<psa>/<id>` and the metrics "
               "label",
         "name": "display name",
@@ -131,6 +156,12 @@ MEANINGS: dict[type[BaseModel], dict[str, str]] = {
                   "ConnectWise needs none (callbacks are signed with a key fetched from ConnectWise)",
     },
     LLMSettings: {
+        "shortlist": "with a local model, send the LLM only the model's top-k candidates plus the catch-alls "
+                     "(the full list once more on an abstention or low confidence)",
+        "shortlist_k": "k for the shortlist (unset: the k measured at training, the smallest with 98% recall)",
+        "shortlist_min_confidence": "a shortlist answer below this confidence is asked again with the full list",
+        "catch_all": "catch-all categories always sent with a shortlist, as ids or `A > B` paths (unset: found "
+                     "by name, e.g. `Other`)",
         "provider": "`openai`, `azure` (Azure OpenAI) or `local` (the local model alone)",
         "model": "model name (prices, and the request's model on OpenAI)",
         "api_key": "API key (a secret reference)",
@@ -291,7 +322,7 @@ def render() -> str:
         "",
     ]
     out += _table(((f"AUTOTRIAGE_{n.upper()}", t, d, m) for n, t, d, m in rows(Settings, SETTINGS_MEANINGS)))
-    out += ["", "`retry_delays_s` is a JSON list in the environment: `AUTOTRIAGE_RETRY_DELAYS_S='[1, 5, 30]'`.",
+    out += ["", "`retry_tiers_s` is a JSON list in the environment: `AUTOTRIAGE_RETRY_TIERS_S='[5, 60, 600]'`.",
             "", "## Tenants file", ""]
     for title, model in SECTIONS:
         out += [f"### {title}", ""]

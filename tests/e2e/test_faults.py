@@ -119,7 +119,7 @@ async def test_broker_restart_mid_run(tmp_path: Path, kafka_bootstrap: str, topi
 async def test_psa_5xx_then_429_then_recovers(tmp_path: Path, kafka_bootstrap: str, topic_prefix: str) -> None:
     """Every PSA answers 503 and then 429 (Retry-After) for a while; everything completes via the retry topics."""
     rig = FaultRig(tmp_path, kafka_bootstrap, topic_prefix, llm_latency_s=0.02,
-                   settings={"AUTOTRIAGE_RETRY_DELAYS_S": "[1, 2, 4, 8, 16, 32]"})
+                   settings={"AUTOTRIAGE_RETRY_TIERS_S": "[1, 4, 16]", "AUTOTRIAGE_MAX_ATTEMPTS": "8"})
     try:
         await rig.start()
         rig.start_feeding(per_tenant=15, interval_s=0.3)

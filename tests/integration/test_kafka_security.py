@@ -142,11 +142,11 @@ async def test_pipeline_over_sasl_ssl_scram(broker: SecureBroker, tmp_path: Path
         http_host="127.0.0.1", http_port=0, kafka_security_protocol="SASL_SSL",
         kafka_ssl_ca_file=broker.ca_file, kafka_sasl_mechanism="SCRAM-SHA-512",
         kafka_sasl_username=SCRAM_512.name, kafka_sasl_password=SCRAM_512.password,
-        retry_delays_s=(0.5, 1.0),
+        retry_tiers_s=(0.5, 1.0),
     )
     admin = KafkaBus(broker.sasl_bootstrap, client_id="setup", security=kwargs_from_settings(settings))
     await admin.start()
-    topics = Topics(topic_prefix)
+    topics = Topics.of(settings)
     await admin.ensure_topics(topics.specs(2))
     sim = HaloSimulator(halo_sample(), seed_history=False)
     await sim.start()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -150,7 +151,8 @@ class FaultRig:
         self.tmp_path = tmp_path
         self.bootstrap = bootstrap
         self.prefix = prefix
-        self.topics = Topics(prefix, (0.5, 2.0, 8.0))  # the tiers tests/support/processes.py configures
+        tiers = orjson.loads((settings or {}).get("AUTOTRIAGE_RETRY_TIERS_S", "[0.5, 2, 8]"))  # processes.py's default
+        self.topics = Topics(prefix, tuple(float(t) for t in tiers))
         self.tenants = make_tenants(kinds)
         self.llm = OpenAITestServer(latency_s=llm_latency_s)
         self.llm_overrides = llm or {}
