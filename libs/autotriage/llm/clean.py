@@ -134,7 +134,7 @@ _DISCLAIMER_WEAK = (
     re.compile(r"\b(?:this|the) (?:e-?mail|message|communication)(?: and any (?:attachments|files))?", re.IGNORECASE),
 )
 # A trailing signature without a sign-off: a name line, then title / company / contact lines.
-_NAME_LINE = re.compile(r"^\s*[A-Z][a-zA-Z'’.-]{0,30}(?: [A-Z][a-zA-Z'’.-]{0,30}){1,3}\s*,?\s*$")
+_NAME_LINE = re.compile(r"^\s*[A-Z][a-zA-Z'\u2019.-]{0,30}(?: [A-Z][a-zA-Z'\u2019.-]{0,30}){1,3}\s*,?\s*$")
 _CONTACT_CUE = re.compile(
     r"\||\bwww\.|https?://|@|\b(?:tel|phone|mobile|cell|fax|direct|office|t|m|p|e)\s*[:.]|\+?\d[\d ().-]{6,}\d"
     r"|\b(?:manager|director|administrator|admin|assistant|officer|coordinator|accountant|engineer|partner|ceo|cfo"

@@ -116,7 +116,8 @@ _AUTO_REPLY_PHRASES = _rx(
     r"\bwe have received your (?:message|e-?mail|request) and will\b",
     r"\bthank you for (?:contacting|your e-?mail)\b.{0,80}\bautomat(?:ed|ic)\b",
     r"\bthank you for your (?:e-?mail|message)[.,!]? ?i (?:will|shall) (?:respond|reply|get back)",
-    r"\bi (?:will|'ll) (?:respond|reply|get back to you) (?:to your (?:e-?mail|message) )?as soon as (?:possible|i can)",
+    r"\bi (?:will|'ll) (?:respond|reply|get back to you) (?:to your (?:e-?mail|message) )?"
+    r"as soon as (?:possible|i can)",
     r"\bi am (?:currently )?(?:away from|not at) my desk\b",
 )
 # Vendors acknowledging a case we opened with them (our helpdesk mailbox is their requester).
@@ -181,8 +182,8 @@ _REPORTING = _rx(
     r"\b(?:says|claims) (?:it'?s|it is|to be) from\b|\basking (?:me|us|staff) to\b|\bi (?:got|received) (?:this|an?)\b",
 )
 _CLOSER = re.compile(
-    r"^(?:ok(?:ay|ie)?|k|kk|thanks?|thank you|thanks? (?:again|so much|a lot|very much|heaps)|thank you (?:again|so much"
-    r"|very much)|many thanks|thx|tx|ty|tyvm|cheers|great|perfect|awesome|cool|nice|brilliant|lovely|excellent"
+    r"^(?:ok(?:ay|ie)?|k|kk|thanks?|thank you|thanks? (?:again|so much|a lot|very much|heaps)"
+    r"|thank you (?:again|so much|very much)|many thanks|thx|tx|ty|tyvm|cheers|great|perfect|awesome|cool|nice|brilliant|lovely|excellent"
     r"|got it|noted|will do|received|all good|sounds good|much appreciated|appreciated|works now|that worked"
     r"|all sorted|sorted|danke|merci|gracias|bedankt)$",
     re.IGNORECASE,

@@ -70,16 +70,16 @@ _USER_COLON_PASSWORD = re.compile(
     r"(?<![\w/\\:.@-])(?:[A-Za-z][\w.\\-]{1,40}|[\w.+-]{1,64}@[\w.-]{1,100})\s?:\s?(?P<value>[^\s:/\\\"'<>]{6,64})"
 )
 # Words of prose are never spoken passwords: contractions ("doesn't") and what people write after "password is".
-_CONTRACTION = re.compile(r"^[A-Za-z]{1,12}['’][A-Za-z]{1,3}$")
-_PROSE_AFTER_IS = frozenset("""
+_CONTRACTION = re.compile(r"^[A-Za-z]{1,12}['\u2019][A-Za-z]{1,3}$")
+_PROSE_WORDS = """
 a an the my your our his her their its this that it not no wrong incorrect correct right invalid valid expired
-expiring locked blocked disabled enabled blank empty missing same different case sensitive required needed working
-broken fine ok okay too very still being been now changed reset saved stored correctly visible hidden shown
-rejected accepted long short weak strong good bad old new set also just probably definitely apparently always
-never sometimes saying asking showing coming going getting giving showing correctly there here in on at for from
-with without of to and or but so because when if what which same known unknown forgotten lost compromised
-updated synced syncing sync pending due about over under less more than please
-the""".split())
+expiring locked blocked disabled enabled blank empty missing same different case sensitive required needed
+working broken fine ok okay too very still being been now changed reset saved stored correctly visible hidden
+shown rejected accepted long short weak strong good bad old new set also just probably definitely apparently
+always never sometimes saying asking showing coming going getting giving there here in on at for from with
+without of to and or but so because when if what which known unknown forgotten lost compromised updated synced
+syncing sync pending due about over under less more than please"""
+_PROSE_AFTER_IS = frozenset(_PROSE_WORDS.split())
 # "log in as me: jane@example.com / Winter2025#", "login for the portal is admin / Winter2025#"
 _LOGIN_PAIR = re.compile(
     r"(?i)\b(?:log ?in|login|sign ?in|credentials?|creds|user(?:name)?)\b[^\n]{0,60}?\S\s*/\s*(?P<value>[^\s/]+)"
