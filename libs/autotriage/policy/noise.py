@@ -183,7 +183,8 @@ _REPORTING = _rx(
 )
 _CLOSER = re.compile(
     r"^(?:ok(?:ay|ie)?|k|kk|thanks?|thank you|thanks? (?:again|so much|a lot|very much|heaps)"
-    r"|thank you (?:again|so much|very much)|many thanks|thx|tx|ty|tyvm|cheers|great|perfect|awesome|cool|nice|brilliant|lovely|excellent"
+    r"|thank you (?:again|so much|very much)|many thanks|thx|tx|ty|tyvm|cheers|great|perfect|awesome|cool|nice"
+    r"|brilliant|lovely|excellent"
     r"|got it|noted|will do|received|all good|sounds good|much appreciated|appreciated|works now|that worked"
     r"|all sorted|sorted|danke|merci|gracias|bedankt)$",
     re.IGNORECASE,
