@@ -20,7 +20,7 @@ import re
 import unicodedata
 
 #: Characters of raw input (HTML included) read at all; the rest is never looked at.
-MAX_INPUT_CHARS = 256_000
+MAX_INPUT_CHARS = 128_000
 #: Characters of plain text (after markup removal) that the line rules read.
 MAX_TEXT_CHARS = 32_000
 #: Characters of a subject line read.

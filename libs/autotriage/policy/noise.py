@@ -20,7 +20,7 @@ registration confirmations, newsletters and marketing (one list-mail footer such
 browser" is enough), gift-card scams, vendors' "thank you for contacting support, case #123 was created"
 acknowledgements, "Auto:" replies, and a reply that only says "ok", "thanks" or an emoji.
 
-Linear time: the filter reads at most ``MAX_SUBJECT_CHARS`` of the subject and ``MAX_BODY_CHARS`` of the body,
+Linear time: the filter reads at most ``MAX_SUBJECT_CHARS`` of the subject and the head and tail of the body,
 and every pattern is bounded.
 
 Headers that legitimate automated senders also set (RMM and monitoring alerts, ticket notifications:
@@ -46,9 +46,11 @@ CALENDAR = "calendar"
 MARKETING = "marketing"
 CLOSER = "closer"
 KINDS = (AUTO_REPLY, OUT_OF_OFFICE, DELIVERY_FAILURE, SPAM, EMPTY, READ_RECEIPT, CALENDAR, MARKETING, CLOSER)
-#: Characters of the subject and of the body the filter reads (machine-made mail says what it is early).
+#: Characters of the subject and of the body the filter reads: machine-made mail says what it is at the top, and
+#: list mail in its footer, so the body's head and tail are read.
 MAX_SUBJECT_CHARS = 1_000
-MAX_BODY_CHARS = 16_000
+MAX_BODY_HEAD_CHARS = 6_000
+MAX_BODY_TAIL_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -248,20 +250,26 @@ def detect_noise(ticket: Ticket) -> Noise | None:
     """The noise kind of a ticket, or None for a ticket worth classifying."""
     headers = {k.lower(): v[:MAX_SUBJECT_CHARS] for k, v in ticket.headers.items()}
     subject = ticket.summary[:MAX_SUBJECT_CHARS].strip()
-    body = ticket.description[:MAX_BODY_CHARS]
+    body = _head_and_tail(ticket.description)
     text = f"{subject}\n{body}"
     if not _WORD.search(body) and _EMPTY_SUBJECT.match(subject):
         return Noise(EMPTY, "no subject and no text")
     forwarded = bool(_FORWARDED.match(subject))
     weak = _weak_header(headers)
     return (
-        _delivery_failure(ticket, headers, forwarded, weak)
+        _delivery_failure(ticket.contact_email, subject, body, headers, forwarded, weak)
         or _read_receipt(subject, body, headers, forwarded)
         or _auto_reply(subject, body, headers, forwarded, weak)
         or _machine_mail(subject, body, text, forwarded, weak)
         or _spam(text, forwarded, weak)
         or _closer(subject, body, forwarded)
     )
+
+
+def _head_and_tail(body: str) -> str:
+    if len(body) <= MAX_BODY_HEAD_CHARS + MAX_BODY_TAIL_CHARS:
+        return body
+    return f"{body[:MAX_BODY_HEAD_CHARS]}\n{body[-MAX_BODY_TAIL_CHARS:]}"
 
 
 def _read_receipt(subject: str, body: str, headers: Mapping[str, str], forwarded: bool) -> Noise | None:
@@ -321,9 +329,10 @@ def _weak_header(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def _delivery_failure(ticket: Ticket, headers: Mapping[str, str], forwarded: bool, weak: str | None) -> Noise | None:
-    subject, body = ticket.summary.strip(), ticket.description
-    if _BOUNCE_SENDER.match(ticket.contact_email.strip()):
+def _delivery_failure(
+    sender: str, subject: str, body: str, headers: Mapping[str, str], forwarded: bool, weak: str | None
+) -> Noise | None:
+    if _BOUNCE_SENDER.match(sender[:MAX_SUBJECT_CHARS].strip()):
         return Noise(DELIVERY_FAILURE, "bounce sender")
     if "x-failed-recipients" in headers:
         return Noise(DELIVERY_FAILURE, "header x-failed-recipients")

@@ -38,8 +38,9 @@ CARD = "CARD"
 SECRET = "SECRET"
 MAC = "MAC"
 KINDS = (SECRET, EMAIL, CARD, IP, MAC, PHONE)
-#: Characters of one text redacted at most; the rest is replaced by ``CUT_MARKER``.
-MAX_REDACT_CHARS = 64_000
+#: Characters of one text redacted at most; the rest is replaced by ``CUT_MARKER``. The prompt's description is
+#: cut to a few characters per token of budget before redaction, well below this.
+MAX_REDACT_CHARS = 16_000
 CUT_MARKER = " [...]"
 
 _PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|IP|CARD|SECRET|MAC)_\d+\]")
@@ -160,6 +161,8 @@ def _entropy(value: str) -> float:
 
 
 def _classes(value: str) -> int:
+    if value.isalpha() and (value.islower() or value.isupper()):
+        return 1  # the common case (a word of prose), without four scans
     return sum(
         (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value),
          any(not c.isalnum() for c in value))
@@ -168,7 +171,8 @@ def _classes(value: str) -> int:
 
 def _looks_like_password(value: str, classes: int = 2) -> bool:
     """A word that is a password rather than prose ("expired") or a host name (SRV-DC01)."""
-    return len(value) >= 6 and _classes(value) >= classes and not value.isdigit() and not _HOST_LIKE.match(value)
+    return (len(value) >= 6 and not value.isdigit() and _classes(value) >= classes
+            and not _HOST_LIKE.match(value))
 
 
 def _looks_random(value: str) -> bool:
@@ -283,8 +287,8 @@ def _spoken_secrets(text: str) -> Iterator[_Span]:
             if _is_placeholder(raw):
                 break
             value = raw.strip("\"'(").rstrip(_TRAILING) or raw
-            if _CONTRACTION.match(value):
-                break
+            if _CONTRACTION.match(value) or _KEYWORD_ONLY.fullmatch(value):
+                break  # prose, or the next keyword (which scans the words after it itself)
             strong = _classes(value) >= 3 and any(c.islower() for c in value)
             plain_word = after_is and value.isalpha() and len(value) >= 4 and value.lower() not in _PROSE_AFTER_IS
             if (_looks_like_password(value) and (direct or after_is or strong)) or plain_word:

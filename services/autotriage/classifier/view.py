@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from autotriage.core.models import Ticket
 from autotriage.core.tenants import Policy
+from autotriage.llm.clean import plain_text
 from autotriage.llm.text import prepare_ticket
 from autotriage.policy.noise import Noise, detect_noise
 from autotriage.policy.pii import redact_ticket
@@ -31,7 +32,10 @@ class PromptView:
 
 
 def prompt_view(ticket: Ticket, policy: Policy, budget: int) -> PromptView:
-    """The ticket as the tenant's policy lets the model see it (noise first: noise is never prepared)."""
+    """The ticket as the tenant's policy lets the model see it (noise first: noise is never prepared).
+
+    Both steps read the description as plain text (control characters and HTML markup removed once)."""
+    ticket = ticket.model_copy(update={"description": plain_text(ticket.description)})
     if policy.noise_filter and (noise := detect_noise(ticket)) is not None:
         return PromptView(noise, ticket)
     found: Counter[str] = Counter()
