@@ -20,9 +20,14 @@ import re
 import unicodedata
 
 #: Characters of raw input (HTML included) read at all; the rest is never looked at.
-MAX_INPUT_CHARS = 128_000
+MAX_INPUT_CHARS = 256_000
+#: Characters of markup read after ``<script>``/``<style>``/``<head>`` elements are dropped (those are found with
+#: plain string search; Outlook puts tens of kilobytes of style before the first word).
+MAX_MARKUP_CHARS = 64_000
 #: Characters of plain text (after markup removal) that the line rules read.
-MAX_TEXT_CHARS = 32_000
+MAX_TEXT_CHARS = 16_000
+#: Lines of plain text that the line rules read.
+MAX_LINES = 1_000
 #: Characters of a subject line read.
 MAX_SUMMARY_CHARS = 1_000
 #: Line rules (headers, attributions, sign-offs, greetings) only apply to lines up to this long.
@@ -58,14 +63,34 @@ def _control_table() -> dict[int, int | None]:
 _CONTROLS = _control_table()
 
 
+def _char_class(codes: list[int]) -> str:
+    """A regex character class of ``codes`` written as ranges (a short class is checked fast)."""
+    ranges: list[tuple[int, int]] = []
+    for code in sorted(codes):
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return "[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                         for a, b in ranges) + "]"
+
+
+_REMOVED = re.compile(_char_class([c for c, to in _CONTROLS.items() if to is None]))
+_AS_SPACE = re.compile(_char_class([c for c, to in _CONTROLS.items() if to == 0x20]))
+_AS_NEWLINE = re.compile(_char_class([c for c, to in _CONTROLS.items() if to == 0x0A]))
+
+
 def strip_controls(text: str) -> str:
     """``text`` without NUL, control, bidi-override and zero-width characters (``\\r\\n`` and ``\\r`` -> ``\\n``)."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROLS)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.isascii():
+        return text.translate(_CONTROLS)  # the fast path of str.translate
+    return _AS_NEWLINE.sub("\n", _AS_SPACE.sub(" ", _REMOVED.sub("", text)))
 
 
 # --- markup: bounded patterns only (``[^<>]`` so that a stray "<" never makes a match scan to the end) ----------
-_HTML_HINT = re.compile(r"<(?:p|br|div|html|body|span|table|tr|td|li|ul|ol|font|b|i|a)\b[^<>]{0,2000}>",
-                        re.IGNORECASE)
+_HTML_HINTS = ("<p>", "<p ", "<br", "<div", "<html", "<body", "<span", "<table", "<td", "<li>", "<font", "<a ",
+               "<b>", "<i>", "</p>", "</div>")
 _HTML_BLOCK = re.compile(r"<\s{0,5}/?(?:br|p|div|tr|li|h[1-6]|table|blockquote)\b[^<>]{0,2000}>", re.IGNORECASE)
 _HTML_TAG = re.compile(r"<[^<>]{0,2000}>")
 _HTML_COMMENT_OPEN = "<!--"
@@ -162,12 +187,18 @@ def clean_ticket_text(text: str, *, forwarded: bool = False) -> str:
 
 def plain_text(text: str) -> str:
     """Capped input as plain text: control/bidi characters and HTML markup removed, inline images dropped."""
-    text = strip_controls(text[:MAX_INPUT_CHARS])
-    if _HTML_HINT.search(text, 0, 64_000):
-        text = _drop_elements(text)
+    text = strip_controls(text[:MAX_INPUT_CHARS] if "<" in text[:MAX_MARKUP_CHARS] else text[:MAX_TEXT_CHARS])
+    if _looks_like_html(text):
+        text = _drop_elements(text)[:MAX_MARKUP_CHARS]
         text = _HTML_BLOCK.sub("\n", text)
-        text = html.unescape(_HTML_TAG.sub("", text)).translate(_CONTROLS)
+        text = strip_controls(html.unescape(_HTML_TAG.sub("", text)))  # entities may encode controls
     return _INLINE_IMAGE.sub("", text[:MAX_TEXT_CHARS])
+
+
+def _looks_like_html(text: str) -> bool:
+    """Whether the text carries HTML markup (plain substring search: a regex tried at every "<" is far slower)."""
+    head = text[:MAX_MARKUP_CHARS].lower()
+    return "<" in head and any(hint in head for hint in _HTML_HINTS)
 
 
 def clean_plain_text(text: str, *, forwarded: bool = False) -> str:
@@ -175,7 +206,7 @@ def clean_plain_text(text: str, *, forwarded: bool = False) -> str:
     text = text[:MAX_TEXT_CHARS]
     if not text.strip():
         return ""
-    top, older, kind = split_thread(text.split("\n"))
+    top, older, kind = split_thread(text.split("\n", MAX_LINES)[:MAX_LINES])
     parts = [_clean_message(top)]
     if older and (kind == "forward" or forwarded or _word_count(parts[0]) < THIN_MESSAGE_WORDS):
         if kind == "forward" or forwarded:

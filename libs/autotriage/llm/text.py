@@ -17,8 +17,10 @@ TRIM_MARKER = " [...]"
 #: Characters of cleaned description kept per token of budget before redaction and exact trimming (ticket text
 #: averages about four characters a token; the margin keeps the cut well past the token limit).
 CHARS_PER_TOKEN_CUT = 6
+#: Characters of cleaned description redacted and sent at most, whatever the budget (about 2,000 tokens).
+MAX_PROMPT_CHARS = 9_000
 #: Characters of text the tokenizer is given at most (it is linear, but a megabyte still costs time).
-MAX_TOKENIZED_CHARS = 64_000
+MAX_TOKENIZED_CHARS = 16_000
 
 
 class PreparedTicket(Ticket):
@@ -45,7 +47,7 @@ def count_tokens(text: str) -> int:
 
 def trim_to_tokens(text: str, budget: int) -> str:
     """``text`` cut to at most ``budget`` tokens (on a token boundary, the head is kept)."""
-    head = _head(text, max(budget, 1) * CHARS_PER_TOKEN_CUT * 2)
+    head = _head(text, max(budget, 1) * CHARS_PER_TOKEN_CUT)
     tokens = encoding().encode(head, disallowed_special=())
     if len(tokens) <= budget and head == text:
         return text
@@ -67,7 +69,7 @@ def prepare_ticket(ticket: Ticket, budget: int, redact: Callable[[Ticket], Ticke
         return ticket
     summary = clean_summary(ticket.summary)
     description = clean_ticket_text(ticket.description, forwarded=summary_is_forward(ticket.summary))
-    description = _head(description, max(budget, MIN_DESCRIPTION_TOKENS) * CHARS_PER_TOKEN_CUT)
+    description = _head(description, min(max(budget, MIN_DESCRIPTION_TOKENS) * CHARS_PER_TOKEN_CUT, MAX_PROMPT_CHARS))
     cleaned = ticket.model_copy(update={"summary": summary, "description": description})
     if redact is not None:
         cleaned = redact(cleaned)

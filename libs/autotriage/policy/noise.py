@@ -49,8 +49,8 @@ KINDS = (AUTO_REPLY, OUT_OF_OFFICE, DELIVERY_FAILURE, SPAM, EMPTY, READ_RECEIPT,
 #: Characters of the subject and of the body the filter reads: machine-made mail says what it is at the top, and
 #: list mail in its footer, so the body's head and tail are read.
 MAX_SUBJECT_CHARS = 1_000
-MAX_BODY_HEAD_CHARS = 6_000
-MAX_BODY_TAIL_CHARS = 2_000
+MAX_BODY_HEAD_CHARS = 4_000
+MAX_BODY_TAIL_CHARS = 1_500
 
 
 @dataclass(frozen=True)
@@ -256,11 +256,12 @@ def detect_noise(ticket: Ticket) -> Noise | None:
         return Noise(EMPTY, "no subject and no text")
     forwarded = bool(_FORWARDED.match(subject))
     weak = _weak_header(headers)
+    asking = bool(_ASKING.search(body))
     return (
-        _delivery_failure(ticket.contact_email, subject, body, headers, forwarded, weak)
-        or _read_receipt(subject, body, headers, forwarded)
-        or _auto_reply(subject, body, headers, forwarded, weak)
-        or _machine_mail(subject, body, text, forwarded, weak)
+        _delivery_failure(ticket.contact_email, subject, body, headers, forwarded, weak, asking)
+        or _read_receipt(subject, body, headers, forwarded, asking)
+        or _auto_reply(subject, body, headers, forwarded, weak, asking)
+        or _machine_mail(subject, body, text, forwarded, weak, asking)
         or _spam(text, forwarded, weak)
         or _closer(subject, body, forwarded)
     )
@@ -272,19 +273,21 @@ def _head_and_tail(body: str) -> str:
     return f"{body[:MAX_BODY_HEAD_CHARS]}\n{body[-MAX_BODY_TAIL_CHARS:]}"
 
 
-def _read_receipt(subject: str, body: str, headers: Mapping[str, str], forwarded: bool) -> Noise | None:
+def _read_receipt(subject: str, body: str, headers: Mapping[str, str], forwarded: bool, asking: bool) -> Noise | None:
     if "disposition-notification" in headers.get("content-type", "").lower():
         return Noise(READ_RECEIPT, "header content-type disposition-notification")
     if forwarded or not _READ_SUBJECT.match(subject):
         return None
-    if _READ_BODY.search(body) or (not _ASKING.search(body) and len(_WORD.findall(body[:2000])) < 60):
+    if _READ_BODY.search(body) or (not asking and len(_WORD.findall(body[:2000])) < 60):
         return Noise(READ_RECEIPT, "read-receipt subject")
     return None
 
 
-def _machine_mail(subject: str, body: str, text: str, forwarded: bool, weak: str | None) -> Noise | None:
+def _machine_mail(
+    subject: str, body: str, text: str, forwarded: bool, weak: str | None, asking: bool
+) -> Noise | None:
     """Calendar responses, event confirmations, newsletters, vendor acknowledgements: never a request."""
-    if forwarded or _ASKING.search(body) or _REPORTING.search(text):
+    if forwarded or asking or _REPORTING.search(text):
         return None
     if _CALENDAR_SUBJECT.match(subject) and (_CALENDAR_BODY.search(body) or len(_WORD.findall(body[:2000])) < 40):
         return Noise(CALENDAR, "calendar response subject")
@@ -330,7 +333,7 @@ def _weak_header(headers: Mapping[str, str]) -> str | None:
 
 
 def _delivery_failure(
-    sender: str, subject: str, body: str, headers: Mapping[str, str], forwarded: bool, weak: str | None
+    sender: str, subject: str, body: str, headers: Mapping[str, str], forwarded: bool, weak: str | None, asking: bool
 ) -> Noise | None:
     if _BOUNCE_SENDER.match(sender[:MAX_SUBJECT_CHARS].strip()):
         return Noise(DELIVERY_FAILURE, "bounce sender")
@@ -338,29 +341,31 @@ def _delivery_failure(
         return Noise(DELIVERY_FAILURE, "header x-failed-recipients")
     if forwarded:
         return None
-    if _NDR_SUBJECT.match(subject) and (_NDR_PHRASES.search(body) or not _ASKING.search(body)):
+    if _NDR_SUBJECT.match(subject) and (_NDR_PHRASES.search(body) or not asking):
         return Noise(DELIVERY_FAILURE, "bounce subject")
     if weak and _NDR_PHRASES.search(body):
         return Noise(DELIVERY_FAILURE, f"{weak} + bounce text")
     return None
 
 
-def _auto_reply(subject: str, body: str, headers: Mapping[str, str], forwarded: bool, weak: str | None) -> Noise | None:
+def _auto_reply(
+    subject: str, body: str, headers: Mapping[str, str], forwarded: bool, weak: str | None, asking: bool
+) -> Noise | None:
     ooo_cues = len({m.group(0).lower() for m in _OOO_PHRASES.finditer(body)})
     kind = OUT_OF_OFFICE if ooo_cues else AUTO_REPLY
     if _strong_auto_header(headers):
         return Noise(kind, "auto-reply header")
     if forwarded:
         return None
-    text_cue = ooo_cues > 0 or bool(_AUTO_REPLY_PHRASES.search(body))
-    asking = bool(_ASKING.search(body))
+    auto_phrase = bool(_AUTO_REPLY_PHRASES.search(body))
+    text_cue = ooo_cues > 0 or auto_phrase
     if _AUTO_REPLY_SUBJECT.match(subject) and (text_cue or not asking):
         return Noise(kind, "auto-reply subject")
-    if _HUMAN_TYPABLE_SUBJECT.match(subject) and not asking and (ooo_cues >= 2 or _AUTO_REPLY_PHRASES.search(body)):
+    if _HUMAN_TYPABLE_SUBJECT.match(subject) and not asking and (ooo_cues >= 2 or auto_phrase):
         return Noise(kind, "auto-reply subject + text")
     if asking:
         return None
-    if ooo_cues >= 2 and (weak or _AUTO_REPLY_PHRASES.search(body) or ooo_cues >= 3):
+    if ooo_cues >= 2 and (weak or auto_phrase or ooo_cues >= 3):
         return Noise(OUT_OF_OFFICE, "out-of-office text")
     if weak and text_cue:
         return Noise(kind, f"{weak} + auto-reply text")

@@ -40,7 +40,7 @@ MAC = "MAC"
 KINDS = (SECRET, EMAIL, CARD, IP, MAC, PHONE)
 #: Characters of one text redacted at most; the rest is replaced by ``CUT_MARKER``. The prompt's description is
 #: cut to a few characters per token of budget before redaction, well below this.
-MAX_REDACT_CHARS = 16_000
+MAX_REDACT_CHARS = 10_000
 CUT_MARKER = " [...]"
 
 _PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|IP|CARD|SECRET|MAC)_\d+\]")
@@ -58,6 +58,9 @@ _KEYED_SECRET = re.compile(
 )
 # "my password is Summer2024!", "temp password they gave me was Bluecrest1!": a password-looking word shortly after.
 _KEYWORD_ONLY = re.compile(rf"(?i)(?<![\w-]){_KEYWORD}(?![\w-])")
+# Where a keyword can start: its first letter at the start of a word. A pattern led by a character set is found
+# by a fast scan; a pattern led by a lookbehind and a long alternation is tried at every position (5-10x slower).
+_KEYWORD_START = re.compile(r"[pkcmwsatPKCMWSAT](?<![\w-].)")
 _IS = re.compile(r"(?i)^(?:is|was|ist|es|est|now|to|set|changed|reset|:|=|->)$")
 _LINK = re.compile(r"(?i)^(?:is|was|ist|es|est|:|=)$")  # only these make the next plain word a password
 # Numeric secrets: "PIN 4821", "passcode: 738291", "door code is 7731", "voicemail pin 0042".
@@ -89,7 +92,6 @@ _TRAILING = ".,;:)]}\"'"
 _NON_SPACE = re.compile(r"\S+")
 _HOST_LIKE = re.compile(r"^[A-Z0-9]+(?:[-_.][A-Z0-9]+)+$|^[A-Z]+\d+$")
 _TOKEN_PATTERNS = (
-    re.compile(r"-----BEGIN [A-Z ]{0,20}PRIVATE KEY-----.{0,8000}?-----END [A-Z ]{0,20}PRIVATE KEY-----", re.DOTALL),
     re.compile(r"(?i)(?<=\bbearer )[A-Za-z0-9._~+/-]{8,}=*"),
     re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"),  # JWT
     re.compile(r"\bsk-(?:proj-|live-|test-|ant-)?[A-Za-z0-9_-]{16,}"),  # OpenAI, Stripe, Anthropic
@@ -235,11 +237,27 @@ class Redactor:
         return "".join(out) + (CUT_MARKER if cut else "")
 
 
+_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z ]{0,20}PRIVATE KEY-----")
+_KEY_END = re.compile(r"-----END [A-Z ]{0,20}PRIVATE KEY-----")
+MAX_KEY_CHARS = 8_000
+
+
+def _private_keys(text: str) -> Iterator[_Span]:
+    """PEM private key blocks; a block without its END line (cut off when pasted) is a secret to its end."""
+    pos = 0
+    while (begin := _KEY_BEGIN.search(text, pos)) is not None:
+        end = _KEY_END.search(text, begin.end(), begin.end() + MAX_KEY_CHARS + 40)
+        stop = end.end() if end is not None else min(len(text), begin.end() + MAX_KEY_CHARS)
+        yield _Span(begin.start(), stop, SECRET, text[begin.start() : stop])
+        pos = stop
+
+
 def _candidates(text: str) -> Iterator[_Span]:
     """Every value a rule recognises, rules in priority order (overlaps are resolved by the caller)."""
+    yield from _private_keys(text)
     for pattern in _TOKEN_PATTERNS:
         yield from _spans(SECRET, pattern, text)
-    yield from _spans(SECRET, _KEYED_SECRET, text, "value", lambda v: not _is_placeholder(v))
+    yield from _spans(SECRET, _KEYED_SECRET, text, "value", lambda v: not _is_placeholder(v), keyword_led=True)
     yield from _spans(SECRET, _NUMERIC_SECRET, text, "value")
     yield from _spoken_secrets(text)
     yield from _spans(SECRET, _USER_COLON_PASSWORD, text, "value", _looks_like_paired_password)
@@ -256,10 +274,24 @@ def _candidates(text: str) -> Iterator[_Span]:
     yield from _spans(SECRET, _HIGH_ENTROPY, text, accept=_looks_random)
 
 
+def _keyword_led(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` for a pattern that starts with a credential keyword, tried only where one can
+    start (same matches, found with a fast scan)."""
+    last = 0
+    for start in _KEYWORD_START.finditer(text):
+        if start.start() < last:
+            continue
+        m = pattern.match(text, start.start())
+        if m is not None:
+            last = m.end()
+            yield m
+
+
 def _spans(
-    kind: str, pattern: re.Pattern[str], text: str, group: str | int = 0, accept: Callable[[str], bool] | None = None
+    kind: str, pattern: re.Pattern[str], text: str, group: str | int = 0, accept: Callable[[str], bool] | None = None,
+    *, keyword_led: bool = False,
 ) -> Iterator[_Span]:
-    for m in pattern.finditer(text):
+    for m in _keyword_led(pattern, text) if keyword_led else pattern.finditer(text):
         value = m.group(group)
         if kind == SECRET and group != 0:
             if _is_placeholder(value):
@@ -276,7 +308,7 @@ def _spoken_secrets(text: str) -> Iterator[_Span]:
     word with two character classes counts ("password is Summer2024"), and so does a plain word that is not prose
     ("the Wi-Fi password is bluefish"); further away the word needs lower case plus two more classes ("password
     they gave me was Bluecrest1!"). Contractions ("doesn't") never count. Each keyword looks at 200 characters."""
-    for m in _KEYWORD_ONLY.finditer(text):
+    for m in _keyword_led(_KEYWORD_ONLY, text):
         window = text[m.end() : m.end() + 200]
         line_end = window.find("\n")
         words = itertools.islice(_NON_SPACE.finditer(window if line_end < 0 else window[:line_end]), 6)
