@@ -23,7 +23,7 @@ import unicodedata
 MAX_INPUT_CHARS = 256_000
 #: Characters of markup read after ``<script>``/``<style>``/``<head>`` elements are dropped (those are found with
 #: plain string search; Outlook puts tens of kilobytes of style before the first word).
-MAX_MARKUP_CHARS = 64_000
+MAX_MARKUP_CHARS = 32_000
 #: Characters of plain text (after markup removal) that the line rules read.
 MAX_TEXT_CHARS = 16_000
 #: Lines of plain text that the line rules read.
