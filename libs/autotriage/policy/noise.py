@@ -180,18 +180,26 @@ _GIFT_CARD_ASK = _rx(
 # A person reporting or asking about a suspicious mail: a security ticket, whatever the mail says.
 _REPORTING = _rx(
     r"\bis (?:this|it|that) (?:legit(?:imate)?|real|safe|genuine|spam|phishing|a scam|ok to (?:open|click))\b",
-    r"\b(?:phishing|scam|suspicious|fraud(?:ulent)?|spoof(?:ed|ing)?|hacked|compromised)\b",
     r"\b(?:says|claims) (?:it'?s|it is|to be) from\b|\basking (?:me|us|staff) to\b|\bi (?:got|received) (?:this|an?)\b",
 )
-_CLOSER = re.compile(
-    r"^(?:ok(?:ay|ie)?|k|kk|thanks?|thank you|thanks? (?:again|so much|a lot|very much|heaps)"
-    r"|thank you (?:again|so much|very much)|many thanks|thx|tx|ty|tyvm|cheers|great|perfect|awesome|cool|nice"
-    r"|brilliant|lovely|excellent"
-    r"|got it|noted|will do|received|all good|sounds good|much appreciated|appreciated|works now|that worked"
-    r"|all sorted|sorted|danke|merci|gracias|bedankt)$",
-    re.IGNORECASE,
+# Words of a person worried about a mail (not used against newsletters, which write about phishing themselves).
+_WORRIED = _rx(r"\b(?:phishing|scam|suspicious|fraud(?:ulent)?|spoof(?:ed|ing)?|hacked|compromised|legit)\b")
+# What a one-line "ok" reply is made of: "Great, cheers", "Got it, thanks. Kind regards, Omar", "\U0001f44d".
+_CLOSER_PHRASES = frozenset(
+    tuple(phrase.split())
+    for phrase in (
+        "ok", "okay", "okie", "k", "kk", "thanks", "thank", "thank you", "thanks again", "thanks so much",
+        "thank you so much", "thanks a lot", "thanks very much", "thank you very much", "thank you again",
+        "many thanks", "thanks heaps", "thx", "tx", "ty", "tyvm", "cheers", "great", "perfect", "awesome", "cool",
+        "nice", "brilliant", "lovely", "excellent", "super", "wonderful", "fantastic", "got it", "noted",
+        "will do", "received", "all good", "sounds good", "much appreciated", "appreciated", "works now",
+        "working now", "it works", "that worked", "all sorted", "sorted", "that's great", "thats great",
+        "kind regards", "regards", "best regards", "best", "danke", "vielen dank", "merci", "gracias", "bedankt",
+    )
 )
-_CLOSER_STRIP = re.compile(r"[^\w' ]+")
+_CLOSER_SUBJECT = re.compile(r"^(?:ok(?:ay)?|thanks?|thank you|thx|\W*)$", re.IGNORECASE)
+_CLOSER_WORDS = re.compile(r"[\w']+")
+_MOBILE_LINE = re.compile(r"^\s*(?:sent from my|get outlook for|von meinem)\b", re.IGNORECASE)
 _QUOTE_START = re.compile(r"^\s*(?:>|-{2,}\s*(?:original|forwarded)|_{5,}|from\s*:|on .{0,200} wrote\s*:)",
                           re.IGNORECASE)
 
@@ -222,7 +230,8 @@ _SPAM_CUES: tuple[re.Pattern[str], ...] = tuple(
         r"\blimited(?:[- ]time)? offer\b|\bact now\b|\bspecial promotion\b|\bexclusive deal\b",
         r"\b(?:first page|ranking) (?:of |on )?google\b|\bseo (?:specialist|services|expert|audit)\b|\bbacklinks\b",
         r"\bfree (?:audit|trial|quote|consultation)\b|\breply (?:\"?yes\"?|\"?interested\"?)\b",
-        r"\b(?:e-?mail|contact|leads?) list of\b|\bverified contacts\b|\bdecision makers\b|\bcounts and pricing\b",
+        r"\b(?:e-?mail|contacts?|leads?) list of\b|\bverified contacts\b",
+        r"\bdecision makers\b|\bcounts and pricing\b",
         r"\bkindly remit\b|\bremit payment\b|\boverdue invoice\b",
         r"\bavoid (?:service )?(?:interruption|suspension)\b"
         r"|\bwill be (?:suspended|deactivated|terminated) (?:today|within)\b",
@@ -230,7 +239,8 @@ _SPAM_CUES: tuple[re.Pattern[str], ...] = tuple(
         r"\bkeep (?:using )?(?:the )?same password\b|\bpassword (?:for \S+ )?(?:expires|will expire) today\b",
         r"\bclick (?:below|here) to (?:keep|verify|confirm|validate|unlock)\b",
         r"\b(?:you have|you've) won\b|\blottery\b|\bcasino\b|\bviagra\b|\bbitcoin\b|\bcrypto ?currency\b",
-        r"\bwire transfer\b|\binvestment opportunity\b|\bbusiness proposal\b|\bguest post\b",
+        r"\bwire transfer\b|\binvestment opportunity\b",
+        r"\bbusiness proposal\b|\bguest post\b|\bdear friend\b",
     )
 )
 
@@ -287,7 +297,11 @@ def _machine_mail(
     subject: str, body: str, text: str, forwarded: bool, weak: str | None, asking: bool
 ) -> Noise | None:
     """Calendar responses, event confirmations, newsletters, vendor acknowledgements: never a request."""
-    if forwarded or asking or _REPORTING.search(text):
+    if forwarded or _REPORTING.search(text):
+        return None
+    if _GIFT_CARD.search(text) and _GIFT_CARD_ASK.search(text) and not _WORRIED.search(text):
+        return Noise(SPAM, "gift-card request")  # the scam asks ("can you buy ..."): asking does not protect it
+    if asking:
         return None
     if _CALENDAR_SUBJECT.match(subject) and (_CALENDAR_BODY.search(body) or len(_WORD.findall(body[:2000])) < 40):
         return Noise(CALENDAR, "calendar response subject")
@@ -299,30 +313,41 @@ def _machine_mail(
         return Noise(MARKETING, "list-unsubscribe header + marketing text")
     if _VENDOR_ACK.search(text) and (_CASE_NUMBER.search(text) or len(_VENDOR_ACK.findall(text)) >= 2):
         return Noise(AUTO_REPLY, "vendor acknowledgement")
-    if _GIFT_CARD.search(text) and _GIFT_CARD_ASK.search(text):
-        return Noise(SPAM, "gift-card request")
     return None
 
 
 def _closer(subject: str, body: str, forwarded: bool) -> Noise | None:
     """A reply whose own words are only "ok", "thanks" or an emoji (the quoted thread below it does not count)."""
-    if forwarded or not (_REPLY_SUBJECT.match(subject) or _CLOSER.match(_CLOSER_STRIP.sub("", subject).strip())):
+    if forwarded or not (_REPLY_SUBJECT.match(subject) or _CLOSER_SUBJECT.match(subject)):
         return None
     own: list[str] = []
     for line in body[:4000].split("\n")[:40]:
-        if _QUOTE_START.match(line[:300]):
+        if _QUOTE_START.match(line[:300]) or _MOBILE_LINE.match(line[:300]):
             break
         if line.strip():
             own.append(line.strip())
-    words = _CLOSER_STRIP.sub(" ", " ".join(own)).strip()
-    words = " ".join(words.split())
     if not own:
         return None
-    head, _, last = words.rpartition(" ")
-    signed = bool(head) and last[:1].isupper() and last.isalpha() and len(last) <= 12  # "Thanks, John"
-    if not words or _CLOSER.match(words) or (signed and _CLOSER.match(head)):
-        return Noise(CLOSER, "one-word reply")
-    return None
+    text = " ".join(own)[:300]
+    words = _CLOSER_WORDS.findall(text)
+    if len(words) > 10:
+        return None
+    tokens = [w.lower() for w in words]
+    if words and words[-1][:1].isupper() and words[-1].isalpha() and len(words) > 1 and len(words[-1]) <= 12 \
+            and tuple(tokens[-1:]) not in _CLOSER_PHRASES:
+        tokens = tokens[:-1]  # "Thanks John", "Kind regards, Omar"
+    return Noise(CLOSER, "one-word reply") if _only_closers(tokens) else None
+
+
+def _only_closers(tokens: list[str]) -> bool:
+    """Whether the words split into closer phrases ("got it" + "thanks"); no words (an emoji) counts too."""
+    reachable = [True] + [False] * len(tokens)
+    for i in range(len(tokens)):
+        if reachable[i]:
+            for size in (1, 2, 3, 4):
+                if i + size <= len(tokens) and tuple(tokens[i : i + size]) in _CLOSER_PHRASES:
+                    reachable[i + size] = True
+    return reachable[-1]
 
 
 def _weak_header(headers: Mapping[str, str]) -> str | None:
