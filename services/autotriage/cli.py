@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from autotriage.commands.parsers import add_commands
 
-    add_commands(sub, common)  # demo, learn, eval: each sets ``handler(args, settings) -> exit code``
+    add_commands(sub, common)  # demo, learn, eval, preview: each sets ``handler(args, settings) -> exit code``
     return parser
 
 

@@ -216,7 +216,7 @@ async def test_reasoning_and_labels_are_never_redacted() -> None:
 
 
 async def test_the_prompt_text_is_cleaned_once_per_ticket(monkeypatch: pytest.MonkeyPatch) -> None:
-    import autotriage.llm.text as text
+    from autotriage.llm import text
 
     calls: list[str] = []
     real = text.clean_ticket_text
@@ -229,7 +229,8 @@ async def test_the_prompt_text_is_cleaned_once_per_ticket(monkeypatch: pytest.Mo
     fake = FakeClassifier()
     config = tenants(budget={"usd_per_month": 100.0})  # with caps: the estimate reads the text as well
     stage = ClassifierStage(config, FakeClassifiers(config, fake))
-    await run(stage, enriched("RE: VPN", "The VPN drops every hour since the update.\n\nOn Mon, Bob wrote:\n> old text"))
+    body = "The VPN drops every hour since the update.\n\nOn Mon, Bob wrote:\n> old text"
+    await run(stage, enriched("RE: VPN", body))
     assert len(calls) == 1
     from autotriage.llm.text import prepare_ticket_text
 

@@ -31,11 +31,17 @@ class PromptView:
     redactions: Counter[str] = field(default_factory=Counter)
 
 
+def as_read(ticket: Ticket) -> Ticket:
+    """The ticket with its description as plain text (control characters and markup removed), as the noise
+    filter and the cleaning read it."""
+    return ticket.model_copy(update={"description": plain_text(ticket.description)})
+
+
 def prompt_view(ticket: Ticket, policy: Policy, budget: int) -> PromptView:
     """The ticket as the tenant's policy lets the model see it (noise first: noise is never prepared).
 
     Both steps read the description as plain text (control characters and HTML markup removed once)."""
-    ticket = ticket.model_copy(update={"description": plain_text(ticket.description)})
+    ticket = as_read(ticket)
     if policy.noise_filter and (noise := detect_noise(ticket)) is not None:
         return PromptView(noise, ticket)
     found: Counter[str] = Counter()
