@@ -12,7 +12,7 @@ import pytest
 
 from autotriage.cli import build_parser, main
 
-SUBCOMMANDS = ["serve", "run", "topics", "sandbox", "doctor", "demo", "learn", "eval"]
+SUBCOMMANDS = ["serve", "run", "topics", "sandbox", "doctor", "demo", "learn", "eval", "preview"]
 
 TENANTS = """
 tenants:
