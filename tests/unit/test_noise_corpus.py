@@ -42,7 +42,8 @@ def test_eval_prints_noise_precision_and_recall(tmp_path: Path, monkeypatch: pyt
     tenants = tmp_path / "tenants.yaml"
     tenants.write_text(
         "tenants:\n  - id: acme\n    psa: {kind: halo, base_url: 'https://acme.halopsa.com', client_id: app,"
-        " client_secret: {env: NOISE_TEST_SECRET}}\n    webhook: {username: halo, password: {env: NOISE_TEST_SECRET}}\n",
+        " client_secret: {env: NOISE_TEST_SECRET}}\n"
+        "    webhook: {username: halo, password: {env: NOISE_TEST_SECRET}}\n",
         encoding="utf-8")
     data = tmp_path / "noise.jsonl"
     data.write_text(

@@ -49,7 +49,8 @@ def test_json_preview_shows_what_would_be_sent(files: tuple[Path, Path], capsys:
     assert main(["preview", "--tenant", "acme", "--data", str(data), "--tenants-file", str(tenants), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["id"] for r in rows] == ["T1", "T2", "T3"]
-    assert rows[0]["noise"] == "out_of_office" and rows[0]["text"] is None and rows[0]["labelled_noise"] == "out_of_office"
+    assert rows[0]["noise"] == "out_of_office" and rows[0]["text"] is None
+    assert rows[0]["labelled_noise"] == "out_of_office"
     two = rows[1]
     assert two["noise"] is None and two["labelled_category"] == "Email > Outlook"
     assert two["text"] == ("FW: Outlook password\n\nOutlook asks for my password every hour. Call me on [PHONE_1] or "
