@@ -131,6 +131,8 @@ _VENDOR_ACK = _rx(
     r"\b(?:a|one of our) (?:support |technical )?(?:engineer|representative|agent|specialist|team member)s? will "
     r"(?:contact|respond|reply|get back|be in touch|review)",
     r"\bplease (?:do not|don't) (?:change|modify) the subject line\b|\breply above this line\b",
+    r"\bwe(?:'ve| have) (?:got|received) your (?:request|message|e-?mail|enquiry|inquiry)\b",
+    r"\bthis is an automat(?:ed|ic) (?:message|response|reply|e-?mail)\b",
 )
 _CASE_NUMBER = _rx(r"\b(?:case|ticket|request|reference|incident|sr)(?: (?:number|no\.?|id))?\s?[:#]\s?[\w-]{3,20}",
                    r"\b(?:case|ticket|request|reference) \d{4,}", r"\[(?:case|ticket|request)?\s?#?\s?\d{3,}\]")
@@ -145,9 +147,11 @@ _READ_BODY = _rx(
 _CALENDAR_SUBJECT = re.compile(
     _REPLY_PREFIXES + r"(?:accepted|declined|tentative(?:ly accepted)?|tentative accepted|new time proposed"
     r"|canceled|cancelled|meeting (?:forward )?notification|angenommen|abgelehnt|mit vorbehalt angenommen|abgesagt"
-    r"|accept[ée]|refus[ée]|aceptado|rechazado|geaccepteerd|geweigerd|(?:updated )?invitation(?: updated)?)\s*:",
+    r"|accept[ée]|refus[ée]|aceptado|rechazado|geaccepteerd|geweigerd)\s*:",
     re.IGNORECASE,
 )
+# "Invitation:" is also how events are marketed: a calendar invitation only with the calendar's own wording.
+_INVITATION_SUBJECT = re.compile(_REPLY_PREFIXES + r"(?:updated |new )?invitation(?: updated)?\s*:", re.IGNORECASE)
 _CALENDAR_BODY = _rx(
     r"\bhas (?:accepted|declined|tentatively accepted) (?:this|your) (?:meeting|invitation|event)\b",
     r"\b(?:join|click here to join) (?:the|this) (?:meeting|microsoft teams meeting|zoom meeting)\b",
@@ -305,6 +309,8 @@ def _machine_mail(
         return None
     if _CALENDAR_SUBJECT.match(subject) and (_CALENDAR_BODY.search(body) or len(_WORD.findall(body[:2000])) < 40):
         return Noise(CALENDAR, "calendar response subject")
+    if _INVITATION_SUBJECT.match(subject) and _CALENDAR_BODY.search(body):
+        return Noise(CALENDAR, "calendar invitation")
     if _EVENT_CONFIRMATION.search(text) and _EVENT_WORD.search(text):
         return Noise(MARKETING, "event registration confirmation")
     if _LIST_FOOTER.search(body):
