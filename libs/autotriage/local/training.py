@@ -3,8 +3,13 @@
 1. Hold out a deterministic, per-category 20 % of the examples.
 2. Fit on the rest, predict the hold-out: accuracy, macro-F1, and the top-1 confidence calibrator (fitted
    2-fold across the hold-out so the measured precision is never measured on the data it was fitted on).
-3. The cascade threshold is the lowest confidence at which the measured precision is >= the target.
-4. Refit on every example (the calibrator and threshold carry over) and keep the vectors for few-shot.
+3. The cascade threshold is the lowest confidence at which the Wilson lower bound (one-sided 95 %) of the
+   measured precision is >= the target, over at least ``MIN_THRESHOLD_SUPPORT`` held-out tickets. With fewer than
+   ``MIN_THRESHOLD_HOLDOUT`` held-out tickets no threshold is stored (the cascade then always asks the LLM) and
+   the model says why.
+4. With a threshold, the model that was measured is the one saved (a refit model would be a different model
+   than the one the threshold was measured on). Without one, the model is refit on every example. The vectors
+   for few-shot are kept either way.
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ import numpy as np
 from autotriage.core.errors import ConfigError
 from autotriage.local.dataset import LabelledTicket, data_hash, holdout_split
 from autotriage.local.estimator import Algorithm, TextModel, TopCalibrator, top_two
-from autotriage.local.evaluation import DEFAULT_THRESHOLDS, choose_threshold, macro_f1, precision_at
+from autotriage.local.evaluation import DEFAULT_THRESHOLDS, choose_threshold, macro_f1, precision_at, wilson_lower
 from autotriage.local.store import LocalModel, ModelMeta, ThresholdRow
 from autotriage.local.text import training_texts
 
 MIN_EXAMPLES = 10
 MIN_HOLDOUT = 10
+#: Held-out tickets needed before a cascade threshold is chosen at all.
+MIN_THRESHOLD_HOLDOUT = 50
+#: Held-out tickets at or above a threshold needed to choose it.
+MIN_THRESHOLD_SUPPORT = 30
 
 Progress = Callable[[str], None]
 
@@ -36,7 +45,8 @@ class TrainingConfig:
     c: float = 0.5
     holdout: float = 0.2
     target_precision: float = 0.95
-    min_support: int = 5
+    min_support: int = MIN_THRESHOLD_SUPPORT
+    min_threshold_holdout: int = MIN_THRESHOLD_HOLDOUT
     refit: bool = True
     keep_neighbours: bool = True
 
@@ -48,6 +58,8 @@ class _Measured:
     macro_f1: float | None = None
     table: tuple[ThresholdRow, ...] = ()
     chosen: ThresholdRow | None = None
+    chosen_lower: float | None = None
+    note: str = ""
 
 
 def train_model(
@@ -72,37 +84,52 @@ def train_model(
     prepared = {id(e): training_texts(e.summary, e.description) for e in usable}
     texts = {key: value[0] for key, value in prepared.items()}
     train, held = holdout_split(usable, config.holdout)
-    measured = _Measured(TopCalibrator())
+    measured = _Measured(TopCalibrator(), note=f"only {len(held)} held-out tickets: too few to measure")
     final: TextModel | None = None
     measuring = len(held) >= MIN_HOLDOUT
     if measuring:
         say(f"fitting on {len(train)}, measuring on {len(held)} held-out tickets")
-        keep = config.keep_neighbours and not config.refit
-        model = TextModel.fit([texts[id(e)] for e in train], [index[e.path] for e in train if e.path], len(labels),
-                              algorithm=config.algorithm, c=config.c,
-                              snippets=[prepared[id(e)][1] for e in train] if keep else None)
+        model = _fit([texts[id(e)] for e in train], [index[e.path] for e in train if e.path], len(labels), config,
+                     [prepared[id(e)][1] for e in train] if config.keep_neighbours else None)
         truth = np.array([index[e.path] for e in held if e.path])
         measured = _measure(model, [texts[id(e)] for e in held], truth, labels, config)
-        final = None if config.refit else model
+        # the threshold was measured on this model: ship it; refit only when no threshold promises anything
+        final = model if measured.chosen is not None or not config.refit else None
     if final is None:
         say(f"fitting on all {len(usable)} tickets")
-        final = TextModel.fit([texts[id(e)] for e in usable], [index[e.path] for e in usable if e.path],
-                              len(labels), algorithm=config.algorithm, c=config.c,
-                              snippets=[prepared[id(e)][1] for e in usable] if config.keep_neighbours else None)
+        final = _fit([texts[id(e)] for e in usable], [index[e.path] for e in usable if e.path], len(labels), config,
+                     [prepared[id(e)][1] for e in usable] if config.keep_neighbours else None)
     final.calibrator = measured.calibrator
     chosen = measured.chosen
+    refit = measuring and final is not None and chosen is None and config.refit
     meta = ModelMeta(
         tenant=tenant, psa=psa, scope=scope, trained_at=datetime.now(UTC), algorithm=config.algorithm,
-        n_examples=len(usable), n_train=len(train) if measuring else len(usable), refit=measuring and config.refit,
+        n_examples=len(usable), n_train=len(train) if measuring else len(usable), refit=refit,
         n_holdout=len(held) if measuring else 0,
         labels=labels, holdout_accuracy=measured.accuracy, holdout_macro_f1=measured.macro_f1,
         target_precision=config.target_precision,
         threshold=chosen.threshold if chosen else None,
         threshold_precision=chosen.precision if chosen else None,
         threshold_coverage=chosen.coverage if chosen else None,
+        threshold_precision_lower=measured.chosen_lower if chosen else None,
+        threshold_note="" if chosen else measured.note,
         threshold_table=list(measured.table), data_sha256=data_hash(usable),
     )
     return LocalModel(meta, final)
+
+
+def _fit(texts: list[str], labels: list[int], n_labels: int, config: TrainingConfig,
+         snippets: list[str] | None) -> TextModel:
+    """``TextModel.fit`` with a clear error for data the vectorizers cannot use."""
+    try:
+        return TextModel.fit(texts, labels, n_labels, algorithm=config.algorithm, c=config.c, snippets=snippets)
+    except ValueError as exc:
+        if "vocabulary" in str(exc) or "no terms remain" in str(exc):
+            raise ConfigError(
+                "the tickets have no words the local model can learn from (after cleaning and redaction every "
+                "summary and description is empty, placeholders or punctuation): check that the data's "
+                "'summary'/'title' and 'description'/'details' fields hold the ticket text") from exc
+        raise
 
 
 def _measure(model: TextModel, texts: list[str], truth: np.ndarray, labels: list[tuple[str, ...]],
@@ -117,7 +144,17 @@ def _measure(model: TextModel, texts: list[str], truth: np.ndarray, labels: list
         confidence[part] = fitted(top[part], margin[part])
     conf_list, ok_list = confidence.tolist(), correct.tolist()
     table = tuple(ThresholdRow(**vars(precision_at(conf_list, ok_list, t))) for t in DEFAULT_THRESHOLDS)
-    point = choose_threshold(conf_list, ok_list, config.target_precision, config.min_support)
+    point = None
+    note = ""
+    if len(truth) < config.min_threshold_holdout:
+        note = (f"only {len(truth)} held-out tickets (at least {config.min_threshold_holdout} are needed to "
+                "promise a precision): no threshold, every ticket goes to the LLM")
+    else:
+        point = choose_threshold(conf_list, ok_list, config.target_precision, config.min_support, lower_bound=True)
+        if point is None:
+            note = (f"no threshold reaches {config.target_precision:.0%} precision (lower 95 % bound) on "
+                    f"{len(truth)} held-out tickets with at least {config.min_support} above it")
+    lower = wilson_lower(round((point.precision or 0) * point.count), point.count) if point else None
     names = [" > ".join(labels[i]) for i in truth]
     return _Measured(
         calibrator=TopCalibrator.fit(top, margin, correct),
@@ -125,4 +162,6 @@ def _measure(model: TextModel, texts: list[str], truth: np.ndarray, labels: list
         macro_f1=macro_f1(names, [" > ".join(labels[i]) for i in best]),
         table=table,
         chosen=ThresholdRow(**vars(point)) if point else None,
+        chosen_lower=lower,
+        note=note,
     )

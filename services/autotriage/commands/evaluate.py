@@ -160,6 +160,9 @@ def _finish(cases: list[EvalCase], facts: dict[str, str], local: LocalClassifier
         facts["local model at the cascade threshold"] = (
             f"{threshold:.3f}: handles {share:.1%} without the LLM at precision "
             f"{'-' if precision is None else f'{precision:.1%}'} (on this set)")
+    if local is not None and threshold is None:
+        facts["local model at the cascade threshold"] = (
+            f"none stored ({local.meta.threshold_note or 'no threshold'}): the cascade asks the LLM every time")
     best = choose_threshold(confidences, correct, TARGET_PRECISION)
     facts[f"coverage at >= {TARGET_PRECISION:.0%} precision"] = (
         "not reached on this set" if best is None
