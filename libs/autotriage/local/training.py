@@ -1,19 +1,22 @@
 """Training: labelled tickets -> a measured, versioned local model.
 
-1. Hold out a deterministic, per-category 20 % of the examples.
-2. Fit on the rest, predict the hold-out: accuracy, macro-F1, and the top-1 confidence calibrator (fitted
-   2-fold across the hold-out so the measured precision is never measured on the data it was fitted on).
+1. Split the examples into ``folds`` deterministic, per-category folds (the first example of a category always
+   trains). For each fold, fit on the others and predict it: every example gets an out-of-fold prediction from
+   a model of the same configuration that never saw it, which is how the shipped model meets new tickets.
+2. From the out-of-fold predictions: accuracy, macro-F1, and the top-1 confidence calibrator (cross-fitted in two
+   halves for the measurement, so no confidence is measured on the data its calibrator was fitted on).
 3. The cascade threshold is the lowest confidence at which the Wilson lower bound (one-sided 95 %) of the
-   measured precision is >= the target, over at least ``MIN_THRESHOLD_SUPPORT`` held-out tickets. With fewer than
-   ``MIN_THRESHOLD_HOLDOUT`` held-out tickets no threshold is stored (the cascade then always asks the LLM) and
+   measured precision is >= the target, over at least ``MIN_THRESHOLD_SUPPORT`` tickets. With fewer than
+   ``MIN_THRESHOLD_HOLDOUT`` measured tickets no threshold is stored (the cascade then always asks the LLM) and
    the model says why.
-4. With a threshold, the model that was measured is the one saved (a refit model would be a different model
-   than the one the threshold was measured on). Without one, the model is refit on every example. The vectors
-   for few-shot are kept either way.
+4. The shipped model is fitted on every example with that calibrator and threshold, and keeps the vectors for
+   few-shot. ``autotriage eval`` checks the promise on tickets the training never saw.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +24,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from autotriage.core.errors import ConfigError
-from autotriage.local.dataset import LabelledTicket, data_hash, holdout_split
+from autotriage.local.dataset import LabelledTicket, data_hash
 from autotriage.local.estimator import Algorithm, TextModel, TopCalibrator, top_two
 from autotriage.local.evaluation import DEFAULT_THRESHOLDS, choose_threshold, macro_f1, precision_at, wilson_lower
 from autotriage.local.store import LocalModel, ModelMeta, ThresholdRow
@@ -43,11 +46,10 @@ class TrainingConfig:
 
     algorithm: Algorithm = "linear_svc"
     c: float = 0.5
-    holdout: float = 0.2
+    folds: int = 4
     target_precision: float = 0.95
     min_support: int = MIN_THRESHOLD_SUPPORT
     min_threshold_holdout: int = MIN_THRESHOLD_HOLDOUT
-    refit: bool = True
     keep_neighbours: bool = True
 
 
@@ -83,29 +85,35 @@ def train_model(
     say(f"preparing {len(usable)} tickets")
     prepared = {id(e): training_texts(e.summary, e.description) for e in usable}
     texts = {key: value[0] for key, value in prepared.items()}
-    train, held = holdout_split(usable, config.holdout)
-    measured = _Measured(TopCalibrator(), note=f"only {len(held)} held-out tickets: too few to measure")
-    final: TextModel | None = None
-    measuring = len(held) >= MIN_HOLDOUT
+    folds = _folds(usable, config.folds)
+    scored = [e for e in usable if folds[id(e)] >= 0]
+    measured = _Measured(TopCalibrator(), note=f"only {len(scored)} tickets can be held out: too few to measure")
+    measuring = len(scored) >= MIN_HOLDOUT
     if measuring:
-        say(f"fitting on {len(train)}, measuring on {len(held)} held-out tickets")
-        model = _fit([texts[id(e)] for e in train], [index[e.path] for e in train if e.path], len(labels), config,
-                     [prepared[id(e)][1] for e in train] if config.keep_neighbours else None)
-        truth = np.array([index[e.path] for e in held if e.path])
-        measured = _measure(model, [texts[id(e)] for e in held], truth, labels, config)
-        # the threshold was measured on this model: ship it; refit only when no threshold promises anything
-        final = model if measured.chosen is not None or not config.refit else None
-    if final is None:
-        say(f"fitting on all {len(usable)} tickets")
-        final = _fit([texts[id(e)] for e in usable], [index[e.path] for e in usable if e.path], len(labels), config,
-                     [prepared[id(e)][1] for e in usable] if config.keep_neighbours else None)
+        best, top, margin = (np.zeros(len(scored), dtype=np.int64), np.zeros(len(scored)), np.zeros(len(scored)))
+        position = {id(e): i for i, e in enumerate(scored)}
+        for fold in range(config.folds):
+            held = [e for e in scored if folds[id(e)] == fold]
+            if not held:
+                continue
+            train = [e for e in usable if folds[id(e)] != fold]
+            say(f"fold {fold + 1}/{config.folds}: fitting on {len(train)}, predicting {len(held)} held-out tickets")
+            model = _fit([texts[id(e)] for e in train], [index[e.path] for e in train if e.path], len(labels),
+                         config, None)
+            b, t, m = top_two(model.scores(model.transform([texts[id(e)] for e in held])))
+            rows = [position[id(e)] for e in held]
+            best[rows], top[rows], margin[rows] = b, t, m
+        truth = np.array([index[e.path] for e in scored if e.path])
+        measured = _measure(best, top, margin, truth, labels, config)
+    say(f"fitting on all {len(usable)} tickets")
+    final = _fit([texts[id(e)] for e in usable], [index[e.path] for e in usable if e.path], len(labels), config,
+                 [prepared[id(e)][1] for e in usable] if config.keep_neighbours else None)
     final.calibrator = measured.calibrator
     chosen = measured.chosen
-    refit = measuring and final is not None and chosen is None and config.refit
     meta = ModelMeta(
         tenant=tenant, psa=psa, scope=scope, trained_at=datetime.now(UTC), algorithm=config.algorithm,
-        n_examples=len(usable), n_train=len(train) if measuring else len(usable), refit=refit,
-        n_holdout=len(held) if measuring else 0,
+        n_examples=len(usable), n_train=len(usable), refit=measuring,
+        n_holdout=len(scored) if measuring else 0,
         labels=labels, holdout_accuracy=measured.accuracy, holdout_macro_f1=measured.macro_f1,
         target_precision=config.target_precision,
         threshold=chosen.threshold if chosen else None,
@@ -132,10 +140,24 @@ def _fit(texts: list[str], labels: list[int], n_labels: int, config: TrainingCon
         raise
 
 
-def _measure(model: TextModel, texts: list[str], truth: np.ndarray, labels: list[tuple[str, ...]],
-             config: TrainingConfig) -> _Measured:
-    """Hold-out accuracy, macro-F1, the calibrator, and the precision table of cross-fitted confidences."""
-    best, top, margin = top_two(model.scores(model.transform(texts)))
+def _folds(examples: Sequence[LabelledTicket], k: int) -> dict[int, int]:
+    """A deterministic, per-category assignment of each example to one of ``k`` folds; the first example of
+    every category (in hash order) is never held out (fold -1), so every fold model knows every category."""
+    groups: dict[tuple[str, ...] | None, list[LabelledTicket]] = defaultdict(list)
+    for example in examples:
+        groups[example.path].append(example)
+    out: dict[int, int] = {}
+    for members in groups.values():
+        ordered = sorted(members, key=lambda e: hashlib.sha256(f"autotriage-fold:{e.key}".encode()).hexdigest())
+        out[id(ordered[0])] = -1
+        for i, example in enumerate(ordered[1:]):
+            out[id(example)] = i % k
+    return out
+
+
+def _measure(best: np.ndarray, top: np.ndarray, margin: np.ndarray, truth: np.ndarray,
+             labels: list[tuple[str, ...]], config: TrainingConfig) -> _Measured:
+    """Out-of-fold accuracy, macro-F1, the calibrator, and the precision table of cross-fitted confidences."""
     correct = best == truth
     confidence = np.zeros(len(truth))
     halves = np.arange(len(truth)) % 2 == 0
