@@ -19,13 +19,19 @@ def _over(bound: str) -> float:
     return float(total - below)
 
 
+def _busy(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 async def test_a_blocked_loop_is_measured() -> None:
     before, slow_before = _count(), _over("0.05")
     monitor = LoopLagMonitor(interval_s=0.01)
     monitor.start()
     monitor.start()  # idempotent
     await asyncio.sleep(0.05)
-    time.sleep(0.15)  # CPU work on the loop (what a hostile ticket used to do)
+    _busy(0.15)  # CPU work on the loop (what a hostile ticket used to do)
     await asyncio.sleep(0.05)
     await monitor.stop()
     assert max(monitor.samples) >= 0.1
