@@ -258,6 +258,9 @@ _EMPTY_SUBJECT = re.compile(
     r"^\s*(?:(?:re|aw|fw|fwd|wg)\s*:\s*)*(?:\(?no subject\)?|untitled|none|-)?\s*$", re.IGNORECASE
 )
 _WORD = re.compile(r"\w{2,}")
+# PSA ticket sources where a person entered the ticket (ConnectWise, Autotask and Halo source names).
+_PERSON_SOURCE = _rx(
+    r"\b(?:phone|call|walk[- ]?in|in person|voice ?mail|chat|portal|web ?form|self[- ]service|teams)\b")
 
 
 def detect_noise(ticket: Ticket) -> Noise | None:
@@ -268,6 +271,8 @@ def detect_noise(ticket: Ticket) -> Noise | None:
     text = f"{subject}\n{body}"
     if not _WORD.search(body) and _EMPTY_SUBJECT.match(subject):
         return Noise(EMPTY, "no subject and no text")
+    if _PERSON_SOURCE.search(ticket.source[:100]):
+        return None  # typed by a person or taken on the phone: no mail system wrote it
     forwarded = bool(_FORWARDED.match(subject))
     weak = _weak_header(headers)
     asking = bool(_ASKING.search(body))
