@@ -215,3 +215,15 @@ def test_few_shot_examples_are_nearest_past_tickets_with_current_ids(trained: Pa
     vpn_id = next(c.id for c in tax.candidates if c.path == ("Network", "VPN"))
     assert all(e.category_id == vpn_id for e in examples)
     assert all("vpn" in e.text.lower() or "tunnel" in e.text.lower() for e in examples)
+
+
+async def test_a_prepared_ticket_is_read_as_is_with_the_same_answer(trained: Path) -> None:
+    from autotriage.llm.text import prepare_ticket
+
+    classifier = LocalClassifier.load(trained)
+    raw = Ticket(id="1", summary="RE: printer paper jam", scope="1",
+                 description="The toner tray is stuck.\n\nOn Mon, Bob <bob@example.com> wrote:\n> old thread")
+    prepared = prepare_ticket(raw, 1200)
+    a = await classifier.classify(raw, taxonomy(list(VOCAB)))
+    b = await classifier.classify(prepared, taxonomy(list(VOCAB)))
+    assert a.candidate == b.candidate and abs(a.confidence - b.confidence) < 1e-9
