@@ -38,6 +38,7 @@ from autotriage.local.evaluation import (
     choose_threshold,
     evaluate,
     precision_at,
+    wilson_lower,
 )
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.training import train_model
@@ -152,14 +153,16 @@ def _finish(cases: list[EvalCase], facts: dict[str, str], local: LocalClassifier
     if local is not None and threshold is not None:
         if any(c.decision in {"llm", "fallback"} for c in labelled_cases):  # a cascade: count its picks
             mine = [c for c in labelled_cases if c.decision == "local"]
-            share = len(mine) / len(labelled_cases)
+            share, count = len(mine) / len(labelled_cases), len(mine)
             precision = sum(c.correct for c in mine) / len(mine) if mine else None
         else:
             point = precision_at(confidences, correct, threshold)
-            share, precision = point.coverage, point.precision
+            share, precision, count = point.coverage, point.precision, point.count
+        lower = wilson_lower(round((precision or 0.0) * count), count)
         facts["local model at the cascade threshold"] = (
             f"{threshold:.3f}: handles {share:.1%} without the LLM at precision "
-            f"{'-' if precision is None else f'{precision:.1%}'} (on this set)")
+            f"{'-' if precision is None else f'{precision:.1%}'} (on this set: {count} tickets, 95% lower bound "
+            f"{lower:.1%}; promised at training: at least {local.meta.threshold_precision_lower or 0:.1%})")
     if local is not None and threshold is None:
         facts["local model at the cascade threshold"] = (
             f"none stored ({local.meta.threshold_note or 'no threshold'}): the cascade asks the LLM every time")
