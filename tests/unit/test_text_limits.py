@@ -143,3 +143,10 @@ def test_prepared_tickets_are_not_cleaned_again() -> None:
     assert isinstance(prepared, PreparedTicket) and prepare_ticket(prepared, 1200) is prepared
     assert prepared.summary == "FW: printer"
     assert clean_summary("FW: printer") == "FW: printer"
+
+
+def test_a_subject_of_endless_prefixes_is_bounded() -> None:
+    assert len(clean_summary("RE: " * 50_000 + "printer")) <= 1_000  # only the first 1,000 characters are read
+    assert len(clean_summary("FW: RE: " * 50_000)) <= 1_005
+    assert clean_summary("RE: " * 20 + "printer") == "printer"
+    assert clean_summary("FW:RE:AW:WG: Drucker offline") == "FW: Drucker offline"
