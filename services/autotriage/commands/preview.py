@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -28,6 +30,8 @@ from autotriage.llm.text import count_tokens
 from autotriage.local.dataset import LabelledTicket, read_labelled
 from autotriage.policy.budget import estimate_usage
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def preview_ticket(ticket: Ticket, tenant: Tenant, tenants: TenantsFile, taxonomy: Taxonomy | None = None,
                    labelled: LabelledTicket | None = None) -> dict[str, Any]:
@@ -40,7 +44,7 @@ def preview_ticket(ticket: Ticket, tenant: Tenant, tenants: TenantsFile, taxonom
     else:
         shown = view.ticket
         listed = taxonomy or Taxonomy(tenant=tenant.id, psa=PSAKind(tenant.psa.kind.value), scope=ticket.scope,
-                                      candidates=(), fetched_at=ticket.created_at or _epoch())
+                                      candidates=(), fetched_at=ticket.created_at or EPOCH)
         usage = estimate_usage(shown, listed, tenant.llm, tenants.price(tenant.llm.model))
         out |= {
             "summary": shown.summary,
@@ -57,12 +61,6 @@ def preview_ticket(ticket: Ticket, tenant: Tenant, tenants: TenantsFile, taxonom
     if labelled is not None and labelled.path:
         out["labelled_category"] = " > ".join(labelled.path)
     return out
-
-
-def _epoch() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime(1970, 1, 1, tzinfo=UTC)
 
 
 async def _from_psa(tenant: Tenant, ticket_id: str) -> tuple[Ticket, Taxonomy | None]:
@@ -132,8 +130,12 @@ def run(args: argparse.Namespace, settings: Settings, console: Console | None = 
         examples = read_labelled(args.data)
         rows = (preview_ticket(e.ticket(), tenant, tenants, taxonomies.get(e.scope), e) for e in examples)
     if args.json:
-        for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        try:
+            for row in rows:
+                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # piped into head: the reader has what it wanted
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
         return 0
     _print_human(console or Console(), rows)
     return 0
