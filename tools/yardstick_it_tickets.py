@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from autotriage.local.dataset import LabelledTicket, holdout_split
-from autotriage.local.evaluation import EvalCase, choose_threshold, evaluate
+from autotriage.local.evaluation import EvalCase, choose_threshold, evaluate, precision_at, wilson_lower
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.text import feature_text
 from autotriage.local.training import TrainingConfig, train_model
@@ -67,6 +67,14 @@ def main(path: Path = DEFAULT) -> None:
     stored = model.meta.threshold
     print(f"  stored cascade threshold {stored if stored is None else round(stored, 3)}; "
           f"{per_ticket_ms:.2f} ms per ticket (batch)")
+    if stored is None:
+        print(f"  no threshold stored: {model.meta.threshold_note}")
+    else:
+        held = precision_at([c.confidence for c in cases], [c.correct for c in cases], stored)
+        hits = round((held.precision or 0.0) * held.count)
+        print(f"  at the stored threshold on the test split: precision {held.precision or 0:.2%} (Wilson 95% lower "
+              f"bound {wilson_lower(hits, held.count):.2%}) on {held.count} tickets, coverage {held.coverage:.1%}; "
+              f"promised at training: lower bound {model.meta.threshold_precision_lower or 0:.2%}")
     print("\npublished on the same data (their own splits):")
     for name, figure in PUBLISHED:
         print(f"  {figure:>20s}  {name}")

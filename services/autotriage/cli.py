@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from autotriage.commands.parsers import add_commands
 
-    add_commands(sub, common)  # demo, learn, eval, sandbox: each sets ``handler(args, settings) -> exit code``
+    add_commands(sub, common)  # demo, learn, eval, preview, sandbox, outcomes, report: each sets ``handler``
     return parser
 
 

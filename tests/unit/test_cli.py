@@ -12,7 +12,8 @@ import pytest
 
 from autotriage.cli import build_parser, main
 
-SUBCOMMANDS = ["serve", "run", "topics", "sandbox", "doctor", "demo", "learn", "eval", "outcomes", "report"]
+SUBCOMMANDS = ["serve", "run", "topics", "sandbox", "doctor", "demo", "learn", "eval", "preview", "outcomes",
+               "report"]
 
 TENANTS = """
 tenants:

@@ -131,7 +131,9 @@ def test_forward_keeps_the_note_and_the_forwarded_request() -> None:
     text = clean_ticket_text(FORWARD)
     assert text.startswith("Can you guys look at this? See below.")
     assert 'Getting "Cannot start Microsoft Outlook.' in text
-    for gone in ("From:", "Subject:", "Thank you", "intended only", "Good morning"):
+    assert "---------- Forwarded message ----------\nFrom: Deb Achebe" in text  # the forward stays a cue
+    assert "Subject: Outlook error on start" in text
+    for gone in ("Date:", "To:", "Thank you", "intended only", "Good morning"):
         assert gone not in text
 
 
@@ -182,8 +184,10 @@ def test_only_boilerplate_falls_back_to_the_text() -> None:
 
 
 def test_summary_prefixes_are_removed() -> None:
-    assert clean_summary("RE: FW: [EXTERNAL] printer jam") == "printer jam"
-    assert clean_summary("Fwd: Re[2]: VPN down") == "VPN down"
+    assert clean_summary("RE: [EXTERNAL] printer jam") == "printer jam"
+    assert clean_summary("RE: FW: [EXTERNAL] printer jam") == "FW: printer jam"  # the forward is a cue
+    assert clean_summary("Fwd: Re[2]: VPN down") == "FW: VPN down"
+    assert clean_summary("AW: WG: Drucker") == "FW: Drucker"
     assert clean_summary("Regarding the new laptop") == "Regarding the new laptop"
 
 

@@ -147,3 +147,15 @@ def test_bundled_sample_data(psa: str) -> None:
             wrong.append((t.id, t.noise, found, t.summary))
     assert sum(1 for t in sample.new if t.noise) >= 4
     assert wrong == []
+
+
+@pytest.mark.parametrize("source", ["Phone", "Walk In", "Client Portal", "Voice Mail"])
+def test_a_ticket_a_person_entered_is_never_mail_noise(source: str) -> None:
+    """The PSA's source field (filled by the adapters) says who wrote the ticket: a technician typing a phone
+    call "customer's out of office reply bounces" is a real ticket."""
+    typed = Ticket(id="1", scope="1", summary="Automatic reply: not working",
+                   description="I am out of the office until Monday. For urgent matters call reception.",
+                   source=source)
+    assert detect_noise(typed) is None
+    assert detect_noise(typed.model_copy(update={"source": "Email"})) is not None
+    assert detect_noise(Ticket(id="2", scope="1", summary="", description="", source=source)) is not None  # empty

@@ -67,7 +67,8 @@ def test_what_classifies_the_ticket_survives() -> None:
             "2026-03-03 08:15 (03/03/2026 8:15 AM, 12.04.2026), KB5034441, Windows 10.0.19045.3803, Office "
             "16.0.17328.20162, firmware version 1.2.3.4, SMTP 550 5.1.1, Intune 80180014, "
             "GUID 3f2504e0-4f89-11d3-9a0c-0305e82c3301, 2 TB disk at 95%, port 443, my password expired, "
-            "password reset please, MAC 00:1A:2B:3C:4D:5E at 10:30:45")
+            "password reset please, PIN reset please, my password doesn't work, at 10:30:45, "
+            "Error:0x80070005 in C:\\Users\\bob, http://srv01:8080/app, the password is expired")
     redactor = Redactor()
     assert redactor.redact(text) == text
     assert not redactor.counts
@@ -115,3 +116,58 @@ def test_bundled_sample_data_keeps_no_email_phone_or_pasted_password() -> None:
             leaks += re.findall(r"Winter2025#|Spring2026\$|Dentist#2026|P@ssw0rd123|Bluecrest1!|Tr0ub4dor&3", text)
     assert leaks == []
     assert found > 1000
+
+
+LEAKS = {
+    "short parenthesised phone": ("Please call me back on (555) 0123, I'm at my desk.", ["0123"], {"PHONE": 1}),
+    "phone with extension": ("Reception (555) 201-4477 ext. 4412; my mobile +1 555 010 0199 x12",
+                             ["4412", "201-4477", "0199", "x12"], {"PHONE": 2}),
+    "keyed phone with extension": ("Tel: 555-0100 Ext: 22", ["0100", "22"], {"PHONE": 1}),
+    "voicemail pin": ("Can you reset my voicemail? My voicemail PIN is 4821 and it says wrong PIN.", ["4821"],
+                      {"SECRET": 1}),
+    "door code": ("New starter needs the door code, current passcode: 738291, alarm code 1990", ["738291", "1990"],
+                  {"SECRET": 2}),
+    "plain word wifi password": ("Guests can't join. The Wi-Fi password is bluefish according to the sign.",
+                                 ["bluefish"], {"SECRET": 1}),
+    "password for x is": ("the password for the guest wifi is sunflower99 but it fails", ["sunflower99"],
+                          {"SECRET": 1}),
+    "user colon password": ("NAS login admin:Pa55word! stopped working after the update", ["Pa55word!"],
+                            {"SECRET": 1}),
+    "mac addresses": ("Please whitelist 00:1A:2B:3C:4D:5E and 00-1a-2b-3c-4d-5f and Cisco 001a.2b3c.4d60",
+                      ["00:1A:2B", "00-1a-2b", "001a.2b3c"], {"MAC": 3}),
+}
+
+
+@pytest.mark.parametrize("name", list(LEAKS))
+def test_former_leaks_are_closed(name: str) -> None:
+    text, values, counts = LEAKS[name]
+    redactor = Redactor()
+    out = redactor.redact(text)
+    for value in values:
+        assert value not in out, (value, out)
+    assert dict(redactor.counts) == counts, out
+
+
+@pytest.mark.parametrize("text", [
+    "My password doesn't work since Monday.",
+    "my password isn't accepted and I can't log in",
+    "Password is expired, please reset.",
+    "PIN reset please, the card reader locks me out",
+    "The password is wrong according to Outlook",
+])
+def test_prose_after_a_keyword_is_kept(text: str) -> None:
+    assert Redactor().redact(text) == text
+
+
+def test_placeholders_are_stable_per_value() -> None:
+    redactor = Redactor()
+    out = redactor.redact("Call 555-0100 or (555) 0100? Mail JO@x.example.com, jo@x.example.com, ann@x.example.com")
+    assert out == "Call [PHONE_1] or [PHONE_1]? Mail [EMAIL_1], [EMAIL_1], [EMAIL_2]"
+
+
+def test_text_past_the_cap_is_dropped_not_leaked() -> None:
+    from autotriage.policy.pii import CUT_MARKER, MAX_REDACT_CHARS
+
+    text = "word " * (MAX_REDACT_CHARS // 5) + "jane@example.com"
+    out = Redactor().redact(text)
+    assert "jane@" not in out and out.endswith(CUT_MARKER) and len(out) <= MAX_REDACT_CHARS + len(CUT_MARKER)

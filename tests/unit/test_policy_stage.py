@@ -213,3 +213,45 @@ async def test_local_fallback_without_a_local_model_skips() -> None:
     await run(stage, enriched("Laptop will not boot", ticket_id="4001"))
     out = await run(stage, enriched("Laptop will not boot", ticket_id="4002"))
     assert out is not None and out.classification.reason == "budget_exhausted"
+
+
+class LabelQuotingClassifier(FakeClassifier):
+    """Answers with reasoning that quotes the taxonomy label and the user's words."""
+
+    async def classify(self, ticket: Ticket, taxonomy: Taxonomy) -> Classification:
+        result = await super().classify(ticket, taxonomy)
+        return result.model_copy(update={
+            "reasoning": "Access>Password/Lockout fits: the password is locked after 5 tries; PIN reset asked."})
+
+
+async def test_reasoning_and_labels_are_never_redacted() -> None:
+    fake = LabelQuotingClassifier()
+    stage = ClassifierStage(tenants(), FakeClassifiers(tenants(), fake))
+    out = await run(stage, enriched("Locked out", "My password is locked, PIN 4821 too"))
+    assert out is not None
+    assert out.classification.reasoning == (
+        "Access>Password/Lockout fits: the password is locked after 5 tries; PIN reset asked.")
+    assert fake.seen[0].description == "My password is locked, PIN [SECRET_1] too"
+
+
+async def test_the_prompt_text_is_cleaned_once_per_ticket(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autotriage.llm import text
+
+    calls: list[str] = []
+    real = text.clean_ticket_text
+
+    def counting(body: str, *, forwarded: bool = False) -> str:
+        calls.append(body)
+        return real(body, forwarded=forwarded)
+
+    monkeypatch.setattr(text, "clean_ticket_text", counting)
+    fake = FakeClassifier()
+    config = tenants(budget={"usd_per_month": 100.0})  # with caps: the estimate reads the text as well
+    stage = ClassifierStage(config, FakeClassifiers(config, fake))
+    body = "The VPN drops every hour since the update.\n\nOn Mon, Bob wrote:\n> old text"
+    await run(stage, enriched("RE: VPN", body))
+    assert len(calls) == 1
+    from autotriage.llm.text import prepare_ticket_text
+
+    assert prepare_ticket_text(fake.seen[0], 1200) == (fake.seen[0].summary, fake.seen[0].description)
+    assert len(calls) == 1 and fake.seen[0].description == "The VPN drops every hour since the update."

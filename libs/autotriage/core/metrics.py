@@ -255,3 +255,13 @@ PII_REDACTIONS = Counter(
     ["tenant", "kind"],
     registry=REGISTRY,
 )
+
+# --- event loop -----------------------------------------------------------------------------------------
+#: Buckets for event-loop lag: 0.5 ms .. 5 s.
+LOOP_LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+EVENT_LOOP_LAG = Histogram(
+    "autotriage_event_loop_lag_seconds",
+    "How late the event loop ran a timer it was asked to run (CPU work holding the loop shows up here)",
+    buckets=LOOP_LAG_BUCKETS,
+    registry=REGISTRY,
+)

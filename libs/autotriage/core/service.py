@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from autotriage.core import metrics
 from autotriage.core.bus.base import Bus
+from autotriage.core.loop_lag import LoopLagMonitor
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class ServiceHost:
         self.bound_port = port
         #: 0 after a requested stop; 1 when a component failed and the host stopped because of it.
         self.exit_code = 0
+        self.loop_lag = LoopLagMonitor()
         for component in self.components:
             if hasattr(component, "on_fatal"):
                 component.on_fatal = self._fatal
@@ -91,7 +93,8 @@ class ServiceHost:
         self._stop.set()
 
     async def start(self) -> None:
-        """Connect the bus, start the components, then serve HTTP."""
+        """Connect the bus, start the components, then serve HTTP (and measure event-loop lag meanwhile)."""
+        self.loop_lag.start()
         await self.bus.start()
         for component in self.components:
             await component.start()
@@ -116,6 +119,7 @@ class ServiceHost:
             except TimeoutError:
                 log.error("%s did not drain within %.0fs", type(component).__name__, self.drain_timeout_s)
         await self.bus.stop()
+        await self.loop_lag.stop()
 
     async def run(self) -> None:
         """Start, wait for SIGTERM/SIGINT (or ``request_stop``), then drain and stop."""

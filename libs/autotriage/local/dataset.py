@@ -20,13 +20,20 @@ PATH_SEPARATOR = ">"
 
 @dataclass(frozen=True)
 class LabelledTicket:
-    """A ticket's text, scope and final category path (``None``: noise, no category expected)."""
+    """A ticket's text, scope and final category path (``None``: noise, no category expected).
+
+    ``noise``: the labelled noise kind (``None``: not noise); only meaningful when ``noise_labelled``. ``sender``
+    and ``headers`` carry what the noise filter reads from the mail when the data has them."""
 
     summary: str
     description: str
     path: tuple[str, ...] | None
     scope: str = ""
     id: str = ""
+    noise: str | None = None
+    noise_labelled: bool = False
+    sender: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -35,7 +42,8 @@ class LabelledTicket:
 
     def ticket(self) -> Ticket:
         """The standard ticket shape (what the classifier sees)."""
-        return Ticket(id=self.id or self.key, summary=self.summary, description=self.description, scope=self.scope)
+        return Ticket(id=self.id or self.key, summary=self.summary, description=self.description, scope=self.scope,
+                      contact_email=self.sender, headers=dict(self.headers))
 
 
 def parse_path(value: Any) -> tuple[str, ...] | None:
@@ -53,23 +61,47 @@ def parse_path(value: Any) -> tuple[str, ...] | None:
     return tuple(parts) or None
 
 
+def _noise(row: dict[str, Any], where: str) -> tuple[str | None, bool]:
+    """(noise kind or None, whether the row labels noise at all): ``"noise": "out_of_office"`` / ``null``."""
+    if "noise" not in row:
+        return None, False
+    value = row["noise"]
+    if value in (None, "", False, "false", "no", "none", "null"):
+        return None, True
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: 'noise' must be a noise kind (e.g. \"out_of_office\") or null, not {value!r}")
+    return value.strip(), True
+
+
+def _headers(row: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+    value = row.get("headers") or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: 'headers' must be an object of mail header names and values")
+    return tuple((str(k), str(v)) for k, v in value.items())
+
+
 def _row(row: dict[str, Any], where: str) -> LabelledTicket:
-    summary = str(row.get("summary") or "").strip()
+    summary = str(row.get("summary") or row.get("title") or "").strip()
     description = str(row.get("details") or row.get("description") or "")
-    if not summary and not description.strip():
-        raise ConfigError(f"{where}: a ticket needs 'summary' or 'details'/'description'")
+    noise, noise_labelled = _noise(row, where)
+    if not summary and not description.strip() and not noise_labelled:
+        raise ConfigError(f"{where}: a ticket needs 'summary'/'title' or 'details'/'description'")
     try:
         path = parse_path(row.get("category"))
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
     scope = row.get("scope")
     return LabelledTicket(summary=summary, description=description, path=path,
-                          scope="" if scope is None else str(scope), id=str(row.get("id") or ""))
+                          scope="" if scope is None else str(scope), id=str(row.get("id") or ""),
+                          noise=noise, noise_labelled=noise_labelled,
+                          sender=str(row.get("from") or row.get("sender") or row.get("contact_email") or ""),
+                          headers=_headers(row, where))
 
 
 def read_labelled(path: Path) -> list[LabelledTicket]:
-    """Read ``.jsonl`` (one object a line) or ``.csv`` (header row): ``summary``, ``details``/``description``,
-    ``category`` (list or ``"A > B"``; empty = noise), optional ``scope`` and ``id``."""
+    """Read ``.jsonl`` (one object a line) or ``.csv`` (header row): ``summary``/``title``,
+    ``details``/``description``, ``category`` (list or ``"A > B"``; empty = noise), optional ``scope``, ``id``,
+    ``noise`` (the noise kind, or null for a real ticket), ``from`` and ``headers`` (what the noise filter reads)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:

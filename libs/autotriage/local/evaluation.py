@@ -96,13 +96,29 @@ def precision_curve(confidences: Sequence[float], correct: Sequence[bool]) -> li
     return points
 
 
+def wilson_lower(hits: int, n: int, z: float = 1.645) -> float:
+    """The Wilson score lower bound of a proportion ``hits / n`` (z 1.645: one-sided 95 %); 0 for no cases."""
+    if n <= 0:
+        return 0.0
+    p = hits / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n)
+
+
 def choose_threshold(
-    confidences: Sequence[float], correct: Sequence[bool], target: float = 0.95, min_support: int = 5
+    confidences: Sequence[float], correct: Sequence[bool], target: float = 0.95, min_support: int = 5,
+    *, lower_bound: bool = False,
 ) -> ThresholdPoint | None:
-    """The lowest threshold whose measured precision is >= ``target`` over at least ``min_support`` cases."""
+    """The lowest threshold whose precision is >= ``target`` over at least ``min_support`` cases: the measured
+    precision, or with ``lower_bound`` its Wilson lower bound (a promise that holds on new tickets, not just on
+    the few that were measured)."""
     best: ThresholdPoint | None = None
     for point in precision_curve(confidences, correct):
-        if point.count >= min_support and point.precision is not None and point.precision >= target:
+        if point.count < min_support or point.precision is None:
+            continue
+        value = wilson_lower(round(point.precision * point.count), point.count) if lower_bound else point.precision
+        if value >= target:
             best = point
     return best
 

@@ -18,9 +18,10 @@ from scipy import sparse
 from autotriage.core.models import Candidate, Classification, ConfidenceSource, Taxonomy, Ticket, Verdict
 from autotriage.llm.base import Classifier
 from autotriage.llm.prompt import Example
+from autotriage.llm.text import PreparedTicket
 from autotriage.local.estimator import MISSING_SCORE, top_two
 from autotriage.local.store import LocalModel, ModelMeta, load_model
-from autotriage.local.text import feature_text
+from autotriage.local.text import feature_text, prepared_feature_text
 
 PROVIDER = "local"
 #: Past tickets consulted for the technician-facing reasoning.
@@ -80,7 +81,11 @@ class LocalClassifier(Classifier):
         by_key = {path_key(c.path): c for c in taxonomy.candidates}
         candidates = tuple(by_key.get(key) for key in self._keys)
         allowed = np.array([c is not None for c in candidates], dtype=bool)
-        vector = estimator.transform([feature_text(ticket.summary, ticket.description)])
+        if isinstance(ticket, PreparedTicket):  # already cleaned and redacted for the prompt: not a second time
+            text = prepared_feature_text(ticket.summary, ticket.description)
+        else:
+            text = feature_text(ticket.summary, ticket.description)
+        vector = estimator.transform([text])
         if not allowed.any():
             result = Classification(
                 verdict=Verdict.ABSTAINED, reason="local_no_known_category", provider=PROVIDER, model=self.name,

@@ -66,6 +66,10 @@ class ModelMeta(BaseModel):
     threshold: float | None = None
     threshold_precision: float | None = None
     threshold_coverage: float | None = None
+    #: The Wilson lower bound (one-sided 95 %) of the precision at the threshold, what the threshold promises.
+    threshold_precision_lower: float | None = None
+    #: Why there is no threshold (too little held-out history, or no threshold reaches the target).
+    threshold_note: str = ""
     threshold_table: list[ThresholdRow] = []
     #: Held-out top-k recall for k = 1, 2, ... (entry k-1) and the LLM shortlist size chosen from it.
     topk_recall: list[float] = []

@@ -38,6 +38,11 @@ def feature_text(summary: str, description: str) -> str:
     return _features(*redacted(summary, description))
 
 
+def prepared_feature_text(summary: str, description: str) -> str:
+    """``feature_text`` of a summary and description that are already cleaned and redacted."""
+    return _features(summary, description)
+
+
 def example_text(summary: str, description: str) -> str:
     """A short, redacted one-line rendering of a past ticket for the LLM prompt."""
     return _example(*redacted(summary, description))

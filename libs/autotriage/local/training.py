@@ -1,14 +1,23 @@
 """Training: labelled tickets -> a measured, versioned local model.
 
-1. Hold out a deterministic, per-category 20 % of the examples.
-2. Fit on the rest, predict the hold-out: accuracy, macro-F1, and the top-1 confidence calibrator (fitted
-   2-fold across the hold-out so the measured precision is never measured on the data it was fitted on).
-3. The cascade threshold is the lowest confidence at which the measured precision is >= the target.
-4. Refit on every example (the calibrator and threshold carry over) and keep the vectors for few-shot.
+1. Split the examples into ``folds`` deterministic, per-category folds (the first example of a category always
+   trains). For each fold, fit on the others and predict it: every example gets an out-of-fold prediction from
+   a model of the same configuration that never saw it, which is how the shipped model meets new tickets.
+2. From the out-of-fold predictions: accuracy, macro-F1, and the top-1 confidence calibrator (cross-fitted in two
+   halves for the measurement, so no confidence is measured on the data its calibrator was fitted on).
+3. The cascade threshold is the lowest confidence at which the Wilson lower bound (one-sided 95 %) of the
+   measured precision is >= the target, over at least ``MIN_THRESHOLD_SUPPORT`` tickets. With fewer than
+   ``MIN_THRESHOLD_HOLDOUT`` measured tickets no threshold is stored (the cascade then always asks the LLM) and
+   the model says why.
+4. The shipped model is fitted on every example with that calibrator and threshold, and keeps the vectors for
+   few-shot. ``autotriage eval`` checks the promise on tickets the training never saw.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,15 +25,19 @@ from datetime import UTC, datetime
 import numpy as np
 
 from autotriage.core.errors import ConfigError
-from autotriage.local.dataset import LabelledTicket, data_hash, holdout_split
+from autotriage.local.dataset import LabelledTicket, data_hash
 from autotriage.local.estimator import Algorithm, TextModel, TopCalibrator, top_two
-from autotriage.local.evaluation import DEFAULT_THRESHOLDS, choose_threshold, macro_f1, precision_at
-from autotriage.local.shortlist import choose_k, topk_recall
+from autotriage.local.evaluation import DEFAULT_THRESHOLDS, choose_threshold, macro_f1, precision_at, wilson_lower
+from autotriage.local.shortlist import MAX_K, choose_k, truth_ranks
 from autotriage.local.store import LocalModel, ModelMeta, ThresholdRow
 from autotriage.local.text import training_texts
 
 MIN_EXAMPLES = 10
 MIN_HOLDOUT = 10
+#: Held-out tickets needed before a cascade threshold is chosen at all.
+MIN_THRESHOLD_HOLDOUT = 50
+#: Held-out tickets at or above a threshold needed to choose it.
+MIN_THRESHOLD_SUPPORT = 30
 
 Progress = Callable[[str], None]
 
@@ -35,10 +48,10 @@ class TrainingConfig:
 
     algorithm: Algorithm = "linear_svc"
     c: float = 0.5
-    holdout: float = 0.2
+    folds: int = 4
     target_precision: float = 0.95
-    min_support: int = 5
-    refit: bool = True
+    min_support: int = MIN_THRESHOLD_SUPPORT
+    min_threshold_holdout: int = MIN_THRESHOLD_HOLDOUT
     keep_neighbours: bool = True
 
 
@@ -49,6 +62,8 @@ class _Measured:
     macro_f1: float | None = None
     table: tuple[ThresholdRow, ...] = ()
     chosen: ThresholdRow | None = None
+    chosen_lower: float | None = None
+    note: str = ""
     topk_recall: tuple[float, ...] = ()
 
 
@@ -73,46 +88,86 @@ def train_model(
     say(f"preparing {len(usable)} tickets")
     prepared = {id(e): training_texts(e.summary, e.description) for e in usable}
     texts = {key: value[0] for key, value in prepared.items()}
-    train, held = holdout_split(usable, config.holdout)
-    measured = _Measured(TopCalibrator())
-    final: TextModel | None = None
-    measuring = len(held) >= MIN_HOLDOUT
+    folds = _folds(usable, config.folds)
+    scored = [e for e in usable if folds[id(e)] >= 0]
+    measured = _Measured(TopCalibrator(), note=f"only {len(scored)} tickets can be held out: too few to measure")
+    measuring = len(scored) >= MIN_HOLDOUT
     if measuring:
-        say(f"fitting on {len(train)}, measuring on {len(held)} held-out tickets")
-        keep = config.keep_neighbours and not config.refit
-        model = TextModel.fit([texts[id(e)] for e in train], [index[e.path] for e in train if e.path], len(labels),
-                              algorithm=config.algorithm, c=config.c,
-                              snippets=[prepared[id(e)][1] for e in train] if keep else None)
-        truth = np.array([index[e.path] for e in held if e.path])
-        measured = _measure(model, [texts[id(e)] for e in held], truth, labels, config)
-        final = None if config.refit else model
-    if final is None:
-        say(f"fitting on all {len(usable)} tickets")
-        final = TextModel.fit([texts[id(e)] for e in usable], [index[e.path] for e in usable if e.path],
-                              len(labels), algorithm=config.algorithm, c=config.c,
-                              snippets=[prepared[id(e)][1] for e in usable] if config.keep_neighbours else None)
+        best, top, margin = (np.zeros(len(scored), dtype=np.int64), np.zeros(len(scored)), np.zeros(len(scored)))
+        ranks = np.zeros(len(scored), dtype=np.int64)  # the true label's rank among the fold model's scores
+        position = {id(e): i for i, e in enumerate(scored)}
+        for fold in range(config.folds):
+            held = [e for e in scored if folds[id(e)] == fold]
+            if not held:
+                continue
+            train = [e for e in usable if folds[id(e)] != fold]
+            say(f"fold {fold + 1}/{config.folds}: fitting on {len(train)}, predicting {len(held)} held-out tickets")
+            model = _fit([texts[id(e)] for e in train], [index[e.path] for e in train if e.path], len(labels),
+                         config, None)
+            scores = model.scores(model.transform([texts[id(e)] for e in held]))
+            b, t, m = top_two(scores)
+            rows = [position[id(e)] for e in held]
+            best[rows], top[rows], margin[rows] = b, t, m
+            ranks[rows] = truth_ranks(scores, np.array([index[e.path] for e in held if e.path], dtype=np.int64))
+        truth = np.array([index[e.path] for e in scored if e.path])
+        measured = _measure(best, top, margin, truth, labels, config)
+        limit = min(MAX_K, len(labels))
+        curve = tuple(round(float((ranks < k).mean()), 4) for k in range(1, limit + 1))
+        measured = dataclasses.replace(measured, topk_recall=curve)
+    say(f"fitting on all {len(usable)} tickets")
+    final = _fit([texts[id(e)] for e in usable], [index[e.path] for e in usable if e.path], len(labels), config,
+                 [prepared[id(e)][1] for e in usable] if config.keep_neighbours else None)
     final.calibrator = measured.calibrator
     chosen = measured.chosen
     meta = ModelMeta(
         tenant=tenant, psa=psa, scope=scope, trained_at=datetime.now(UTC), algorithm=config.algorithm,
-        n_examples=len(usable), n_train=len(train) if measuring else len(usable), refit=measuring and config.refit,
-        n_holdout=len(held) if measuring else 0,
+        n_examples=len(usable), n_train=len(usable), refit=measuring,
+        n_holdout=len(scored) if measuring else 0,
         labels=labels, holdout_accuracy=measured.accuracy, holdout_macro_f1=measured.macro_f1,
         target_precision=config.target_precision,
         threshold=chosen.threshold if chosen else None,
         threshold_precision=chosen.precision if chosen else None,
         threshold_coverage=chosen.coverage if chosen else None,
+        threshold_precision_lower=measured.chosen_lower if chosen else None,
+        threshold_note="" if chosen else measured.note,
         threshold_table=list(measured.table), data_sha256=data_hash(usable),
         topk_recall=list(measured.topk_recall), shortlist_k=choose_k(list(measured.topk_recall)),
     )
     return LocalModel(meta, final)
 
 
-def _measure(model: TextModel, texts: list[str], truth: np.ndarray, labels: list[tuple[str, ...]],
-             config: TrainingConfig) -> _Measured:
-    """Hold-out accuracy, macro-F1, the calibrator, and the precision table of cross-fitted confidences."""
-    scores = model.scores(model.transform(texts))
-    best, top, margin = top_two(scores)
+def _fit(texts: list[str], labels: list[int], n_labels: int, config: TrainingConfig,
+         snippets: list[str] | None) -> TextModel:
+    """``TextModel.fit`` with a clear error for data the vectorizers cannot use."""
+    try:
+        return TextModel.fit(texts, labels, n_labels, algorithm=config.algorithm, c=config.c, snippets=snippets)
+    except ValueError as exc:
+        if "vocabulary" in str(exc) or "no terms remain" in str(exc):
+            raise ConfigError(
+                "the tickets have no words the local model can learn from (after cleaning and redaction every "
+                "summary and description is empty, placeholders or punctuation): check that the data's "
+                "'summary'/'title' and 'description'/'details' fields hold the ticket text") from exc
+        raise
+
+
+def _folds(examples: Sequence[LabelledTicket], k: int) -> dict[int, int]:
+    """A deterministic, per-category assignment of each example to one of ``k`` folds; the first example of
+    every category (in hash order) is never held out (fold -1), so every fold model knows every category."""
+    groups: dict[tuple[str, ...] | None, list[LabelledTicket]] = defaultdict(list)
+    for example in examples:
+        groups[example.path].append(example)
+    out: dict[int, int] = {}
+    for members in groups.values():
+        ordered = sorted(members, key=lambda e: hashlib.sha256(f"autotriage-fold:{e.key}".encode()).hexdigest())
+        out[id(ordered[0])] = -1
+        for i, example in enumerate(ordered[1:]):
+            out[id(example)] = i % k
+    return out
+
+
+def _measure(best: np.ndarray, top: np.ndarray, margin: np.ndarray, truth: np.ndarray,
+             labels: list[tuple[str, ...]], config: TrainingConfig) -> _Measured:
+    """Out-of-fold accuracy, macro-F1, the calibrator, and the precision table of cross-fitted confidences."""
     correct = best == truth
     confidence = np.zeros(len(truth))
     halves = np.arange(len(truth)) % 2 == 0
@@ -121,7 +176,17 @@ def _measure(model: TextModel, texts: list[str], truth: np.ndarray, labels: list
         confidence[part] = fitted(top[part], margin[part])
     conf_list, ok_list = confidence.tolist(), correct.tolist()
     table = tuple(ThresholdRow(**vars(precision_at(conf_list, ok_list, t))) for t in DEFAULT_THRESHOLDS)
-    point = choose_threshold(conf_list, ok_list, config.target_precision, config.min_support)
+    point = None
+    note = ""
+    if len(truth) < config.min_threshold_holdout:
+        note = (f"only {len(truth)} held-out tickets (at least {config.min_threshold_holdout} are needed to "
+                "promise a precision): no threshold, every ticket goes to the LLM")
+    else:
+        point = choose_threshold(conf_list, ok_list, config.target_precision, config.min_support, lower_bound=True)
+        if point is None:
+            note = (f"no threshold reaches {config.target_precision:.0%} precision (lower 95 % bound) on "
+                    f"{len(truth)} held-out tickets with at least {config.min_support} above it")
+    lower = wilson_lower(round((point.precision or 0) * point.count), point.count) if point else None
     names = [" > ".join(labels[i]) for i in truth]
     return _Measured(
         calibrator=TopCalibrator.fit(top, margin, correct),
@@ -129,5 +194,6 @@ def _measure(model: TextModel, texts: list[str], truth: np.ndarray, labels: list
         macro_f1=macro_f1(names, [" > ".join(labels[i]) for i in best]),
         table=table,
         chosen=ThresholdRow(**vars(point)) if point else None,
-        topk_recall=tuple(topk_recall(scores, truth)),
+        chosen_lower=lower,
+        note=note,
     )

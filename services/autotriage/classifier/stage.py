@@ -1,5 +1,5 @@
-"""Classifier: apply the tenant's policy before any LLM call (mode, noise filter, PII redaction, budget), ask the
-tenant's classifier to pick a candidate, record the verdict with its tokens and cost.
+"""Classifier: apply the tenant's policy before any LLM call (mode, noise filter, cleaning and PII redaction of the
+prompt text, budget), ask the tenant's classifier to pick a candidate, record the verdict with its tokens and cost.
 
 Each ticket is classified once, across restarts and replicas (``ledger.py``): a second event for a ticket already
 classified (a duplicate create delivery that slipped past the normalizer, a redelivery after a rebalance or a
@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from autotriage.classifier.ledger import ClassifiedLedger
+from autotriage.classifier.view import prompt_view_async
 from autotriage.core import metrics
 from autotriage.core.bus.base import Bus
 from autotriage.core.bus.memory import MemoryBus
@@ -29,8 +30,6 @@ from autotriage.llm.factory import Classifiers
 from autotriage.llm.openai_provider import ContentFiltered, QuotaExhausted
 from autotriage.local.cascade import FALLBACK_REASON
 from autotriage.policy.budget import BUDGET_EXHAUSTED, BudgetLedger, Exhausted, estimate_usage, has_caps
-from autotriage.policy.noise import detect_noise
-from autotriage.policy.pii import Redactor, redact_ticket
 from autotriage.policy.spend_board import SpendBoard
 
 log = logging.getLogger(__name__)
@@ -129,19 +128,18 @@ class ClassifierStage(Stage[TicketEnriched]):
         ctx = {"tenant": tenant.id, "ticket": event.ticket_id}
         if policy.mode == "off":
             return policy.mode, Classification(verdict=Verdict.SKIPPED, reason="mode_off")
-        if policy.noise_filter and (noise := detect_noise(event.ticket)) is not None:
+        view = await prompt_view_async(event.ticket, policy, tenant.llm.ticket_token_budget)
+        if (noise := view.noise) is not None:
             metrics.NOISE_FILTERED.labels(tenant.id, noise.kind).inc()
             log.info("noise (%s, %s): not classified", noise.kind, noise.cue, extra=ctx)
             return policy.mode, Classification(verdict=Verdict.SKIPPED, reason=noise.reason)
-        ticket = event.ticket
-        if policy.redact_pii:
-            ticket, found = redact_ticket(ticket)
-            for kind, count in found.items():
-                metrics.PII_REDACTIONS.labels(tenant.id, kind.lower()).inc(count)
+        ticket = view.ticket  # cleaned once, redacted when the policy says so, trimmed: nothing cleans it again
+        for kind, count in view.redactions.items():
+            metrics.PII_REDACTIONS.labels(tenant.id, kind.lower()).inc(count)
         budget = tenant.budget
         if not has_caps(budget):
             result = await self._classify(self.classifiers.get(tenant.id), ticket, taxonomy)
-            return _fallback_mode(policy.mode, result), _scrubbed(result, policy)
+            return _fallback_mode(policy.mode, result), result
         estimate = estimate_usage(ticket, taxonomy, tenant.llm, self.tenants.price(tenant.llm.model))
         admitted = await self.budgets.reserve(tenant.id, budget, estimate)
         if isinstance(admitted, Exhausted):
@@ -152,7 +150,7 @@ class ClassifierStage(Stage[TicketEnriched]):
             usage = result.usage
         finally:
             await self.budgets.settle(admitted, budget, usage)
-        return _fallback_mode(policy.mode, result), _scrubbed(result, policy)
+        return _fallback_mode(policy.mode, result), result
 
     async def _over_budget(
         self, tenant: Tenant, policy: Policy, ticket: Ticket, taxonomy: Taxonomy
@@ -164,7 +162,7 @@ class ClassifierStage(Stage[TicketEnriched]):
             local = self._local[tenant.id]
             if local is not None:
                 mode = "suggest" if policy.mode == "apply" else policy.mode
-                return mode, _scrubbed(await self._classify(local, ticket, taxonomy), policy)
+                return mode, await self._classify(local, ticket, taxonomy)
         return policy.mode, Classification(verdict=Verdict.SKIPPED, reason=BUDGET_EXHAUSTED)
 
     @staticmethod
@@ -177,13 +175,6 @@ class ClassifierStage(Stage[TicketEnriched]):
         except ContentFiltered:
             return Classification(verdict=Verdict.NEEDS_HUMAN, reason="content_filter",
                                   reasoning="the provider's content filter blocked the prompt")
-
-
-def _scrubbed(result: Classification, policy: Policy) -> Classification:
-    """Defence in depth: the reasoning (shown in the PSA note) passes the same redaction as the prompt."""
-    if not policy.redact_pii or not result.reasoning:
-        return result
-    return result.model_copy(update={"reasoning": Redactor().redact(result.reasoning)})
 
 
 def _fallback_mode(mode: str, result: Classification) -> str:

@@ -30,7 +30,8 @@ def sample_taxonomies(sample: SampleData, tenant: str, psa: str) -> dict[str, Ta
 
 def labelled(tickets: list[SampleTicket]) -> list[LabelledTicket]:
     """Sample tickets as labelled tickets (noise keeps ``path=None``)."""
-    return [LabelledTicket(t.summary, t.details, t.category, str(t.scope), t.id) for t in tickets]
+    return [LabelledTicket(t.summary, t.details, t.category, str(t.scope), t.id, noise=t.noise, noise_labelled=True)
+            for t in tickets]
 
 
 def llm_from_env(environ: Mapping[str, str]) -> dict[str, Any] | None:

@@ -19,7 +19,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
+from autotriage.classifier.view import as_read
 from autotriage.commands.common import labelled, llm_from_env, sample_taxonomies
 from autotriage.commands.report import print_report, write_report
 from autotriage.commands.shortlist_costs import costs_for
@@ -39,9 +41,11 @@ from autotriage.local.evaluation import (
     choose_threshold,
     evaluate,
     precision_at,
+    wilson_lower,
 )
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.training import train_model
+from autotriage.policy.noise_eval import NoiseScore, score_noise
 from autotriage.sandbox.common import load_sample
 
 PROVIDERS = ("local", "llm", "cascade")
@@ -171,14 +175,19 @@ def _finish(cases: list[EvalCase], facts: dict[str, str], local: LocalClassifier
     if local is not None and threshold is not None:
         if any(c.decision in {"llm", "fallback"} for c in labelled_cases):  # a cascade: count its picks
             mine = [c for c in labelled_cases if c.decision == "local"]
-            share = len(mine) / len(labelled_cases)
+            share, count = len(mine) / len(labelled_cases), len(mine)
             precision = sum(c.correct for c in mine) / len(mine) if mine else None
         else:
             point = precision_at(confidences, correct, threshold)
-            share, precision = point.coverage, point.precision
+            share, precision, count = point.coverage, point.precision, point.count
+        lower = wilson_lower(round((precision or 0.0) * count), count)
         facts["local model at the cascade threshold"] = (
             f"{threshold:.3f}: handles {share:.1%} without the LLM at precision "
-            f"{'-' if precision is None else f'{precision:.1%}'} (on this set)")
+            f"{'-' if precision is None else f'{precision:.1%}'} (on this set: {count} tickets, 95% lower bound "
+            f"{lower:.1%}; promised at training: at least {local.meta.threshold_precision_lower or 0:.1%})")
+    if local is not None and threshold is None:
+        facts["local model at the cascade threshold"] = (
+            f"none stored ({local.meta.threshold_note or 'no threshold'}): the cascade asks the LLM every time")
     best = choose_threshold(confidences, correct, TARGET_PRECISION)
     facts[f"coverage at >= {TARGET_PRECISION:.0%} precision"] = (
         "not reached on this set" if best is None
@@ -269,10 +278,63 @@ async def tenant_eval(args: argparse.Namespace, settings: Settings, console: Con
     return _finish(cases, facts, local, threshold)
 
 
+def noise_score(examples: Sequence[LabelledTicket]) -> NoiseScore | None:
+    """The noise filter on the tickets that carry a ``noise`` label, read as the classifier reads them (plain
+    text); None when none does."""
+    marked = [e for e in examples if e.noise_labelled]
+    if not marked:
+        return None
+    return score_noise((as_read(e.ticket()), e.noise) for e in marked)
+
+
+def print_noise(console: Console, score: NoiseScore) -> None:
+    """Precision and recall of the noise filter, per kind, and what it missed or wrongly skipped."""
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    table = Table(title=f"noise filter on {score.total} labelled tickets", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("noise precision", f"{pct(score.precision)} ({score.true_positive} of "
+                  f"{score.true_positive + score.false_positive} skipped tickets are noise)")
+    table.add_row("noise recall", f"{pct(score.recall)} ({score.true_positive} of "
+                  f"{score.true_positive + score.false_negative} noise tickets skipped)")
+    table.add_row("real tickets kept", f"{score.true_negative} of {score.true_negative + score.false_positive}")
+    table.add_row("noise with another kind", str(score.wrong_kind))
+    for kind, n in sorted(score.by_kind.items()):
+        table.add_row(f"  {kind}", f"{score.found_by_kind[kind]}/{n} found")
+    console.print(table)
+    for title, rows in (("missed noise", score.missed), ("real tickets skipped as noise", score.false_alarms)):
+        if rows:
+            listing = Table(title=title)
+            for name in ("ticket", "kind", "subject / cue"):
+                listing.add_column(name)
+            for row in rows[:20]:
+                listing.add_row(*row)
+            console.print(listing)
+
+
 def run(args: argparse.Namespace, settings: Settings, console: Console | None = None) -> int:
-    """Evaluate, print, optionally write the report."""
+    """Evaluate, print, optionally write the report. Data with a ``noise`` field also gets the noise filter's
+    precision and recall; data with no category at all gets only those."""
     console = console or Console()
     logging.getLogger().setLevel(logging.WARNING)  # per-request client logs would drown the tables
+    if not args.sample and args.data is not None:
+        examples = read_labelled(args.data)
+        score = noise_score(examples)
+        if score is not None:
+            print_noise(console, score)
+            if not any(e.path for e in examples):
+                return 0  # a noise-only data set: nothing to classify
+            if not any(e.scope for e in examples):
+                console.print("categories not evaluated: the tickets carry no 'scope' (board / queue / ticket type "
+                              "id) to read the taxonomy for")
+                return 0
+    elif args.sample:
+        sample = load_sample(args.sample)
+        score = noise_score(labelled(sample.history + sample.new))
+        if score is not None:
+            print_noise(console, score)
     if args.sample:
         result = asyncio.run(sample_eval(args.sample, args.provider, console=console, concurrency=args.concurrency,
                                          batch=getattr(args, "batch", None)))

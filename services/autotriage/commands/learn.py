@@ -63,11 +63,14 @@ def summary_table(model: LocalModel, path: Path | None = None) -> Table:
     table.add_row("held-out accuracy", pct(meta.holdout_accuracy))
     table.add_row("held-out macro-F1", pct(meta.holdout_macro_f1))
     if meta.threshold is None:
-        table.add_row("cascade threshold", f"none reaches {meta.target_precision:.0%} precision: every ticket goes "
-                      "to the LLM (set llm.cascade_threshold to override)")
+        why = meta.threshold_note or f"none reaches {meta.target_precision:.0%} precision"
+        table.add_row("cascade threshold", f"none stored - {why}; every ticket goes to the LLM (set "
+                      "llm.cascade_threshold to override)")
     else:
-        table.add_row("cascade threshold", f"{meta.threshold:.3f} (precision {pct(meta.threshold_precision)}, "
-                      f"handles {pct(meta.threshold_coverage)} of tickets without the LLM)")
+        table.add_row("cascade threshold", f"{meta.threshold:.3f} (precision {pct(meta.threshold_precision)}, at "
+                      f"least {pct(meta.threshold_precision_lower)} with 95 % confidence; handles "
+                      f"{pct(meta.threshold_coverage)} of tickets without the LLM; the saved model is the one "
+                      "measured)")
     if meta.shortlist_k is not None:
         recall = meta.topk_recall[meta.shortlist_k - 1]
         table.add_row("LLM shortlist", f"top {meta.shortlist_k} categories (held-out top-{meta.shortlist_k} recall "

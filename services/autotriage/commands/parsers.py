@@ -1,5 +1,5 @@
-"""Argument parsers of ``demo``, ``learn`` and ``eval``. Kept free of heavy imports (scikit-learn, openai):
-a command's module is imported only when that command runs."""
+"""Argument parsers of ``demo``, ``learn``, ``eval`` and ``preview``. Kept free of heavy imports (scikit-learn,
+openai): a command's module is imported only when that command runs."""
 
 from __future__ import annotations
 
@@ -122,11 +122,26 @@ def add_outcomes(sub: Subparsers) -> None:
     r.set_defaults(handler=_lazy("outcomes", "run_report"))
 
 
+def add_preview(sub: Subparsers, common: AddCommon) -> None:
+    """``preview``."""
+    p = sub.add_parser("preview", help="show exactly what the LLM would be sent for tickets (noise verdict, cleaned "
+                       "and redacted text, placeholders, tokens, cost); sends nothing")
+    p.add_argument("--tenant", required=True, help="tenant id (its policy and token budget apply)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--ticket", help="a ticket id, read from the tenant's PSA")
+    which.add_argument("--data", type=Path, help="tickets (.jsonl: id, title, description, optional noise, category)")
+    p.add_argument("--taxonomy", type=Path, help="taxonomy JSON (counts the candidate list in the cost estimate)")
+    p.add_argument("--json", action="store_true", help="one JSON object per ticket instead of the readable view")
+    common(p)
+    p.set_defaults(handler=_lazy("preview"))
+
+
 def add_commands(sub: Subparsers, common: AddCommon) -> None:
-    """Register ``demo``, ``learn``, ``eval`` and ``sandbox``; each sets ``handler(args, settings) -> exit
-    code``."""
+    """Register ``demo``, ``learn``, ``eval``, ``preview``, ``sandbox``, ``outcomes`` and ``report``; each sets
+    ``handler(args, settings) -> exit code``."""
     add_demo(sub)
     add_learn(sub, common)
     add_eval(sub, common)
+    add_preview(sub, common)
     add_sandbox(sub)
     add_outcomes(sub)
