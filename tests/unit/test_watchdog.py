@@ -80,7 +80,7 @@ class _StuckConsumer(Consumer):
     async def commit(self, offsets: dict[tuple[str, int], int]) -> None:
         await self.inner.commit(offsets)
 
-    async def lag(self) -> int:
+    async def lag(self, topics: set[str] | None = None) -> int:
         return 0
 
     def assignment(self) -> set[tuple[str, int]]:

@@ -569,10 +569,12 @@ class StageRunner(Generic[E]):
             return
         self._next_lag = time.monotonic() + 5.0
         try:
-            lag = await consumer.lag()
+            lag = await consumer.lag({self._input})  # the retry tiers wait on purpose: not lag
         except Exception:  # lag is best effort; the broker may be restarting
             return
         metrics.CONSUMER_LAG.labels(self._labels).set(lag)
+        if lag == 0 and not self._in_flight:  # idle and caught up: that is progress too
+            metrics.CONSUMER_PROGRESS.labels(self._labels).set(time.time())
         parked = self._slots.parked()
         for tenant in self._parked_shown - set(parked):
             metrics.TENANT_PARKED_UNTIL.labels(self._labels, tenant).set(0)

@@ -89,8 +89,8 @@ class Consumer(ABC):
         """Commit the next offset to read for each partition."""
 
     @abstractmethod
-    async def lag(self) -> int:
-        """Records in the assigned partitions that this member has not yet fetched."""
+    async def lag(self, topics: set[str] | None = None) -> int:
+        """Records in the assigned partitions (of ``topics``, when given) that this member has not yet fetched."""
 
     @abstractmethod
     def assignment(self) -> set[TopicPartition]:

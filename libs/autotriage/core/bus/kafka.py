@@ -311,9 +311,9 @@ class _KafkaConsumer(Consumer):
         if tp in self._aio.assignment():
             self._aio.seek(tp, offset)
 
-    async def lag(self) -> int:
+    async def lag(self, topics: set[str] | None = None) -> int:
         total = 0
-        assigned = list(self._aio.assignment())
+        assigned = [tp for tp in self._aio.assignment() if topics is None or tp.topic in topics]
         # the high watermark from the last fetch costs nothing; ask the broker only for partitions without one
         unknown = [tp for tp in assigned if self._aio.highwater(tp) is None]
         ends = await self._aio.end_offsets(unknown) if unknown else {}

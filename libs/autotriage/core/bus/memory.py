@@ -168,9 +168,11 @@ class _MemoryConsumer(Consumer):
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self._group.committed.update(offsets)
 
-    async def lag(self) -> int:
+    async def lag(self, topics: set[str] | None = None) -> int:
         total = 0
         for (name, partition), position in self._position.items():
+            if topics is not None and name not in topics:
+                continue
             total += len(self._bus._topic(name).partitions[partition]) - position
         return total
 
