@@ -189,6 +189,9 @@ def write_user_files(scratch: Path, sandbox_state: dict[str, object]) -> None:
     (scratch / "history.jsonl").write_text("\n".join(line(t) for t in sample.history) + "\n", encoding="utf-8")
     (scratch / "labelled.jsonl").write_text("\n".join(line(t) for t in sample.new if t.category) + "\n",
                                             encoding="utf-8")
+    previewed = [json.dumps({"id": t.id, "title": t.summary, "description": t.details})  # type: ignore[attr-defined]
+                 for t in sample.new[:20]]
+    (scratch / "tickets.jsonl").write_text("\n".join(previewed) + "\n", encoding="utf-8")
 
 
 def test_every_readme_command_runs(tmp_path: Path, kafka_bootstrap: str) -> None:
