@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     from autotriage.commands.parsers import add_commands
 
     add_commands(sub, common)  # demo, learn, eval: each sets ``handler(args, settings) -> exit code``
+    from autotriage.commands.loop_parsers import add_loop_commands
+
+    add_loop_commands(sub, common)  # feedback, retrain, tune, insights
     return parser
 
 

@@ -61,7 +61,7 @@ class WriterStage(Stage[TicketClassified]):
         result = event.classification
         outcome = OutcomeRecorded(
             **event.envelope_fields(), action=decision.action, reason=decision.reason, mode=event.mode,
-            category=result.candidate.label if result.candidate else "", confidence=result.confidence,
+            scope=event.ticket.scope, category=result.candidate.label if result.candidate else "", confidence=result.confidence,
             model=result.model, usage=result.usage, detail=detail,
         )
         log.info("%s: %s (%s)", event.ticket_id, decision.action.value, decision.reason,
