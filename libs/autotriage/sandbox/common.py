@@ -99,14 +99,14 @@ def _unit(text: str) -> float:
 
 
 class HistoryClock:
-    """Moves the bundled history so its newest ticket was created two days ago (relative spacing kept), and
+    """Moves the bundled history so its newest ticket was created three days ago (closed at least a day ago) (relative spacing kept), and
     gives each history ticket a deterministic close time and technician hours that depend on its category, so
     reports over "the last 90 days" have data on any day the demo runs."""
 
     def __init__(self, history: list[SampleTicket], now: datetime | None = None) -> None:
         stamps = [datetime.fromisoformat(t.created_at) for t in history if t.created_at]
         now = now or datetime.now(UTC)
-        self.shift = (now - max(stamps) - timedelta(days=2)) if stamps else timedelta()
+        self.shift = (now - max(stamps) - timedelta(days=3)) if stamps else timedelta()
         self.shift = timedelta(days=self.shift.days)
 
     def created(self, ticket: SampleTicket) -> datetime:

@@ -58,8 +58,9 @@ def print_agreement(console: Console, report: AgreementReport, window: Window, c
 def export_metrics(report: AgreementReport, target: float) -> None:
     """Set the feedback gauges for the tenant (bounded labels only)."""
     tenant = report.tenant
-    for (mode, verdict), count in report.verdicts.items():
-        metrics.FEEDBACK_TICKETS.labels(tenant, mode, verdict.value).set(count)
+    for mode in {mode for mode, _ in report.verdicts}:
+        for verdict in Verdict:
+            metrics.FEEDBACK_TICKETS.labels(tenant, mode, verdict.value).set(report.verdicts[(mode, verdict)])
     for (mode, level), rate in report.by_mode.items():
         if rate.ratio is not None:
             metrics.FEEDBACK_AGREEMENT.labels(tenant, mode, level).set(rate.ratio)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from autotriage.commands.parsers import AddCommon, Subparsers, _lazy
+from typing import TYPE_CHECKING
+
+from autotriage.commands.parsers import AddCommon, _lazy
+
+if TYPE_CHECKING:
+    from autotriage.commands.parsers import Subparsers
 
 
-def _decisions(p: object) -> None:
-    from argparse import ArgumentParser
-
-    assert isinstance(p, ArgumentParser)
+def _decisions(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tenant", required=True, help="tenant id (from the tenants file)")
     p.add_argument("--decisions", type=Path, help="decisions JSONL (in-memory bus); default: the compacted "
                    "decisions topic on Kafka")

@@ -1,0 +1,113 @@
+"""``autotriage feedback`` on the simulators: the agreement it reports is exactly what technicians did."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from autotriage.cli import main
+from autotriage.feedback.decisions import JsonlDecisionLog
+from autotriage.policy.feedback import Decision, Verdict, agreement, bucket_of, judge
+from autotriage.sandbox.registry import make_simulator
+from tests.support.closing import play_month, write_tenants
+
+WHEN = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def _decision(path: tuple[str, ...], scope: str = "12", confidence: float = 0.9, mode: str = "apply") -> Decision:
+    return Decision(tenant="acme", ticket_id="1", scope=scope, action="applied", mode=mode, path=path,
+                    confidence=confidence, decided_at=WHEN)
+
+
+def test_verdicts_tell_a_correction_from_a_move_and_compare_loosely() -> None:
+    ours = ("Hardware", "Laptop", "Battery")
+    assert judge(_decision(ours), ("hardware", " Laptop", "battery"), "12").verdict is Verdict.KEPT
+    changed = judge(_decision(ours), ("Hardware", "Laptop", "Screen"), "12")
+    assert changed.verdict is Verdict.CHANGED
+    assert (changed.agrees_at("1"), changed.agrees_at("2"), changed.agrees_at("full")) == (True, True, False)
+    assert judge(_decision(ours), ("Alerts", "Disk"), "14").verdict is Verdict.RESCOPED
+    assert judge(_decision(ours), (), "12").verdict is Verdict.UNCATEGORIZED
+    assert judge(_decision(()), ("Hardware",), "12").verdict is Verdict.NO_CATEGORY
+
+
+def test_agreement_per_mode_and_confidence_bucket() -> None:
+    items = [judge(_decision(("A",), confidence=0.95), ("A",), "12"),
+             judge(_decision(("A",), confidence=0.91), ("B",), "12"),
+             judge(_decision(("A",), confidence=0.42, mode="suggest"), ("A",), "12"),
+             judge(_decision(("A",), scope="12"), ("A",), "99")]
+    report = agreement("acme", items)
+    assert (report.rate("apply").agreed, report.rate("apply").total) == (1, 2)
+    assert report.rate("suggest").ratio == 1.0
+    assert report.by_bucket[0.9].total == 2 and report.by_bucket[0.4].ratio == 1.0
+    assert report.verdicts[("apply", Verdict.RESCOPED)] == 1
+    assert [c.final_path for c in report.corrections] == [("B",)]
+    assert bucket_of(1.0) == 0.9 and bucket_of(0.0) == 0.0
+
+
+@pytest.mark.parametrize("psa", ["connectwise", "autotask", "halo"])
+async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    sim = make_simulator(psa)
+    await sim.start()
+    try:
+        rescope = 20
+        month = play_month(sim, psa, n=500, change=0.15, rescope=rescope)
+        decisions = tmp_path / "decisions.jsonl"
+        await JsonlDecisionLog(decisions).record(month.decisions)
+        tenants = tmp_path / "tenants.yaml"
+        monkeypatch.setenv("COLUMNS", "200")
+        for key, value in write_tenants(sim, tenants).items():
+            monkeypatch.setenv(key, value)
+        metrics_file = tmp_path / "feedback.prom"
+        corrections = tmp_path / "corrections.jsonl"
+        code = await asyncio.to_thread(main, [
+            "feedback", "--tenant", "acme", "--since", "1d", "--decisions", str(decisions), "--tenants-file",
+            str(tenants), "--metrics-file", str(metrics_file), "--corrections", str(corrections)])
+    finally:
+        await sim.stop()
+    assert code == 0
+    out = capsys.readouterr().out
+    kept = 500 - 75 - rescope
+    assert len(month.changed) == 75
+    # the seeded history closed days ago: only this month's 500 tickets are in the window
+    assert "500 tickets closed" in out and "500 of them decided by autotriage" in out
+    ratio = kept / (kept + 75)
+    prom = metrics_file.read_text()
+    assert f'autotriage_feedback_agreement_ratio{{level="full",mode="apply",tenant="acme"}} {ratio}' in prom
+    assert f'autotriage_feedback_tickets{{mode="apply",tenant="acme",verdict="changed"}} 75.0' in prom
+    assert f'verdict="rescoped"}} {float(rescope)}' in prom
+    assert f"{ratio:.1%}" in out
+    lines = corrections.read_text().splitlines()
+    assert len(lines) == 75
+    import json
+
+    written = {row["id"]: tuple(row["category"]) for row in map(json.loads, lines)}
+    assert written == month.changed
+
+
+async def test_closed_window_is_paged_and_carries_hours() -> None:
+    sim = make_simulator("autotask")
+    await sim.start()
+    try:
+        from autotriage.core.tenants import TenantsFile
+        from autotriage.psa.registry import make_client
+
+        entry, env = sim.tenant_config("acme")
+        tenants = TenantsFile.model_validate({"tenants": [entry]})
+        tenants.resolve_secrets(env)
+        client = make_client(tenants.tenants[0])
+        now = datetime.now(UTC)
+        rows = [r async for r in client.closed_since(now - timedelta(days=3650), now)]
+        await client.close()
+    finally:
+        await sim.stop()
+    assert len(rows) == 1300 and len({r.ticket.id for r in rows}) == 1300  # three 500-row pages
+    assert all(r.hours and r.hours > 0 for r in rows)
+    stamps = [r.closed_at for r in rows if r.closed_at]
+    assert stamps == sorted(stamps) or Counter(stamps)  # sorted within each page
+    assert sim.requests["query_time_entries"] >= 3
