@@ -27,6 +27,8 @@ class LabelledTicket:
     path: tuple[str, ...] | None
     scope: str = ""
     id: str = ""
+    #: Training weight (a technician's correction counts more than old history).
+    weight: float = 1.0
 
     @property
     def key(self) -> str:

@@ -100,13 +100,16 @@ class TextModel:
 
     @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[int], n_labels: int, *, algorithm: Algorithm = "linear_svc",
-            c: float = 0.5, snippets: Sequence[str] | None = None) -> TextModel:
+            c: float = 0.5, snippets: Sequence[str] | None = None,
+            weights: Sequence[float] | None = None) -> TextModel:
         """Fit vectorizer and classifier (the calibrator is set by the trainer); with ``snippets`` (one per text)
-        also keep the training vectors for nearest-neighbour look-ups."""
+        also keep the training vectors for nearest-neighbour look-ups; ``weights``: per-text sample weights."""
         vectorizer = make_vectorizer()
         x = vectorizer.fit_transform(list(texts))
         y = np.asarray(labels, dtype=np.int64)
-        linear = make_linear(algorithm, c).fit(x, y)
+        fit_args = {} if weights is None or all(w == 1.0 for w in weights) else \
+            {"sample_weight": np.asarray(weights, dtype=np.float64)}
+        linear = make_linear(algorithm, c).fit(x, y, **fit_args)
         model = cls(vectorizer, linear, n_labels, TopCalibrator())
         if snippets is not None:
             model.vectors = normalize(x).astype(np.float32)

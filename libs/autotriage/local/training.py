@@ -80,7 +80,8 @@ def train_model(
         keep = config.keep_neighbours and not config.refit
         model = TextModel.fit([texts[id(e)] for e in train], [index[e.path] for e in train if e.path], len(labels),
                               algorithm=config.algorithm, c=config.c,
-                              snippets=[prepared[id(e)][1] for e in train] if keep else None)
+                              snippets=[prepared[id(e)][1] for e in train] if keep else None,
+                              weights=[e.weight for e in train])
         truth = np.array([index[e.path] for e in held if e.path])
         measured = _measure(model, [texts[id(e)] for e in held], truth, labels, config)
         final = None if config.refit else model
@@ -88,7 +89,8 @@ def train_model(
         say(f"fitting on all {len(usable)} tickets")
         final = TextModel.fit([texts[id(e)] for e in usable], [index[e.path] for e in usable if e.path],
                               len(labels), algorithm=config.algorithm, c=config.c,
-                              snippets=[prepared[id(e)][1] for e in usable] if config.keep_neighbours else None)
+                              snippets=[prepared[id(e)][1] for e in usable] if config.keep_neighbours else None,
+                              weights=[e.weight for e in usable])
     final.calibrator = measured.calibrator
     chosen = measured.chosen
     meta = ModelMeta(
