@@ -111,3 +111,43 @@ async def test_closed_window_is_paged_and_carries_hours() -> None:
     stamps = [r.closed_at for r in rows if r.closed_at]
     assert stamps == sorted(stamps) or Counter(stamps)  # sorted within each page
     assert sim.requests["query_time_entries"] >= 3
+
+
+def test_wilson_bound_and_threshold_proposal() -> None:
+    from autotriage.policy.tuning import propose, wilson_lower
+
+    assert wilson_lower(0, 0) == 0.0
+    assert abs(wilson_lower(95, 100) - 0.8882) < 1e-3  # the textbook value
+    assert wilson_lower(10, 10) < 1.0
+    # confidence 0.3..1.0; tickets at >= 0.8 agree 99 %, below 0.8 only 60 %
+    conf = [0.3 + 0.7 * i / 999 for i in range(1000)]
+    ok = [(c >= 0.8 and i % 100 != 0) or (c < 0.8 and i % 5 < 3) for i, c in enumerate(conf)]
+    point = propose(conf, ok, 0.95, 30)
+    assert point is not None and 0.78 <= point.threshold <= 0.85 and point.lower_bound >= 0.95
+    assert abs(point.coverage - sum(c >= point.threshold for c in conf) / 1000) < 1e-9
+    assert propose(conf[:20], ok[:20], 0.5, 30) is None  # too few tickets
+    assert propose(conf, [i % 2 == 0 for i in range(1000)], 0.9, 30) is None  # never precise enough
+
+
+async def test_tune_prints_and_never_edits_the_tenants_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    sim = make_simulator("connectwise")
+    await sim.start()
+    try:
+        month = play_month(sim, "connectwise", n=400, change=0.15)
+        decisions = tmp_path / "decisions.jsonl"
+        await JsonlDecisionLog(decisions).record(month.decisions)
+        tenants = tmp_path / "tenants.yaml"
+        monkeypatch.setenv("COLUMNS", "250")
+        for key, value in write_tenants(sim, tenants).items():
+            monkeypatch.setenv(key, value)
+        before = tenants.read_bytes()
+        code = await asyncio.to_thread(main, ["tune", "--tenant", "acme", "--since", "1d", "--decisions",
+                                              str(decisions), "--tenants-file", str(tenants),
+                                              "--suggest-precision", "0.75"])
+    finally:
+        await sim.stop()
+    out = capsys.readouterr().out
+    assert code == 0 and tenants.read_bytes() == before
+    assert "proposed thresholds from 400 judged tickets" in out
+    assert "nothing was changed" in out and "covers" in out and "not reachable" in out
