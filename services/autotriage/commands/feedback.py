@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from prometheus_client import write_to_textfile
+from prometheus_client import push_to_gateway, write_to_textfile
 from rich.console import Console
 from rich.table import Table
 
@@ -101,6 +101,10 @@ def run(args: argparse.Namespace, settings: Settings, console: Console | None = 
     if args.metrics_file is not None:
         write_to_textfile(str(args.metrics_file), metrics.FEEDBACK_REGISTRY)
         console.print(f"metrics written to {args.metrics_file}")
+    if args.pushgateway:
+        push_to_gateway(args.pushgateway, job="autotriage-feedback", registry=metrics.FEEDBACK_REGISTRY,
+                        grouping_key={"tenant": report.tenant})
+        console.print(f"metrics pushed to {args.pushgateway}")
     if args.corrections is not None:
         console.print(f"{write_corrections(report, args.corrections)} corrections written to {args.corrections}")
     applied = report.rate("apply").ratio

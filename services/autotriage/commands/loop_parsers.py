@@ -28,6 +28,7 @@ def add_feedback(sub: Subparsers, common: AddCommon) -> None:
     p.add_argument("--target", type=float, default=0.90, help="applied-category agreement target (default 0.90)")
     p.add_argument("--metrics-file", dest="metrics_file", type=Path,
                    help="write the feedback gauges here (Prometheus text format, node-exporter textfile)")
+    p.add_argument("--pushgateway", help="push the feedback gauges to this Prometheus Pushgateway (host:port)")
     p.add_argument("--corrections", type=Path, help="write the corrected tickets here as training data (JSONL)")
     common(p)
     p.set_defaults(handler=_lazy("feedback"))
