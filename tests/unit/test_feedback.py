@@ -79,7 +79,7 @@ async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
     ratio = kept / (kept + 75)
     prom = metrics_file.read_text()
     assert f'autotriage_feedback_agreement_ratio{{level="full",mode="apply",tenant="acme"}} {ratio}' in prom
-    assert f'autotriage_feedback_tickets{{mode="apply",tenant="acme",verdict="changed"}} 75.0' in prom
+    assert 'autotriage_feedback_tickets{mode="apply",tenant="acme",verdict="changed"} 75.0' in prom
     assert f'verdict="rescoped"}} {float(rescope)}' in prom
     assert f"{ratio:.1%}" in out
     lines = corrections.read_text().splitlines()

@@ -273,7 +273,8 @@ class AutotaskSimulator(Simulator):
             "id": next(self._time_ids), "ticketID": int(ticket_id), "hoursWorked": hours, "hoursToBill": hours,
             "offsetHours": 0.0, "dateWorked": when, "resourceID": 29682885, "isNonBillable": False,
         })
-        ticket.update(status=5, completedDate=when, completedByResourceID=29682885, lastTrackedModificationDateTime=when)
+        ticket.update(status=5, completedDate=when, completedByResourceID=29682885,
+                      lastTrackedModificationDateTime=when)
 
     def valid_paths(self, scope: int) -> set[tuple[str, ...]]:
         """Issue/sub-issue picklists are global in Autotask, so every queue has the same valid paths."""
@@ -311,7 +312,8 @@ class AutotaskSimulator(Simulator):
             ("GET", "/TicketNotes/entityInformation/fields"): "note_fields",
             ("POST", "/Tickets/query"): "query_tickets", ("GET", "/Tickets/query"): "query_tickets",
             ("GET", "/Tickets/query/next"): "query_tickets", ("PATCH", "/Tickets"): "update_ticket",
-            ("POST", "/TimeEntries/query"): "query_time_entries", ("GET", "/TimeEntries/query/next"): "query_time_entries",
+            ("POST", "/TimeEntries/query"): "query_time_entries",
+            ("GET", "/TimeEntries/query/next"): "query_time_entries",
             ("GET", "/Tickets/{id}"): "get_ticket", ("PATCH", "/Tickets/{id}"): "update_ticket_by_url",
             ("GET", "/Tickets/{id}/Notes"): "list_notes", ("POST", "/Tickets/{id}/Notes"): "add_note",
         }

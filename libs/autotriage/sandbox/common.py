@@ -99,9 +99,9 @@ def _unit(text: str) -> float:
 
 
 class HistoryClock:
-    """Moves the bundled history so its newest ticket was created three days ago (closed at least a day ago) (relative spacing kept), and
-    gives each history ticket a deterministic close time and technician hours that depend on its category, so
-    reports over "the last 90 days" have data on any day the demo runs."""
+    """Moves the bundled history so its newest ticket was created three days ago (so it closed at least a day
+    ago; relative spacing kept), and gives each history ticket a deterministic close time and technician hours
+    that depend on its category, so reports over "the last 90 days" have data on any day the demo runs."""
 
     def __init__(self, history: list[SampleTicket], now: datetime | None = None) -> None:
         stamps = [datetime.fromisoformat(t.created_at) for t in history if t.created_at]

@@ -124,7 +124,8 @@ class HaloSimulator(Simulator):
                      scope: int | None = None) -> None:
         ticket = self.tickets[int(ticket_id)]
         if scope is not None:
-            ticket.update(tickettype_id=int(scope), tickettype_name=self.ticket_types.get(int(scope), {}).get("name", ""))
+            name = self.ticket_types.get(int(scope), {}).get("name", "")
+            ticket.update(tickettype_id=int(scope), tickettype_name=name)
         when = iso(closed_at or datetime.now(UTC))
         self.actions.setdefault(int(ticket_id), []).append({
             "id": next(self._action_ids), "ticket_id": int(ticket_id), "outcome": "Closed", "note": "Resolved.",

@@ -8,7 +8,7 @@ the best automation candidates (volume x time x repetitiveness, with example tic
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 

@@ -61,8 +61,9 @@ def training_set(history: Sequence[LabelledTicket], recent: Sequence[LabelledTic
 
 def retrain(history: Sequence[LabelledTicket], recent: Sequence[LabelledTicket], corrected: set[str], *,
             tenant: str, psa: str | None, model_path: Path, weight: float = 3.0,
-            config: TrainingConfig = TrainingConfig()) -> RetrainResult:
+            config: TrainingConfig | None = None) -> RetrainResult:
     """See the module docstring; ``corrected`` are the ids of recent tickets a technician re-categorized."""
+    config = config or TrainingConfig()
     usable = [e for e in recent if e.path]
     train_recent, held = holdout_split(usable, 0.2, seed="recent")
     current = load_model(model_path) if model_path.exists() else None
