@@ -13,6 +13,7 @@ On the in-memory bus (one process, the embedded default) the same records go to 
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,10 +22,12 @@ from pydantic import ValidationError
 
 from autotriage.core.bus.base import Bus, TopicSpec
 from autotriage.core.bus.topics import TICKETS_OUTCOMES, Topics
-from autotriage.core.errors import ConfigError
+from autotriage.core.errors import ConfigError, PoisonMessage
 from autotriage.core.events import OutcomeRecorded, decode
 from autotriage.core.models import Action
 from autotriage.policy.feedback import Decision
+
+log = logging.getLogger(__name__)
 
 DECISIONS = "decisions"
 PATH_SEPARATOR = " > "
@@ -111,14 +114,23 @@ class BusDecisionLog(DecisionLog):
         return {d.ticket_id: d for d in (Decision.model_validate_json(v) for k, v in table.items()
                                          if k.startswith(prefix))}
 
-    async def ingest_outcomes(self, group: str, idle_s: float = 2.0, batch: int = 500) -> int:
-        """Move new outcomes (since this group's last commit) into the decisions topic; return how many."""
+    async def ingest_outcomes(self, group: str, idle_s: float = 1.0, settle_s: float = 10.0,
+                              batch: int = 500) -> int:
+        """Move new outcomes (since this group's last commit) into the decisions topic; return how many. Stops at
+        the first empty poll once records came or ``settle_s`` passed (joining the group takes a moment)."""
         consumer = await self.bus.consumer([self.topics.name(TICKETS_OUTCOMES)], group)
-        moved = 0
+        moved = seen = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settle_s
         try:
-            while records := await consumer.getmany(idle_s, batch):
-                decisions = [d for d in (decision_from_outcome(decode(r.value, OutcomeRecorded)) for r in records)
-                             if d is not None]
+            while True:
+                records = await consumer.getmany(idle_s, batch)
+                if not records:
+                    if seen or loop.time() > deadline:
+                        break
+                    continue
+                seen += len(records)
+                decisions = [d for d in (_decision_of(r.value) for r in records) if d is not None]
                 await self.record(decisions)
                 offsets: dict[tuple[str, int], int] = {}
                 for r in records:
@@ -128,6 +140,14 @@ class BusDecisionLog(DecisionLog):
         finally:
             await consumer.stop()
         return moved
+
+
+def _decision_of(value: bytes) -> Decision | None:
+    try:
+        return decision_from_outcome(decode(value, OutcomeRecorded))
+    except PoisonMessage as exc:  # another schema version or a damaged record: not a decision we can read
+        log.warning("outcome record skipped for feedback: %s", exc)
+        return None
 
 
 def decisions_of(outcomes: Iterable[OutcomeRecorded]) -> list[Decision]:
