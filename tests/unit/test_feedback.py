@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 from autotriage.cli import main
 from autotriage.feedback.decisions import JsonlDecisionLog
 from autotriage.policy.feedback import Decision, Verdict, agreement, bucket_of, judge
+from autotriage.psa.base import ClosedTicket
+from autotriage.sandbox.common import Simulator
 from autotriage.sandbox.registry import make_simulator
 from tests.support.closing import play_month, write_tenants
 
@@ -151,3 +154,57 @@ async def test_tune_prints_and_never_edits_the_tenants_file(tmp_path: Path, monk
     assert code == 0 and tenants.read_bytes() == before
     assert "proposed thresholds from 400 judged tickets" in out
     assert "nothing was changed" in out and "covers" in out and "not reachable" in out
+
+
+async def test_backfill_classifies_closed_history_in_shadow_mode_and_resumes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from autotriage.commands.common import labelled
+    from autotriage.local.store import save_model
+    from autotriage.local.training import TrainingConfig, train_model
+    from autotriage.sandbox.common import load_sample
+
+    sample = load_sample("halo")
+    model = tmp_path / "model.joblib"
+    save_model(train_model(labelled([t for t in sample.history if t.category]), tenant="acme",
+                           config=TrainingConfig(keep_neighbours=False)), model)
+    sim = make_simulator("halo")
+    await sim.start()
+    try:
+        tenants = tmp_path / "tenants.yaml"
+        monkeypatch.setenv("COLUMNS", "200")
+        for key, value in write_tenants(sim, tenants, {"provider": "local", "local_model_path": str(model)}).items():
+            monkeypatch.setenv(key, value)
+        decisions = tmp_path / "decisions.jsonl"
+        args = ["backfill", "--tenant", "acme", "--since", "10d", "--decisions", str(decisions), "--rate", "500",
+                "--tenants-file", str(tenants)]
+        assert await asyncio.to_thread(main, args) == 0
+        first = capsys.readouterr().out
+        writes_before = sim.writes_total
+        assert await asyncio.to_thread(main, args) == 0
+        second = capsys.readouterr().out
+        closed = [c async for c in _closed_in(sim, 10)]
+    finally:
+        await sim.stop()
+    assert closed and f"{len(closed)} closed tickets, 0 already decided, {len(closed)} classified" in first
+    assert f"{len(closed)} already decided, 0 classified" in second  # resumed: nothing twice
+    assert sim.writes_total == writes_before == 0  # shadow: nothing written to the PSA
+    logged = await JsonlDecisionLog(decisions).load("acme")
+    assert len(logged) == len(closed) and {d.mode for d in logged.values()} == {"backfill"}
+    assert sum(d.path == c.ticket.category.path for d, c in ((logged[c.ticket.id], c) for c in closed)) > 0.5 * len(
+        closed)  # the model agrees with most of the history it learned from
+
+
+async def _closed_in(sim: Simulator, days: int) -> AsyncIterator[ClosedTicket]:
+    from autotriage.core.tenants import TenantsFile
+    from autotriage.psa.registry import make_client
+
+    entry, env = sim.tenant_config("acme")
+    tenants = TenantsFile.model_validate({"tenants": [entry]})
+    tenants.resolve_secrets(env)
+    client = make_client(tenants.tenants[0])
+    now = datetime.now(UTC)
+    try:
+        async for item in client.closed_since(now - timedelta(days=days), now):
+            yield item
+    finally:
+        await client.close()

@@ -74,9 +74,22 @@ def add_insights(sub: Subparsers, common: AddCommon) -> None:
     p.set_defaults(handler=_lazy("insights"))
 
 
+def add_backfill(sub: Subparsers, common: AddCommon) -> None:
+    """``backfill``."""
+    p = sub.add_parser("backfill", help="classify closed history in shadow mode (nothing is written to the PSA; "
+                       "rate-limited, resumable)")
+    _decisions(p)
+    p.add_argument("--since", default="180d", help="closed in the last ... (default 180d)")
+    p.add_argument("--rate", type=float, default=2.0, help="tickets per second at most (default 2)")
+    p.add_argument("--max-usd", dest="max_usd", type=float, help="stop once this much LLM spend is reached")
+    common(p)
+    p.set_defaults(handler=_lazy("backfill"))
+
+
 def add_loop_commands(sub: Subparsers, common: AddCommon) -> None:
-    """Register ``feedback``, ``retrain``, ``tune`` and ``insights``."""
+    """Register ``feedback``, ``retrain``, ``tune``, ``insights`` and ``backfill``."""
     add_feedback(sub, common)
     add_retrain(sub, common)
     add_tune(sub, common)
     add_insights(sub, common)
+    add_backfill(sub, common)

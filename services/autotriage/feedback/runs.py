@@ -15,6 +15,8 @@ from autotriage.feedback.decisions import BusDecisionLog, DecisionLog, JsonlDeci
 from autotriage.policy.feedback import Decision, Judged
 from autotriage.psa.base import ClosedTicket
 
+NO_DECISION_LOG = ("on the in-memory bus decisions are kept in a file: pass --decisions FILE.jsonl (or set "
+                   "AUTOTRIAGE_BUS=kafka and AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS for the decisions topic)")
 #: The feedback job's consumer group on the outcomes topic.
 FEEDBACK_GROUP = "feedback"
 
@@ -54,8 +56,7 @@ async def load_decisions(settings: Settings, tenant: str, decisions_file: Path |
     if decisions_file is not None:
         return await JsonlDecisionLog(decisions_file).load(tenant)
     if settings.bus != "kafka":
-        raise ConfigError("on the in-memory bus decisions are kept in a file: pass --decisions FILE.jsonl "
-                          "(or set AUTOTRIAGE_BUS=kafka and AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS)")
+        raise ConfigError(NO_DECISION_LOG)
     from autotriage.app import make_bus
 
     bus = make_bus(settings, client_id="autotriage-feedback")
