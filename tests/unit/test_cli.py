@@ -12,7 +12,8 @@ import pytest
 
 from autotriage.cli import build_parser, main
 
-SUBCOMMANDS = ["serve", "run", "topics", "sandbox", "doctor", "demo", "learn", "eval"]
+SUBCOMMANDS = ["serve", "run", "topics", "sandbox", "doctor", "demo", "learn", "eval", "feedback", "retrain", "tune",
+               "insights", "backfill"]
 
 TENANTS = """
 tenants:
