@@ -12,8 +12,8 @@ from autotriage.local.dataset import LabelledTicket, holdout_split
 from autotriage.local.estimator import StackedLinear, TextModel
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.store import load_model, save_model
-from autotriage.local.training import TrainingConfig, train_model
 from autotriage.local.text import feature_text
+from autotriage.local.training import TrainingConfig, train_model
 from tests.unit.test_local_model import synthetic, taxonomy
 
 

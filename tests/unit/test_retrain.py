@@ -39,6 +39,8 @@ def test_corrections_weigh_more_and_recent_copies_replace_history() -> None:
     recent = [LabelledTicket("b", "", ("C",), id="2"), LabelledTicket("d", "", ("D",), id="3")]
     rows = training_set(history, recent, {"2"}, 4.0)
     assert [(r.id, r.path, r.weight) for r in rows] == [("1", ("A",), 1.0), ("2", ("C",), 4.0), ("3", ("D",), 1.0)]
+    # a held-out recent ticket is also in the history the PSA returns: it must not leak into training
+    assert [r.id for r in training_set(history, recent[1:], set(), 1.0, exclude={"2"})] == ["1", "3"]
 
 
 def test_a_worse_candidate_is_not_promoted(tmp_path: Path) -> None:

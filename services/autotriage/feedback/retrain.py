@@ -52,10 +52,11 @@ class RetrainResult:
 
 
 def training_set(history: Sequence[LabelledTicket], recent: Sequence[LabelledTicket], corrected: set[str],
-                 weight: float) -> list[LabelledTicket]:
-    """History (minus tickets that are also recent) plus recent tickets, corrections weighted."""
-    recent_ids = {e.id for e in recent if e.id}
-    old = [e for e in history if not e.id or e.id not in recent_ids]
+                 weight: float, exclude: set[str] | None = None) -> list[LabelledTicket]:
+    """History (minus tickets that are also recent, and minus ``exclude``: the held-out ones) plus recent
+    tickets, corrections weighted."""
+    skip = {e.id for e in recent if e.id} | (exclude or set())
+    old = [e for e in history if not e.id or e.id not in skip]
     return old + [replace(e, weight=weight if e.id in corrected else 1.0) for e in recent]
 
 
@@ -67,7 +68,8 @@ def retrain(history: Sequence[LabelledTicket], recent: Sequence[LabelledTicket],
     usable = [e for e in recent if e.path]
     train_recent, held = holdout_split(usable, 0.2, seed="recent")
     current = load_model(model_path) if model_path.exists() else None
-    candidate = train_model(training_set(history, train_recent, corrected, weight), tenant=tenant, psa=psa,
+    held_ids = {e.id for e in held}
+    candidate = train_model(training_set(history, train_recent, corrected, weight, held_ids), tenant=tenant, psa=psa,
                             config=replace(config, refit=False, keep_neighbours=False))
     current_acc = accuracy(current, held) if current is not None else None
     candidate_acc = accuracy(candidate, held)
