@@ -47,14 +47,15 @@ def main(path: Path = DEFAULT, algorithm: str | None = None) -> None:
     rows = read(path)
     train, test = holdout_split(rows, 0.2, seed="yardstick")
     print(f"{len(rows)} tickets: {len(train)} train / {len(test)} test (deterministic per-class 80/20)")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     config = TrainingConfig(keep_neighbours=False)
     if algorithm is not None:
         if algorithm not in ALGORITHMS:
             raise SystemExit(f"unknown algorithm {algorithm!r}; one of {', '.join(ALGORITHMS)}")
         config = replace(config, algorithm=cast(Algorithm, algorithm))
     model = train_model(train, tenant="yardstick", config=config, progress=print)
-    print(f"trained in {time.perf_counter() - started:.0f} s")
+    print(f"trained in {time.perf_counter() - started:.0f} s ({time.process_time() - cpu:.0f} s CPU; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     classifier = LocalClassifier(model)
     estimator = model.estimator
     labels = model.meta.labels
