@@ -77,6 +77,8 @@ class StackedLinear:
         self.classes_: IntArray = np.zeros(0, dtype=np.int64)
 
     def _blocks(self, x: sparse.csr_matrix) -> list[sparse.csr_matrix]:
+        """Union, word and char blocks of unit-length rows (the same scale in training and prediction)."""
+        x = normalize(x)
         if not 0 < self.split < x.shape[1]:
             return [x]
         return [x, x[:, : self.split], x[:, self.split :]]
@@ -178,7 +180,7 @@ class TextModel:
         """Fit vectorizer and classifier (the calibrator is set by the trainer); with ``snippets`` (one per text)
         also keep the training vectors for nearest-neighbour look-ups; ``weights``: per-text sample weights."""
         vectorizer = make_vectorizer()
-        x = normalize(vectorizer.fit_transform(list(texts)))  # the same scale as ``transform``
+        x = vectorizer.fit_transform(list(texts))
         y = np.asarray(labels, dtype=np.int64)
         fit_args = {} if weights is None or all(w == 1.0 for w in weights) else \
             {"sample_weight": np.asarray(weights, dtype=np.float64)}
@@ -186,7 +188,7 @@ class TextModel:
         linear = make_linear(algorithm, c, split).fit(x, y, **fit_args)
         model = cls(vectorizer, linear, n_labels, TopCalibrator())
         if snippets is not None:
-            model.vectors = x.astype(np.float32)
+            model.vectors = normalize(x).astype(np.float32)
             model.vector_labels = y
             model.snippets = list(snippets)
         return model
