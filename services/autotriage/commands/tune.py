@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
@@ -16,9 +17,11 @@ from autotriage.policy.feedback import Judged
 from autotriage.policy.tuning import Proposal, propose, propose_by_group
 
 
-def _cell(p: Proposal | None) -> str:
+def _cell(p: Proposal | None, tickets: int, min_samples: int) -> str:
+    if p is None and tickets < min_samples:
+        return f"too few tickets ({tickets} < {min_samples})"
     if p is None:
-        return "not reachable (too few tickets or too low agreement)"
+        return "not reachable: agreement too low at every threshold"
     return (f"{p.threshold:.2f}  precision {p.precision:.1%} (>= {p.lower_bound:.1%} at 95%), "
             f"covers {p.coverage:.1%} ({p.tickets})")
 
@@ -33,13 +36,16 @@ def tune_table(counted: list[Judged], apply_precision: float, suggest_precision:
     table.add_column(f"apply (precision >= {apply_precision:.0%})")
     table.add_column(f"suggest (precision >= {suggest_precision:.0%})")
     table.add_row("current tenants file", f"{current[0]:.2f}", f"{current[1]:.2f}")
-    table.add_row("all categories", _cell(propose(conf, ok, apply_precision, min_samples)),
-                  _cell(propose(conf, ok, suggest_precision, min_samples)))
+    n = len(counted)
+    table.add_row("all categories", _cell(propose(conf, ok, apply_precision, min_samples), n, min_samples),
+                  _cell(propose(conf, ok, suggest_precision, min_samples), n, min_samples))
     tops = [j.decision.path[0] for j in counted]
+    sizes = Counter(tops)
     applies = propose_by_group(tops, conf, ok, apply_precision, min_samples)
     suggests = propose_by_group(tops, conf, ok, suggest_precision, min_samples)
     for top in applies:
-        table.add_row(f"top level: {top}", _cell(applies[top]), _cell(suggests[top]))
+        table.add_row(f"top level: {top}", _cell(applies[top], sizes[top], min_samples),
+                      _cell(suggests[top], sizes[top], min_samples))
     return table
 
 
