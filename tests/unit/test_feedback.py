@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,27 +92,30 @@ async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
     assert written == month.changed
 
 
-async def test_closed_window_is_paged_and_carries_hours() -> None:
-    sim = make_simulator("autotask")
+@pytest.mark.parametrize(("psa", "operation", "pages"), [
+    ("connectwise", "list_tickets", 3), ("autotask", "query_tickets", 3), ("halo", "list_tickets", 13)])
+async def test_closed_window_is_paged_rate_aware_and_carries_hours(psa: str, operation: str, pages: int) -> None:
+    sim = make_simulator(psa)
     await sim.start()
     try:
-        from autotriage.core.tenants import TenantsFile
-        from autotriage.psa.registry import make_client
-
-        entry, env = sim.tenant_config("acme")
-        tenants = TenantsFile.model_validate({"tenants": [entry]})
-        tenants.resolve_secrets(env)
-        client = make_client(tenants.tenants[0])
-        now = datetime.now(UTC)
-        rows = [r async for r in client.closed_since(now - timedelta(days=3650), now)]
-        await client.close()
+        sim.inject(429, times=1, retry_after=0, operations={operation})  # throttled once mid-read: waits, goes on
+        rows = [r async for r in _closed_in(sim, 3650)]
+        recent = [r async for r in _closed_in(sim, 30)]
     finally:
         await sim.stop()
-    assert len(rows) == 1300 and len({r.ticket.id for r in rows}) == 1300  # three 500-row pages
-    assert all(r.hours and r.hours > 0 for r in rows)
-    stamps = [r.closed_at for r in rows if r.closed_at]
-    assert stamps == sorted(stamps) or Counter(stamps)  # sorted within each page
-    assert sim.requests["query_time_entries"] >= 3
+    total = {"connectwise": 2200, "autotask": 1300, "halo": 1300}[psa]
+    assert len(rows) == total and len({r.ticket.id for r in rows}) == total
+    assert all(f.times == 0 for f in sim.faults)  # the 429 was answered, and the read still got everything
+    assert sim.requests[operation] >= pages + 1  # every page, and the throttled request again
+    assert all(r.hours and r.hours > 0 for r in rows) and all(r.ticket.category.path for r in rows)
+    stamps = [r.closed_at for r in rows]
+    assert None not in stamps
+    if psa != "autotask":  # Autotask has no server-side sort: each 500-row page is sorted
+        assert stamps == sorted(stamps)  # type: ignore[type-var]
+    cutoff = datetime.now(UTC) - timedelta(days=30)
+    assert 0 < len(recent) < total and all(r.closed_at and r.closed_at >= cutoff for r in recent)
+    if psa == "autotask":
+        assert sim.requests["query_time_entries"] >= pages
 
 
 def test_wilson_bound_and_threshold_proposal() -> None:
