@@ -211,3 +211,26 @@ async def _closed_in(sim: Simulator, days: int) -> AsyncIterator[ClosedTicket]:
             yield item
     finally:
         await client.close()
+
+
+def test_user_errors_name_cause_and_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    sim = make_simulator("halo")  # not started: the errors come before any PSA call
+    sim.base_url = "http://127.0.0.1:9"
+    tenants = tmp_path / "tenants.yaml"
+    for key, value in write_tenants(sim, tenants).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AUTOTRIAGE_BUS", raising=False)
+    assert main(["feedback", "--tenant", "acme", "--tenants-file", str(tenants)]) == 2
+    assert "pass --decisions FILE.jsonl" in capsys.readouterr().err
+    assert main(["tune", "--tenant", "nobody", "--tenants-file", str(tenants)]) == 2
+    assert "tenant 'nobody' is not in" in capsys.readouterr().err
+    assert main(["feedback", "--tenant", "acme", "--since", "a month", "--tenants-file", str(tenants),
+                 "--decisions", str(tmp_path / "d.jsonl")]) == 2
+    assert "use a number and a unit, e.g. 30d" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"not": "a decision"}\n')
+    assert main(["feedback", "--tenant", "acme", "--tenants-file", str(tenants), "--decisions", str(bad)]) == 2
+    assert "bad.jsonl:1: not a decision record" in capsys.readouterr().err
+    assert main(["retrain", "--tenant", "acme", "--tenants-file", str(tenants), "--decisions", str(bad)]) == 2
+    assert "has no llm.local_model_path: pass --model FILE" in capsys.readouterr().err
