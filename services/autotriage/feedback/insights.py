@@ -117,7 +117,12 @@ def compute(tenant: str, current: Sequence[ClosedTicket], previous: Sequence[Clo
     for path, row in stats.items():
         summaries = texts.get(path, [])
         row.repetitiveness, order = _repetitiveness(summaries)
-        row.examples = [summaries[i] for i in order[:EXAMPLES]]
+        seen: set[str] = set()
+        for i in order:  # the most typical tickets, each wording once
+            key = " ".join(summaries[i].casefold().split())
+            if key not in seen and len(row.examples) < EXAMPLES:
+                seen.add(key)
+                row.examples.append(summaries[i])
     total = len(current)
     used = {p for p, row in stats.items() if row.tickets}
     unused = sorted({tuple(p) for p in taxonomy} - used)
