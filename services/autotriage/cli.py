@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     from autotriage.commands.parsers import add_commands
 
     add_commands(sub, common)  # demo, learn, eval, preview, sandbox, outcomes, report: each sets ``handler``
+    from autotriage.commands.loop_parsers import add_loop_commands
+
+    add_loop_commands(sub, common)  # feedback, retrain, tune, insights
     return parser
 
 

@@ -28,6 +28,12 @@ async def test_demo_runs_every_new_ticket_to_an_outcome() -> None:
     text = out.getvalue()
     assert "accuracy vs bundled labels" in text and f"{result.accuracy:.1%}" in text
     assert "latency p50 / p95" in text and "results" in text
+    # it ends with an insights summary per tenant, from the simulators' closed tickets and time entries
+    assert set(result.insights) == {"bayside", "cobalt", "kessler"}
+    for lines in result.insights.values():
+        assert "tickets closed" in lines[0] and "technician hours" in lines[0]
+        assert lines[1].startswith("most time: ") and any(line.startswith("automate first: ") for line in lines)
+    assert "insights: closed tickets of the last 90 days" in text
 
 
 async def test_demo_with_an_llm_uses_the_cascade() -> None:

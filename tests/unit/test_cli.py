@@ -13,7 +13,7 @@ import pytest
 from autotriage.cli import build_parser, main
 
 SUBCOMMANDS = ["serve", "run", "topics", "sandbox", "doctor", "demo", "learn", "eval", "preview", "outcomes",
-               "report"]
+               "report", "feedback", "retrain", "tune", "insights", "backfill"]
 
 TENANTS = """
 tenants:

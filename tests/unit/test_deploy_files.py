@@ -875,6 +875,29 @@ ALERT_UNIT_TESTS: list[dict[str, Any]] = [
             _expect("20m", "AutotriageRestarting", {"severity": "warning", **_WRITER}),
         ],
     },
+    {
+        "interval": "1m",
+        "input_series": [
+            # acme: 82 % agreement against a 90 % target on 200 tickets; globex: 85 % but only 20 tickets;
+            # initech: 95 %, above target.
+            _series("autotriage_feedback_agreement_ratio", "0.82x60", tenant="acme", mode="apply", level="full"),
+            _series("autotriage_feedback_agreement_ratio", "0.5x60", tenant="acme", mode="apply", level="1"),
+            _series("autotriage_feedback_agreement_target_ratio", "0.9x60", tenant="acme"),
+            _series("autotriage_feedback_tickets", "164x60", tenant="acme", mode="apply", verdict="kept"),
+            _series("autotriage_feedback_tickets", "36x60", tenant="acme", mode="apply", verdict="changed"),
+            _series("autotriage_feedback_agreement_ratio", "0.85x60", tenant="globex", mode="apply", level="full"),
+            _series("autotriage_feedback_agreement_target_ratio", "0.9x60", tenant="globex"),
+            _series("autotriage_feedback_tickets", "17x60", tenant="globex", mode="apply", verdict="kept"),
+            _series("autotriage_feedback_tickets", "3x60", tenant="globex", mode="apply", verdict="changed"),
+            _series("autotriage_feedback_agreement_ratio", "0.95x60", tenant="initech", mode="apply", level="full"),
+            _series("autotriage_feedback_agreement_target_ratio", "0.9x60", tenant="initech"),
+            _series("autotriage_feedback_tickets", "95x60", tenant="initech", mode="apply", verdict="kept"),
+        ],
+        "alert_rule_test": [
+            _expect("20m", "AutotriageAppliedAgreementLow"),  # not yet 30 minutes
+            _expect("40m", "AutotriageAppliedAgreementLow", {"severity": "warning", "tenant": "acme"}),
+        ],
+    },
 ]
 
 
@@ -935,7 +958,7 @@ class ExportedSeries:
         # suffixes per sample; collect() yields every family, also labelled ones with no children yet.
         self.samples: dict[str, tuple[str, str]] = {}
         self.family_labels: dict[str, frozenset[str] | None] = {}
-        for family in metrics.REGISTRY.collect():
+        for family in [*metrics.REGISTRY.collect(), *metrics.FEEDBACK_REGISTRY.collect()]:
             for suffix in SAMPLE_SUFFIXES.get(family.type, ("",)):
                 self.samples[family.name + suffix] = (family.name, family.type)
             # Families not defined in metrics.py (process_*, python_*) and Info labels: not checked.

@@ -100,6 +100,7 @@ class OutcomeRecorded(Envelope):
     action: Action
     reason: str = ""
     mode: str = ""
+    scope: str = ""
     category: str = ""
     confidence: float = 0.0
     model: str = ""

@@ -265,3 +265,44 @@ EVENT_LOOP_LAG = Histogram(
     buckets=LOOP_LAG_BUCKETS,
     registry=REGISTRY,
 )
+
+# --- feedback (a scheduled job: its own registry, written as a node-exporter textfile or served) -------
+#: Gauges of the latest feedback run per tenant; labels are bounded: mode (off/shadow/suggest/apply), level
+#: (1, 2, full), verdict (5 values), bucket (10 confidence deciles). Never a category or a ticket id.
+FEEDBACK_REGISTRY = CollectorRegistry(auto_describe=True)
+FEEDBACK_AGREEMENT = Gauge(
+    "autotriage_feedback_agreement_ratio",
+    "Share of closed tickets whose final category is the one autotriage chose (latest feedback window)",
+    ["tenant", "mode", "level"],
+    registry=FEEDBACK_REGISTRY,
+)
+FEEDBACK_TICKETS = Gauge(
+    "autotriage_feedback_tickets",
+    "Closed tickets autotriage had decided for, by verdict (latest feedback window)",
+    ["tenant", "mode", "verdict"],
+    registry=FEEDBACK_REGISTRY,
+)
+FEEDBACK_BUCKET_AGREEMENT = Gauge(
+    "autotriage_feedback_bucket_agreement_ratio",
+    "Agreement per confidence decile (reliability curve; latest feedback window)",
+    ["tenant", "bucket"],
+    registry=FEEDBACK_REGISTRY,
+)
+FEEDBACK_BUCKET_TICKETS = Gauge(
+    "autotriage_feedback_bucket_tickets",
+    "Counted tickets per confidence decile (latest feedback window)",
+    ["tenant", "bucket"],
+    registry=FEEDBACK_REGISTRY,
+)
+FEEDBACK_TARGET = Gauge(
+    "autotriage_feedback_agreement_target_ratio",
+    "The agreement a tenant's applied categories should keep (alert below it)",
+    ["tenant"],
+    registry=FEEDBACK_REGISTRY,
+)
+FEEDBACK_LAST_RUN = Gauge(
+    "autotriage_feedback_last_run_timestamp_seconds",
+    "When the feedback job last finished for a tenant (Unix time)",
+    ["tenant"],
+    registry=FEEDBACK_REGISTRY,
+)

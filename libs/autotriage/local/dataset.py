@@ -34,6 +34,8 @@ class LabelledTicket:
     noise_labelled: bool = False
     sender: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    #: Training weight (a technician's correction counts more than old history).
+    weight: float = 1.0
 
     @property
     def key(self) -> str:

@@ -7,6 +7,7 @@ Confidence is the calibrated probability that the chosen category is right. Zero
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from autotriage.core.errors import ConfigError
 from autotriage.core.models import Candidate, Classification, ConfidenceSource, Taxonomy, Ticket, Verdict
 from autotriage.llm.base import Classifier
 from autotriage.llm.prompt import Example
@@ -23,7 +25,11 @@ from autotriage.local.estimator import MISSING_SCORE, top_two
 from autotriage.local.store import LocalModel, ModelMeta, load_model
 from autotriage.local.text import feature_text, prepared_feature_text
 
+log = logging.getLogger(__name__)
+
 PROVIDER = "local"
+#: Seconds between checks of the model file for a newer version (a retrained, promoted model).
+RELOAD_CHECK_S = 10.0
 #: Past tickets consulted for the technician-facing reasoning.
 REASONING_NEIGHBOURS = 5
 
@@ -55,11 +61,46 @@ class LocalClassifier(Classifier):
 
     provider = PROVIDER
 
-    def __init__(self, model: LocalModel, path: Path | None = None) -> None:
-        self.model = model
+    def __init__(self, model: LocalModel, path: Path | None = None, reload_check_s: float = RELOAD_CHECK_S) -> None:
         self.path = path
+        self.reload_check_s = reload_check_s
+        self._use(model)
+        self._stamp = self._file_stamp()
+        self._checked = time.monotonic()
+
+    def _use(self, model: LocalModel) -> None:
+        self.model = model
         self.name = f"local-{model.meta.model_id}" if model.meta.model_id else "local"
         self._keys = [path_key(p) for p in model.meta.labels]
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat() if self.path is not None else None
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size) if stat is not None else None
+
+    def reload_if_changed(self) -> bool:
+        """Pick up a new model written to the same path (retraining replaces the file atomically); checked at
+        most every ``reload_check_s``. A file that cannot be read keeps the current model (and is logged)."""
+        now = time.monotonic()
+        if self.path is None or now - self._checked < self.reload_check_s:
+            return False
+        self._checked = now
+        stamp = self._file_stamp()
+        if stamp is None or stamp == self._stamp:
+            return False
+        try:
+            model = load_model(self.path)
+        except ConfigError as exc:
+            log.warning("local model %s changed but cannot be loaded, keeping %s: %s", self.path, self.name,
+                        exc.message)
+            return False
+        self._stamp = stamp
+        old = self.name
+        self._use(model)
+        log.info("local model %s reloaded: %s -> %s", self.path, old, self.name)
+        return True
 
     @classmethod
     def load(cls, path: Path) -> LocalClassifier:
@@ -77,6 +118,7 @@ class LocalClassifier(Classifier):
     def predict(self, ticket: Ticket, taxonomy: Taxonomy) -> LocalPrediction:
         """Classify one ticket among the taxonomy's candidates."""
         started = time.perf_counter()
+        self.reload_if_changed()
         estimator = self.model.estimator
         by_key = {path_key(c.path): c for c in taxonomy.candidates}
         candidates = tuple(by_key.get(key) for key in self._keys)

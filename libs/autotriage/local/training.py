@@ -103,7 +103,7 @@ def train_model(
             train = [e for e in usable if folds[id(e)] != fold]
             say(f"fold {fold + 1}/{config.folds}: fitting on {len(train)}, predicting {len(held)} held-out tickets")
             model = _fit([texts[id(e)] for e in train], [index[e.path] for e in train if e.path], len(labels),
-                         config, None)
+                         config, None, [e.weight for e in train])
             scores = model.scores(model.transform([texts[id(e)] for e in held]))
             b, t, m = top_two(scores)
             rows = [position[id(e)] for e in held]
@@ -116,7 +116,7 @@ def train_model(
         measured = dataclasses.replace(measured, topk_recall=curve)
     say(f"fitting on all {len(usable)} tickets")
     final = _fit([texts[id(e)] for e in usable], [index[e.path] for e in usable if e.path], len(labels), config,
-                 [prepared[id(e)][1] for e in usable] if config.keep_neighbours else None)
+                 [prepared[id(e)][1] for e in usable] if config.keep_neighbours else None, [e.weight for e in usable])
     final.calibrator = measured.calibrator
     chosen = measured.chosen
     meta = ModelMeta(
@@ -137,10 +137,11 @@ def train_model(
 
 
 def _fit(texts: list[str], labels: list[int], n_labels: int, config: TrainingConfig,
-         snippets: list[str] | None) -> TextModel:
+         snippets: list[str] | None, weights: list[float] | None = None) -> TextModel:
     """``TextModel.fit`` with a clear error for data the vectorizers cannot use."""
     try:
-        return TextModel.fit(texts, labels, n_labels, algorithm=config.algorithm, c=config.c, snippets=snippets)
+        return TextModel.fit(texts, labels, n_labels, algorithm=config.algorithm, c=config.c, snippets=snippets,
+                             weights=weights)
     except ValueError as exc:
         if "vocabulary" in str(exc) or "no terms remain" in str(exc):
             raise ConfigError(

@@ -35,9 +35,11 @@ from autotriage.psa.base import (
     DELETED,
     OTHER,
     UPDATED,
+    ClosedTicket,
     HistoricalTicket,
     PSAClient,
     WebhookEvent,
+    iso_z,
 )
 from autotriage.psa.http import PSAError, PSAHttp, Response
 from autotriage.psa.webhook_auth import header
@@ -565,6 +567,48 @@ class AutotaskClient(PSAClient):
                 seen += 1
                 if limit is not None and seen >= limit:
                     return
+
+    async def closed_since(
+        self, since: datetime, until: datetime, *, with_text: bool = False
+    ) -> AsyncIterator[ClosedTicket]:
+        """``completedDate`` in the window (500 a page; the API has no sort, so each page is sorted by it), then
+        ``TimeEntries`` (``hoursWorked``) for the page's tickets in one query. Stops with a TransientError when
+        the hourly API budget is nearly used (see ``check_threshold``)."""
+        await self.check_threshold()
+        fields = await self._ticket_fields()
+        query = {
+            "filter": [
+                {"op": "gte", "field": "completedDate", "value": iso_z(since)},
+                {"op": "lt", "field": "completedDate", "value": iso_z(until)},
+            ],
+            "IncludeFields": [*HISTORY_FIELDS, "completedDate"],
+            "MaxRecords": PAGE_SIZE,
+        }
+        page: list[dict[str, Any]] = []
+        async for raw in self._pages("POST", "Tickets/query", "query_closed_tickets", json=query):
+            if raw.get("id") is not None:
+                page.append(raw)
+            if len(page) >= PAGE_SIZE:
+                for closed in await self._with_hours(page, fields):
+                    yield closed
+                page = []
+        for closed in await self._with_hours(page, fields):
+            yield closed
+
+    async def _with_hours(self, rows: list[dict[str, Any]], fields: Picklists) -> list[ClosedTicket]:
+        """The rows as closed tickets with their summed ``hoursWorked``, sorted by ``completedDate``."""
+        if not rows:
+            return []
+        hours: dict[int, float] = {}
+        query = {"filter": [{"op": "in", "field": "ticketID", "value": [int(r["id"]) for r in rows]}],
+                 "IncludeFields": ["id", "ticketID", "hoursWorked"], "MaxRecords": PAGE_SIZE}
+        async for entry in self._pages("POST", "TimeEntries/query", "query_time_entries", json=query):
+            ticket, worked = _as_int(entry.get("ticketID")), entry.get("hoursWorked")
+            if ticket is not None and isinstance(worked, int | float):
+                hours[ticket] = hours.get(ticket, 0.0) + float(worked)
+        out = [ClosedTicket(self._to_ticket(r, fields), _parse_time(r.get("completedDate")), hours.get(int(r["id"])))
+               for r in rows]
+        return sorted(out, key=lambda c: c.closed_at or datetime.min.replace(tzinfo=UTC))
 
     async def close(self) -> None:
         await self.http.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
@@ -43,6 +44,21 @@ class HistoricalTicket:
 
     ticket: Ticket
     path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClosedTicket:
+    """A ticket closed in a time window: its final category and scope, when it closed, and the technician time
+    recorded against it (hours; ``None`` when the PSA gave no time)."""
+
+    ticket: Ticket
+    closed_at: datetime | None
+    hours: float | None = None
+
+
+def iso_z(when: datetime) -> str:
+    """``2026-01-31T08:00:00Z`` (UTC, whole seconds): the date form every PSA's filters accept."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class PSAClient(ABC):
@@ -91,6 +107,14 @@ class PSAClient(ABC):
     async def history(self, limit: int | None = None) -> AsyncIterator[HistoricalTicket]:
         """Closed, categorized tickets for training, oldest first (paged within rate limits)."""
         raise NotImplementedError(f"{self.kind.value}: reading history is not supported; use --data FILE")
+        yield  # pragma: no cover
+
+    async def closed_since(
+        self, since: datetime, until: datetime, *, with_text: bool = False
+    ) -> AsyncIterator[ClosedTicket]:
+        """Tickets closed in ``[since, until)``, oldest first, each once, with technician hours; paged within the
+        PSA's rate limits. ``with_text``: also the description where it costs an extra call (ConnectWise)."""
+        raise NotImplementedError(f"{self.kind.value}: reading closed tickets is not supported")
         yield  # pragma: no cover
 
     async def close(self) -> None:  # noqa: B027 - optional hook

@@ -34,7 +34,17 @@ from autotriage.core.errors import PermanentError, TransientError, WebhookReject
 from autotriage.core.events import utcnow
 from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
 from autotriage.core.tenants import ConnectWiseConnection, Tenant
-from autotriage.psa.base import CREATED, DELETED, OTHER, UPDATED, HistoricalTicket, PSAClient, WebhookEvent
+from autotriage.psa.base import (
+    CREATED,
+    DELETED,
+    OTHER,
+    UPDATED,
+    ClosedTicket,
+    HistoricalTicket,
+    PSAClient,
+    WebhookEvent,
+    iso_z,
+)
 from autotriage.psa.http import PSAError, PSAHttp, Response
 from autotriage.psa.signing_keys import FetchGate, SigningKeys, retry_later
 from autotriage.psa.webhook_auth import header
@@ -701,6 +711,32 @@ class ConnectWiseClient(PSAClient):
                     seen += 1
                 if limit is not None and seen >= limit:
                     return
+        finally:
+            await pages.aclose()
+
+    async def closed_since(
+        self, since: datetime, until: datetime, *, with_text: bool = False
+    ) -> AsyncIterator[ClosedTicket]:
+        """``closedDate`` in the window, ordered by it, 1,000 a page; the final category is in every row and the
+        ticket's ``actualHours`` is the technician time (no extra call). Offset pages shift as tickets close, so
+        rows are de-duplicated by id."""
+        params = {
+            "conditions": f"closedFlag=true and closedDate>=[{iso_z(since)}] and closedDate<[{iso_z(until)}]",
+            "orderBy": "closedDate asc", "pageSize": str(PAGE_SIZE),
+            "fields": TICKET_FIELDS + ",closedDate,actualHours",
+        }
+        seen: set[str] = set()
+        pages = self._pages("service/tickets", "list_closed_tickets", params)
+        try:
+            async for rows in pages:
+                batch = [r for r in rows if parse_ticket_id(r.get("id")) and str(r["id"]) not in seen]
+                seen.update(str(r["id"]) for r in batch)
+                texts = (await asyncio.gather(*(self._history_description(str(r["id"])) for r in batch))
+                         if with_text else [""] * len(batch))
+                for raw, text in zip(batch, texts, strict=True):
+                    hours = raw.get("actualHours")
+                    yield ClosedTicket(self._to_ticket(raw, text), self._parse_date(raw.get("closedDate")),
+                                       float(hours) if isinstance(hours, int | float) else None)
         finally:
             await pages.aclose()
 

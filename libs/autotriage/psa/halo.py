@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -18,7 +19,17 @@ from autotriage.core.errors import PermanentError, WebhookRejected
 from autotriage.core.events import utcnow
 from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
 from autotriage.core.tenants import HaloConnection, Tenant
-from autotriage.psa.base import CREATED, DELETED, OTHER, UPDATED, HistoricalTicket, PSAClient, WebhookEvent
+from autotriage.psa.base import (
+    CREATED,
+    DELETED,
+    OTHER,
+    UPDATED,
+    ClosedTicket,
+    HistoricalTicket,
+    PSAClient,
+    WebhookEvent,
+    iso_z,
+)
 from autotriage.psa.http import PSAError, PSAHttp
 from autotriage.psa.webhook_auth import check_basic_auth
 
@@ -273,5 +284,41 @@ class HaloClient(PSAClient):
                 return
             page += 1
 
+    async def closed_since(
+        self, since: datetime, until: datetime, *, with_text: bool = False
+    ) -> AsyncIterator[ClosedTicket]:
+        """``datesearch=dateclosed`` in the window, ordered by it, 100 a page (Halo's maximum), with the ticket's
+        ``timetaken`` (hours, ``includetimetaken``); re-filtered client-side and de-duplicated by id."""
+        page, seen = 1, set()
+        while True:
+            body = await self._api("GET", "Tickets", "list_closed_tickets", params={
+                "closed_only": "true", "datesearch": "dateclosed", "startdate": iso_z(since),
+                "enddate": iso_z(until), "order": "dateclosed", "orderdesc": "false", "pageinate": "true",
+                "page_size": str(PAGE_SIZE), "page_no": str(page), "includetimetaken": "true",
+            })
+            rows = body.get("tickets", []) if isinstance(body, dict) else []
+            for raw in rows:
+                closed_at = _parse_time(raw.get("dateclosed"))
+                if raw.get("id") is None or raw["id"] in seen or closed_at is None or not since <= closed_at < until:
+                    continue
+                seen.add(raw["id"])
+                hours = raw.get("timetaken")
+                yield ClosedTicket(self._to_ticket(raw), closed_at,
+                                   float(hours) if isinstance(hours, int | float) else None)
+            total = int(body.get("record_count", 0)) if isinstance(body, dict) else 0
+            if not rows or page * PAGE_SIZE >= total:
+                return
+            page += 1
+
     async def close(self) -> None:
         await self.http.close()
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from autotriage.core.models import PSAKind
-from autotriage.sandbox.common import SampleData, Simulator, load_sample
+from autotriage.sandbox.common import HistoryClock, SampleData, Simulator, iso, load_sample
 
 API = "/atservicesrest/v1.0"
 FIRST_ISSUE_VALUE = 10
@@ -161,6 +162,8 @@ class AutotaskSimulator(Simulator):
         self.sub_issue_types: dict[int, dict[str, Any]] = {}
         self.tickets: dict[int, dict[str, Any]] = {}
         self.ticket_notes: dict[int, list[dict[str, Any]]] = {}
+        self.time_entries: list[dict[str, Any]] = []
+        self._time_ids = itertools.count(7700001)
         self._ids = itertools.count(351181)
         self._note_ids = itertools.count(29900001)
         self._sequence = itertools.count(1)
@@ -178,11 +181,12 @@ class AutotaskSimulator(Simulator):
             for path in scope.get("inactive_paths", []):
                 self._add_path(tuple(path), active=False)
         if seed_history:
+            clock = HistoryClock(sample.history)
             for t in sample.history:
                 tid = self.create_ticket(
-                    t.summary, t.details, t.scope, t.category, source=t.source, created_at=t.created_at
+                    t.summary, t.details, t.scope, t.category, source=t.source, created_at=iso(clock.created(t))
                 )
-                self.tickets[int(tid)].update(status=5, completedDate=self.tickets[int(tid)]["createDate"])
+                self.close_ticket(tid, hours=clock.hours(t), closed_at=clock.closed(t))
 
     def _add_path(self, path: tuple[str, ...], *, active: bool) -> None:
         """Register a path; picklist values are assigned in order of first appearance (deterministic)."""
@@ -259,6 +263,19 @@ class AutotaskSimulator(Simulator):
         issue, sub = self.values_of(path) if path else (None, None)
         self.tickets[int(ticket_id)].update(issueType=issue, subIssueType=sub)
 
+    def close_ticket(self, ticket_id: str, *, hours: float = 0.5, closed_at: datetime | None = None,
+                     scope: int | None = None) -> None:
+        ticket = self.tickets[int(ticket_id)]
+        if scope is not None:
+            ticket["queueID"] = int(scope)
+        when = iso(closed_at or datetime.now(UTC))
+        self.time_entries.append({
+            "id": next(self._time_ids), "ticketID": int(ticket_id), "hoursWorked": hours, "hoursToBill": hours,
+            "offsetHours": 0.0, "dateWorked": when, "resourceID": 29682885, "isNonBillable": False,
+        })
+        ticket.update(status=5, completedDate=when, completedByResourceID=29682885,
+                      lastTrackedModificationDateTime=when)
+
     def valid_paths(self, scope: int) -> set[tuple[str, ...]]:
         """Issue/sub-issue picklists are global in Autotask, so every queue has the same valid paths."""
         paths: set[tuple[str, ...]] = set()
@@ -280,6 +297,8 @@ class AutotaskSimulator(Simulator):
         r.add_get(f"{API}/Tickets/query", self._query)
         r.add_get(f"{API}/Tickets/query/next", self._query)
         r.add_patch(f"{API}/Tickets", self._patch_tickets)
+        r.add_post(f"{API}/TimeEntries/query", self._query_time)
+        r.add_get(f"{API}/TimeEntries/query/next", self._query_time)
         r.add_get(f"{API}/Tickets/{{id:\\d+}}", self._get_ticket)
         r.add_patch(f"{API}/Tickets/{{id:\\d+}}", self._patch_by_url)
         r.add_get(f"{API}/Tickets/{{id:\\d+}}/Notes", self._list_notes)
@@ -293,6 +312,8 @@ class AutotaskSimulator(Simulator):
             ("GET", "/TicketNotes/entityInformation/fields"): "note_fields",
             ("POST", "/Tickets/query"): "query_tickets", ("GET", "/Tickets/query"): "query_tickets",
             ("GET", "/Tickets/query/next"): "query_tickets", ("PATCH", "/Tickets"): "update_ticket",
+            ("POST", "/TimeEntries/query"): "query_time_entries",
+            ("GET", "/TimeEntries/query/next"): "query_time_entries",
             ("GET", "/Tickets/{id}"): "get_ticket", ("PATCH", "/Tickets/{id}"): "update_ticket_by_url",
             ("GET", "/Tickets/{id}/Notes"): "list_notes", ("POST", "/Tickets/{id}/Notes"): "add_note",
         }
@@ -489,14 +510,19 @@ class AutotaskSimulator(Simulator):
         return ""
 
     # --- queries ------------------------------------------------------------------------------------
-    async def _query(self, request: web.Request) -> web.Response:
+    async def _query_time(self, request: web.Request) -> web.Response:
+        return await self._query(request, "TimeEntries", {e["id"]: e for e in self.time_entries})
+
+    async def _query(self, request: web.Request, entity: str = "Tickets",
+                     table: dict[int, dict[str, Any]] | None = None) -> web.Response:
+        source = self.tickets if table is None else table
         try:
             query = await self._query_of(request)
             after = int(json.loads(request.query.get("paging", "{}")).get("lastId", 0))
             size = max(1, min(self.page_size, int(query.get("MaxRecords") or self.page_size), 500))
         except (ValueError, TypeError, AttributeError) as exc:
             return _errors(f"Invalid query: {exc}")
-        rows = [t for tid, t in sorted(self.tickets.items()) if tid > after]
+        rows = [t for tid, t in sorted(source.items()) if tid > after]
         rows = [t for t in rows if all(matches(t, c) for c in query.get("filter") or [])]
         chunk, more = rows[:size], len(rows) > size
         include = [str(f) for f in query.get("IncludeFields") or []]
@@ -505,7 +531,7 @@ class AutotaskSimulator(Simulator):
         if more:
             paging = json.dumps({"pageSize": size, "lastId": chunk[-1]["id"]})
             next_url = (
-                f"{request.url.origin()}{API}/Tickets/query/next?paging={quote(paging)}&search={quote(json.dumps(query))}"
+                f"{request.url.origin()}{API}/{entity}/query/next?paging={quote(paging)}&search={quote(json.dumps(query))}"
             )
         return web.json_response({"items": items, "pageDetails": {
             "count": len(items), "requestCount": size, "prevPageUrl": None, "nextPageUrl": next_url,

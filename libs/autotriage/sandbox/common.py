@@ -6,11 +6,13 @@ Simulators are for the demo and the tests only; a production tenant never points
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import ssl
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -89,6 +91,44 @@ def load_sample(psa: PSAKind | str) -> SampleData:
         return out
 
     return SampleData(scopes=taxonomy["scopes"], history=tickets("history.jsonl"), new=tickets("new.jsonl"))
+
+
+def iso(when: datetime) -> str:
+    """``2026-01-31T08:00:00Z``: the date form the simulators store and compare."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _unit(text: str) -> float:
+    """A deterministic number in [0, 1) from a text."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) / 0x1_0000_0000
+
+
+class HistoryClock:
+    """Moves the bundled history so its newest ticket was created three days ago (so it closed at least a day
+    ago; relative spacing kept), and gives each history ticket a deterministic close time and technician hours
+    that depend on its category, so reports over "the last 90 days" have data on any day the demo runs."""
+
+    def __init__(self, history: list[SampleTicket], now: datetime | None = None) -> None:
+        stamps = [datetime.fromisoformat(t.created_at) for t in history if t.created_at]
+        now = now or datetime.now(UTC)
+        self.shift = (now - max(stamps) - timedelta(days=3)) if stamps else timedelta()
+        self.shift = timedelta(days=self.shift.days)
+
+    def created(self, ticket: SampleTicket) -> datetime:
+        """The (moved) creation time."""
+        if not ticket.created_at:
+            return datetime.now(UTC) - timedelta(days=30)
+        return datetime.fromisoformat(ticket.created_at) + self.shift
+
+    def closed(self, ticket: SampleTicket) -> datetime:
+        """Creation + 1 to 48 hours."""
+        return self.created(ticket) + timedelta(hours=1 + 47 * _unit(f"close:{ticket.id}") ** 2)
+
+    @staticmethod
+    def hours(ticket: SampleTicket) -> float:
+        """Technician hours: a per-category typical effort (0.25 to 3 h) times a per-ticket spread."""
+        typical = 0.25 + 2.75 * _unit("effort:" + " > ".join(ticket.category or ("noise",))) ** 2
+        return round(typical * (0.5 + _unit(f"hours:{ticket.id}")), 2)
 
 
 class Simulator(ABC):
@@ -255,6 +295,12 @@ class Simulator(ABC):
     @abstractmethod
     def set_category(self, ticket_id: str, path: tuple[str, ...]) -> None:
         """What a technician does in the PSA UI: set the category directly."""
+
+    @abstractmethod
+    def close_ticket(self, ticket_id: str, *, hours: float = 0.5, closed_at: datetime | None = None,
+                     scope: int | None = None) -> None:
+        """What a technician does at the end: log ``hours`` of time, optionally move the ticket to another
+        ``scope`` first (re-scope), and close it (``closed_at`` default now)."""
 
     @abstractmethod
     def valid_paths(self, scope: int) -> set[tuple[str, ...]]:

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +29,7 @@ import aiohttp
 from aiohttp import web
 
 from autotriage.core.models import PSAKind
-from autotriage.sandbox.common import SampleData, Simulator, load_sample
+from autotriage.sandbox.common import HistoryClock, SampleData, Simulator, iso, load_sample
 
 CODEBASE = "v2025_1/"
 API = f"/{CODEBASE}apis/3.0"
@@ -120,6 +121,8 @@ class SimTicket:
     source: str = ""
     created: str = field(default_factory=now_iso)
     updated: str = field(default_factory=now_iso)
+    closed_date: str | None = None
+    actual_hours: float | None = None
 
 
 class ConnectWiseSimulator(Simulator):
@@ -176,9 +179,11 @@ class ConnectWiseSimulator(Simulator):
             for path in scope.get("inactive_paths", []):
                 self._add_row(board, tuple(path), inactive=True)
         if seed_history:
+            clock = HistoryClock(sample.history)
             for t in sample.history:
-                self.create_ticket(t.summary, t.details, t.scope, t.category, closed=True,
-                                   source=t.source, created_at=t.created_at)
+                tid = self.create_ticket(t.summary, t.details, t.scope, t.category,
+                                         source=t.source, created_at=iso(clock.created(t)))
+                self.close_ticket(tid, hours=clock.hours(t), closed_at=clock.closed(t))
 
     def _add_row(self, board: Board, path: tuple[str, ...], *, inactive: bool) -> None:
         """Add one valid combination; for an inactive path its deepest value is the inactive one."""
@@ -254,6 +259,19 @@ class ConnectWiseSimulator(Simulator):
         ticket = self.tickets[int(ticket_id)]
         ticket.category = self._triple_of(self.boards[ticket.board], path)
 
+    def close_ticket(self, ticket_id: str, *, hours: float = 0.5, closed_at: datetime | None = None,
+                     scope: int | None = None) -> None:
+        ticket = self.tickets[int(ticket_id)]
+        if scope is not None and int(scope) != ticket.board:
+            path = self.category_of(ticket_id)
+            ticket.board = int(scope)
+            board = self.boards[ticket.board]
+            ticket.category = self._triple_of(board, path) if path in {board.names(t) for t in board.rows} \
+                else (None, None, None)
+        ticket.closed, ticket.closed_date = True, iso(closed_at or datetime.now(UTC))
+        ticket.actual_hours = round((ticket.actual_hours or 0.0) + hours, 2)
+        ticket.updated = ticket.closed_date
+
     def valid_paths(self, scope: int) -> set[tuple[str, ...]]:
         board = self.boards.get(int(scope))
         if board is None:
@@ -276,6 +294,10 @@ class ConnectWiseSimulator(Simulator):
         }
         if ticket.source:
             out["source"] = {"id": 2, "name": ticket.source}
+        if ticket.closed_date:
+            out["closedDate"], out["closedBy"] = ticket.closed_date, "jsmith"
+        if ticket.actual_hours is not None:
+            out["actualHours"] = ticket.actual_hours
         for name, level, value_id in zip(CATEGORY_FIELDS, board.levels(), ticket.category, strict=True):
             if value_id is not None:
                 out[name] = {"id": value_id, "name": level[value_id].name}

@@ -8,13 +8,14 @@ import itertools
 import secrets
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from autotriage.core.models import PSAKind
-from autotriage.sandbox.common import SampleData, Simulator, load_sample
+from autotriage.sandbox.common import HistoryClock, SampleData, Simulator, iso, load_sample
 
 SEP = ">"
 RATE_LIMIT_MESSAGE = "Rate Limit Reached - 300 Requests per rolling 5 minute window"
@@ -83,9 +84,11 @@ class HaloSimulator(Simulator):
                 "default_category_1": "",
             }
         if seed_history:
+            clock = HistoryClock(sample.history)
             for t in sample.history:
                 tid = self.create_ticket(t.summary, t.details, t.scope, t.category)
-                self.tickets[int(tid)]["hasbeenclosed"] = True
+                self.tickets[int(tid)]["dateoccurred"] = iso(clock.created(t))
+                self.close_ticket(tid, hours=clock.hours(t), closed_at=clock.closed(t))
 
     def create_ticket(self, summary: str, details: str, scope: int, category: tuple[str, ...] | None = None) -> str:
         tid = next(self._ids)
@@ -116,6 +119,20 @@ class HaloSimulator(Simulator):
 
     def set_category(self, ticket_id: str, path: tuple[str, ...]) -> None:
         self.tickets[int(ticket_id)]["category_1"] = SEP.join(path)
+
+    def close_ticket(self, ticket_id: str, *, hours: float = 0.5, closed_at: datetime | None = None,
+                     scope: int | None = None) -> None:
+        ticket = self.tickets[int(ticket_id)]
+        if scope is not None:
+            name = self.ticket_types.get(int(scope), {}).get("name", "")
+            ticket.update(tickettype_id=int(scope), tickettype_name=name)
+        when = iso(closed_at or datetime.now(UTC))
+        self.actions.setdefault(int(ticket_id), []).append({
+            "id": next(self._action_ids), "ticket_id": int(ticket_id), "outcome": "Closed", "note": "Resolved.",
+            "timetaken": hours, "who": "Jo Tech", "datetime": when, "hiddenfromuser": False,
+        })
+        ticket.update(hasbeenclosed=True, status_id=9, dateclosed=when, closure_time=when,
+                      timetaken=round(float(ticket.get("timetaken") or 0.0) + hours, 2))
 
     def valid_paths(self, scope: int) -> set[tuple[str, ...]]:
         return {tuple(v.split(SEP)) for v in self._allowed_values(int(scope))}
@@ -212,6 +229,13 @@ class HaloSimulator(Simulator):
         rows = list(self.tickets.values())
         if request.query.get("closed_only") == "true":
             rows = [t for t in rows if t["hasbeenclosed"]]
+        if request.query.get("datesearch") == "dateclosed":
+            start, end = request.query.get("startdate", ""), request.query.get("enddate", "")
+            rows = [t for t in rows if t.get("dateclosed") and (not start or t["dateclosed"] >= start)
+                    and (not end or t["dateclosed"] <= end)]
+        if request.query.get("order"):
+            key = request.query["order"]
+            rows.sort(key=lambda t: str(t.get(key) or ""), reverse=request.query.get("orderdesc") == "true")
         if request.query.get("pageinate") != "true":
             count = int(request.query.get("count", "50"))
             return web.json_response({"record_count": len(rows), "tickets": rows[:count]})

@@ -83,6 +83,8 @@ class DemoResult:
     models: dict[str, ModelMeta] = field(default_factory=dict)
     wall_s: float = 0.0
     training_s: float = 0.0
+    #: Per tenant, a few lines of ``autotriage insights`` over the simulators' closed tickets.
+    insights: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -246,12 +248,24 @@ async def run_demo(
                 await sending
             finally:
                 await host.stop()
+            insights = await _insights(tenants)
         finally:
             for sim in sims.values():
                 await sim.stop()
-    result = DemoResult(rows, provider, metas, time.perf_counter() - started, training_s)
+    result = DemoResult(rows, provider, metas, time.perf_counter() - started, training_s, insights)
     print_result(console, result)
     return result
+
+
+async def _insights(tenants: TenantsFile) -> dict[str, list[str]]:
+    """``autotriage insights --since 90d`` per tenant, summarized."""
+    from autotriage.commands.insights import tenant_insights
+    from autotriage.feedback.insights import summary_lines
+    from autotriage.feedback.runs import Window
+
+    window = Window.last("90d")
+    found = await asyncio.gather(*(tenant_insights(t, window) for t in tenants.tenants))
+    return {t.id: summary_lines(i) for t, i in zip(tenants.tenants, found, strict=True)}
 
 
 def _new_tickets(psa: str) -> list[SampleTicket]:
@@ -310,6 +324,14 @@ def print_result(console: Console, result: DemoResult) -> None:
                     "(webhook receipt to outcome)")
     summary.add_row("wall time", f"{result.wall_s:.1f} s (training {result.training_s:.1f} s)")
     console.print(summary)
+    if result.insights:
+        insights = Table(title="insights: closed tickets of the last 90 days (autotriage insights --tenant T "
+                         "--report insights.md for the full report with charts)", show_header=False)
+        insights.add_column(style="bold", no_wrap=True)
+        insights.add_column()
+        for tenant, lines in result.insights.items():
+            insights.add_row(tenant, "\n".join(lines))
+        console.print(insights)
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console | None = None) -> int:

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console | None = 
     else:
         assert tenant is not None
         examples = asyncio.run(pull_history(tenant, console, args.limit))
-    config = TrainingConfig(target_precision=args.target_precision)
+    config = TrainingConfig(target_precision=args.target_precision, algorithm=args.algorithm)
     with console.status("training") as status:
         model = train_model(examples, tenant=args.tenant, psa=tenant.psa.kind.value if tenant else None,
                             scope=args.scope, config=config, progress=status.update)

@@ -61,8 +61,8 @@ class WriterStage(Stage[TicketClassified]):
         result = event.classification
         outcome = OutcomeRecorded(
             **event.envelope_fields(), action=decision.action, reason=decision.reason, mode=event.mode,
-            category=result.candidate.label if result.candidate else "", confidence=result.confidence,
-            model=result.model, usage=result.usage, detail=detail,
+            scope=event.ticket.scope, category=result.candidate.label if result.candidate else "",
+            confidence=result.confidence, model=result.model, usage=result.usage, detail=detail,
         )
         log.info("%s: %s (%s) category=%r confidence=%.2f", event.ticket_id, decision.action.value,
                  decision.reason, outcome.category, outcome.confidence,

@@ -1,0 +1,1 @@
+"""The feedback loop: decisions, closed tickets, agreement, retraining, tuning and insights."""
