@@ -25,6 +25,7 @@ from autotriage.core.bus.topics import TICKETS_OUTCOMES, Topics
 from autotriage.core.errors import ConfigError, PoisonMessage
 from autotriage.core.events import OutcomeRecorded, decode
 from autotriage.core.models import Action
+from autotriage.core.runtime import REDELIVERY
 from autotriage.policy.feedback import Decision
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,9 @@ PATH_SEPARATOR = " > "
 
 
 def decision_from_outcome(outcome: OutcomeRecorded) -> Decision | None:
-    """The decision an outcome records (``None`` for a failed one: nothing was decided)."""
-    if outcome.action is Action.FAILED:
+    """The decision an outcome records (``None`` for a failed or ignored one, or a repeat after a redelivery:
+    nothing new was decided, and the ticket's real decision must not be replaced by it)."""
+    if outcome.action in (Action.FAILED, Action.IGNORED) or outcome.detail == REDELIVERY:
         return None
     path = tuple(p for p in outcome.category.split(PATH_SEPARATOR) if p) if outcome.category else ()
     return Decision(
@@ -86,6 +88,25 @@ class JsonlDecisionLog(DecisionLog):
                 raise ConfigError(f"{self.path}:{n}: not a decision record ({exc.error_count()} errors); "
                                   "point --decisions at a file written by autotriage") from exc
             if decision.tenant == tenant:
+                found[decision.ticket_id] = decision
+        return found
+
+
+class OutcomesFileDecisionLog(DecisionLog):
+    """The outcomes audit file ``autotriage run`` writes on the in-memory bus (``AUTOTRIAGE_OUTCOMES_FILE``): one
+    outcome record a line; the latest decision of a ticket wins. Read-only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def record(self, decisions: Sequence[Decision]) -> None:
+        raise ConfigError(f"{self.path} is the pipeline's outcomes file: autotriage writes it, not the feedback job")
+
+    async def load(self, tenant: str) -> dict[str, Decision]:
+        found: dict[str, Decision] = {}
+        for line in self.path.read_bytes().splitlines():
+            decision = _decision_of(line) if line.strip() else None
+            if decision is not None and decision.tenant == tenant:
                 found[decision.ticket_id] = decision
         return found
 

@@ -11,12 +11,14 @@ from autotriage.core.errors import ConfigError
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import Tenant, load_tenants
 from autotriage.feedback.closed import join, parse_span, read_closed
-from autotriage.feedback.decisions import BusDecisionLog, DecisionLog, JsonlDecisionLog
+from autotriage.feedback.decisions import BusDecisionLog, DecisionLog, JsonlDecisionLog, OutcomesFileDecisionLog
 from autotriage.policy.feedback import Decision, Judged
 from autotriage.psa.base import ClosedTicket
 
-NO_DECISION_LOG = ("on the in-memory bus decisions are kept in a file: pass --decisions FILE.jsonl (or set "
-                   "AUTOTRIAGE_BUS=kafka and AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS for the decisions topic)")
+NO_DECISION_LOG = ("on the in-memory bus the decisions are the outcomes file `autotriage run` writes "
+                   "(AUTOTRIAGE_OUTCOMES_FILE, default outcomes.jsonl), and there is none here: run the "
+                   "pipeline first, pass --decisions FILE.jsonl, or set AUTOTRIAGE_BUS=kafka and "
+                   "AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS for the decisions topic")
 #: The feedback job's consumer group on the outcomes topic.
 FEEDBACK_GROUP = "feedback"
 
@@ -56,6 +58,8 @@ async def load_decisions(settings: Settings, tenant: str, decisions_file: Path |
     if decisions_file is not None:
         return await JsonlDecisionLog(decisions_file).load(tenant)
     if settings.bus != "kafka":
+        if settings.outcomes_file is not None and settings.outcomes_file.is_file():
+            return await OutcomesFileDecisionLog(settings.outcomes_file).load(tenant)
         raise ConfigError(NO_DECISION_LOG)
     from autotriage.app import make_bus
 
