@@ -234,3 +234,26 @@ def test_user_errors_name_cause_and_fix(tmp_path: Path, monkeypatch: pytest.Monk
     assert "bad.jsonl:1: not a decision record" in capsys.readouterr().err
     assert main(["retrain", "--tenant", "acme", "--tenants-file", str(tenants), "--decisions", str(bad)]) == 2
     assert "has no llm.local_model_path: pass --model FILE" in capsys.readouterr().err
+
+
+async def test_the_outcomes_file_is_the_decision_log_on_the_in_memory_bus(tmp_path: Path) -> None:
+    from autotriage.core.events import OutcomeRecorded, encode
+    from autotriage.core.models import Action, PSAKind
+    from autotriage.core.runtime import REDELIVERY
+    from autotriage.feedback.decisions import OutcomesFileDecisionLog
+
+    now = datetime.now(UTC)
+    base = {"tenant": "acme", "psa": PSAKind.HALO, "occurred_at": now}
+    records = [
+        OutcomeRecorded(**base, ticket_id="1", action=Action.APPLIED, mode="apply", category="Email > Outlook",
+                        confidence=0.91),
+        OutcomeRecorded(**base, ticket_id="1", action=Action.SKIPPED, reason="already_classified", detail=REDELIVERY),
+        OutcomeRecorded(**base, ticket_id="1", action=Action.IGNORED, reason="duplicate_delivery"),
+        OutcomeRecorded(**base, ticket_id="2", action=Action.FAILED, reason="psa_http_400"),
+        OutcomeRecorded(**{**base, "tenant": "other"}, ticket_id="3", action=Action.SHADOW, mode="shadow"),
+    ]
+    path = tmp_path / "outcomes.jsonl"
+    path.write_bytes(b"".join(encode(r) + b"\n" for r in records))
+    decisions = await OutcomesFileDecisionLog(path).load("acme")
+    assert list(decisions) == ["1"]  # the repeat and the ignored delivery do not replace the real decision
+    assert decisions["1"].path == ("Email", "Outlook") and decisions["1"].action == "applied"
