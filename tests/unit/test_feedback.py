@@ -221,6 +221,7 @@ def test_user_errors_name_cause_and_fix(tmp_path: Path, monkeypatch: pytest.Monk
     for key, value in write_tenants(sim, tenants).items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AUTOTRIAGE_BUS", raising=False)
+    monkeypatch.chdir(tmp_path)  # no outcomes.jsonl or decisions.jsonl here
     assert main(["feedback", "--tenant", "acme", "--tenants-file", str(tenants)]) == 2
     assert "pass --decisions FILE.jsonl" in capsys.readouterr().err
     assert main(["tune", "--tenant", "nobody", "--tenants-file", str(tenants)]) == 2

@@ -12,13 +12,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from autotriage.core.errors import ConfigError
 from autotriage.core.models import Taxonomy, Verdict
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
 from autotriage.feedback.closed import read_closed
 from autotriage.feedback.decisions import BusDecisionLog, DecisionLog, JsonlDecisionLog
-from autotriage.feedback.runs import NO_DECISION_LOG, Window, tenant_of
+from autotriage.feedback.runs import Window, local_decision_log, tenant_of
 from autotriage.policy.feedback import Decision
 
 #: The mode backfilled decisions carry (feedback reports them apart from live shadow mode).
@@ -94,8 +93,9 @@ async def _run(args: argparse.Namespace, settings: Settings, console: Console) -
     if args.decisions is not None:
         return await backfill(tenant, tenants, window, JsonlDecisionLog(Path(args.decisions)), rate=args.rate,
                               max_usd=args.max_usd, console=console)
-    if settings.bus != "kafka":
-        raise ConfigError(NO_DECISION_LOG)
+    if settings.bus != "kafka":  # decisions.jsonl (resumable), read together with the pipeline's outcomes file
+        return await backfill(tenant, tenants, window, local_decision_log(settings), rate=args.rate,
+                              max_usd=args.max_usd, console=console)
     from autotriage.app import make_bus
     from autotriage.core.bus.topics import Topics
 

@@ -111,6 +111,28 @@ class OutcomesFileDecisionLog(DecisionLog):
         return found
 
 
+class LocalDecisionLog(DecisionLog):
+    """The in-memory bus's decisions: the pipeline's outcomes file, plus a JSONL file of decisions made outside
+    the pipeline (``backfill``), which is where new records go. A live decision wins over a backfilled one."""
+
+    def __init__(self, outcomes_file: Path | None, decisions_file: Path) -> None:
+        self.outcomes = OutcomesFileDecisionLog(outcomes_file) if outcomes_file is not None else None
+        self.extra = JsonlDecisionLog(decisions_file)
+
+    def exists(self) -> bool:
+        """Whether either file holds anything to read."""
+        return self.extra.path.is_file() or (self.outcomes is not None and self.outcomes.path.is_file())
+
+    async def record(self, decisions: Sequence[Decision]) -> None:
+        await self.extra.record(decisions)
+
+    async def load(self, tenant: str) -> dict[str, Decision]:
+        found = await self.extra.load(tenant)
+        if self.outcomes is not None and self.outcomes.path.is_file():
+            found.update(await self.outcomes.load(tenant))
+        return found
+
+
 class BusDecisionLog(DecisionLog):
     """The compacted decisions topic (see the module docstring)."""
 

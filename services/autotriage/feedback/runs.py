@@ -11,14 +11,15 @@ from autotriage.core.errors import ConfigError
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import Tenant, load_tenants
 from autotriage.feedback.closed import join, parse_span, read_closed
-from autotriage.feedback.decisions import BusDecisionLog, DecisionLog, JsonlDecisionLog, OutcomesFileDecisionLog
+from autotriage.feedback.decisions import BusDecisionLog, DecisionLog, JsonlDecisionLog, LocalDecisionLog
 from autotriage.policy.feedback import Decision, Judged
 from autotriage.psa.base import ClosedTicket
 
 NO_DECISION_LOG = ("on the in-memory bus the decisions are the outcomes file `autotriage run` writes "
-                   "(AUTOTRIAGE_OUTCOMES_FILE, default outcomes.jsonl), and there is none here: run the "
-                   "pipeline first, pass --decisions FILE.jsonl, or set AUTOTRIAGE_BUS=kafka and "
-                   "AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS for the decisions topic")
+                   "(AUTOTRIAGE_OUTCOMES_FILE, default outcomes.jsonl) and decisions.jsonl (`autotriage "
+                   "backfill`), and neither is here: run the pipeline or a backfill first, pass --decisions "
+                   "FILE.jsonl, or set AUTOTRIAGE_BUS=kafka and AUTOTRIAGE_KAFKA_BOOTSTRAP_SERVERS for the "
+                   "decisions topic")
 #: The feedback job's consumer group on the outcomes topic.
 FEEDBACK_GROUP = "feedback"
 
@@ -51,6 +52,15 @@ class Window:
         return Window(self.since - (self.until - self.since), self.since)
 
 
+#: Decisions made outside the pipeline on the in-memory bus (``backfill``), next to the outcomes file.
+LOCAL_DECISIONS_FILE = Path("decisions.jsonl")
+
+
+def local_decision_log(settings: Settings) -> LocalDecisionLog:
+    """The in-memory bus's decision log: the outcomes file ``autotriage run`` writes plus ``decisions.jsonl``."""
+    return LocalDecisionLog(settings.outcomes_file, LOCAL_DECISIONS_FILE)
+
+
 async def load_decisions(settings: Settings, tenant: str, decisions_file: Path | None) -> dict[str, Decision]:
     """The tenant's decisions: from ``decisions_file`` (JSONL) or, on Kafka, from the compacted decisions topic
     after moving the outcomes that arrived since the last run into it."""
@@ -58,9 +68,10 @@ async def load_decisions(settings: Settings, tenant: str, decisions_file: Path |
     if decisions_file is not None:
         return await JsonlDecisionLog(decisions_file).load(tenant)
     if settings.bus != "kafka":
-        if settings.outcomes_file is not None and settings.outcomes_file.is_file():
-            return await OutcomesFileDecisionLog(settings.outcomes_file).load(tenant)
-        raise ConfigError(NO_DECISION_LOG)
+        local = local_decision_log(settings)
+        if not local.exists():
+            raise ConfigError(NO_DECISION_LOG)
+        return await local.load(tenant)
     from autotriage.app import make_bus
 
     bus = make_bus(settings, client_id="autotriage-feedback")
