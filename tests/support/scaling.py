@@ -64,13 +64,17 @@ def percentile(values: Iterable[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-async def scrape(session: aiohttp.ClientSession, url: str, name: str, **labels: str) -> float | None:
-    """The sum of a metric's samples whose labels include ``labels``, from ``url/metrics`` (None: unreachable)."""
+async def metrics_text(session: aiohttp.ClientSession, url: str) -> str | None:
+    """A process's ``/metrics`` page, or None when it does not answer within 2 s."""
     try:
         async with session.get(f"{url}/metrics", timeout=aiohttp.ClientTimeout(total=2)) as resp:
-            text = await resp.text()
+            return await resp.text()
     except (aiohttp.ClientError, TimeoutError, OSError):
         return None
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include ``labels``."""
     total = 0.0
     for found in re.finditer(rf"^{re.escape(name)}{{([^}}]*)}} ([0-9.eE+-]+)$", text, re.M):
         have = dict(re.findall(r'(\w+)="([^"]*)"', found.group(1)))
@@ -201,6 +205,11 @@ class ScalingRig(FaultRig):
                   f"({stage}: {self.replicas(stage)} processes)")
         return code
 
+    @property
+    def started_at(self) -> float:
+        """Monotonic time the timeline of ``note`` counts from."""
+        return self._started
+
     def replicas(self, stage: str) -> int:
         assert self.pipeline is not None
         return sum(1 for sp in self.pipeline.stages.values()
@@ -238,6 +247,15 @@ class ScalingRig(FaultRig):
             if key not in first:
                 first[key] = (outcome, stamp / 1000 - outcome.occurred_at.timestamp())
         return first
+
+    def repeated(self) -> dict[Key, list[str]]:
+        """Tickets with more than one outcome not marked as a redelivery: ``action:reason@stage`` of each."""
+        seen: dict[Key, list[str]] = {}
+        for outcome in self.outcomes.outcomes():
+            if outcome.action.value != "ignored" and outcome.detail != REDELIVERY:
+                seen.setdefault((outcome.tenant, outcome.ticket_id), []).append(
+                    f"{outcome.action.value}:{outcome.reason}@{outcome.stage}")
+        return {k: v for k, v in seen.items() if len(v) > 1}
 
     def latencies(self, keys: set[Key], tenants: set[str]) -> list[float]:
         """End-to-end latencies of the tickets in ``keys`` of ``tenants``."""
