@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 
 from autotriage.core.events import OutcomeRecorded, decode
 from autotriage.core.runtime import REDELIVERY
@@ -153,6 +154,7 @@ class ScalingRig(FaultRig):
         self.llm = OpenAITestServer(latency=latency)
         self.watch: Watch | None = None
         self.signalled: dict[str, int] = {}  # process -> exit code after the signal the test sent
+        self._cpu: dict[str, float] = {}  # CPU seconds of processes that ended, by process (and restart)
 
     async def start(self) -> None:
         """Simulators, LLM double, tenants file (one LLM key per tenant), topics, one process per stage."""
@@ -198,12 +200,36 @@ class ScalingRig(FaultRig):
         assert self.pipeline is not None and self.watch is not None
         self.watch.watched.discard(name)
         in_flight = await self.metric(name, "autotriage_stage_in_flight")
+        self._cpu.update(self._cpu_of([name]))
         code = await self.pipeline.kill(name, sig)
         self.signalled[name] = code if code is not None else -999
         stage = self.pipeline.stages[name].stage
         self.note(f"{sig.name} {name} with {in_flight or 0:.0f} records in flight: exit {code} "
                   f"({stage}: {self.replicas(stage)} processes)")
         return code
+
+    def _cpu_of(self, names: Iterable[str]) -> dict[str, float]:
+        assert self.pipeline is not None
+        out = {}
+        for name in names:
+            sp = self.pipeline.stages[name]
+            if sp.process is None or sp.process.returncode is not None:
+                continue
+            with contextlib.suppress(psutil.Error):
+                times = psutil.Process(sp.process.pid).cpu_times()
+                out[f"{name}#{sp.restarts}"] = times.user + times.system
+        return out
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds per stage process so far (ended ones included), the stages' total and this test process's
+        (simulators, LLM double, webhook feeder, readers)."""
+        assert self.pipeline is not None
+        cpu = {**self._cpu, **self._cpu_of(self.pipeline.stages)}
+        me = psutil.Process().cpu_times()
+        out = {k: round(v, 1) for k, v in sorted(cpu.items())}
+        out["stages_total"] = round(sum(cpu.values()), 1)
+        out["test_process"] = round(me.user + me.system, 1)
+        return out
 
     @property
     def started_at(self) -> float:
