@@ -32,6 +32,9 @@ from tests.support.pipeline import tenant_entry, write_tenants
 from tests.support.processes import Pipeline, StageProcess
 from tests.support.tickets import halo_sample
 
+#: A ``/livez`` answer slower than this counts as a failure: the Kubernetes probe's ``timeoutSeconds`` in deploy/.
+PROBE_TIMEOUT_S = 3.0
+
 
 def six_tenants() -> list[SimTenant]:
     """Two tenants per PSA (HaloPSA, ConnectWise, Autotask), each on a simulator of its own."""
@@ -86,7 +89,9 @@ def sample(text: str, name: str, **labels: str) -> float:
 
 @dataclass
 class Watch:
-    """Polls ``/livez`` of every watched process every ``interval_s`` and notes any process that exits on its own."""
+    """Polls ``/livez`` of every watched process every ``interval_s`` (a failure: any answer but 200 within
+    ``PROBE_TIMEOUT_S``; a single one counts, where Kubernetes restarts after three) and notes any process that exits
+    on its own."""
 
     pipeline: Pipeline
     interval_s: float = 0.5
@@ -125,7 +130,7 @@ class Watch:
             return
         self.polls += 1
         try:
-            async with session.get(f"{sp.url}/livez", timeout=aiohttp.ClientTimeout(total=2)) as resp:
+            async with session.get(f"{sp.url}/livez", timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_S)) as resp:
                 answer = str(resp.status)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             answer = type(exc).__name__

@@ -281,8 +281,24 @@ def _response_schema(body: Mapping[str, Any]) -> JSONDict | None:
     return None
 
 
+#: The last request analysed, by the identity of its messages and response format: a request is analysed by the
+#: responder and again for its logprobs, the expensive part of a large taxonomy's request (see ``analyze``).
+_LAST_ANALYSIS: list[tuple[object, object, Analysis]] = []
+
+
 def analyze(body: Mapping[str, Any]) -> Analysis:
-    """Find the candidate ids (largest string enum, else ``- <id>: label`` lines), labels and the ticket."""
+    """Find the candidate ids (largest string enum, else ``- <id>: label`` lines), labels and the ticket
+    (computed once per request: the same messages and format objects give the same, shared, analysis)."""
+    messages, fmt = body.get("messages"), body.get("response_format")
+    for seen_messages, seen_fmt, found in _LAST_ANALYSIS:
+        if seen_messages is messages and seen_fmt is fmt and messages is not None:
+            return found
+    found = _analyze(body)
+    _LAST_ANALYSIS[:] = [(messages, fmt, found)]
+    return found
+
+
+def _analyze(body: Mapping[str, Any]) -> Analysis:
     messages = [m for m in body.get("messages") or [] if isinstance(m, Mapping)]
     schema = _response_schema(body)
     enums = iter_string_enums(schema) if schema else []
@@ -1014,7 +1030,7 @@ class OpenAITestServer:
                 choice=reply.choice,
             )
         if fault.kind == "invalid_choice":
-            analysis = analyze(body)
+            analysis = _analyze(body)  # changed below: not the shared analysis
             chosen = reply.choice
             if analysis.enum_values is not None:
                 pool = [r[0] for r in analysis.ranking] + list(analysis.enum_values)
