@@ -10,7 +10,10 @@ latency baseline.
 Printed and asserted: nothing lost, no duplicate note or category update in any PSA, no process exit other than the
 ones the test caused, ``/livez`` of every process polled every 0.5 s never failing, the 429 tenant parked (from
 ``/metrics``) and its parked tickets finished after the brownout, and the p95 end-to-end latency of the four
-unaffected tenants within 1.5x of the baseline's.
+unaffected tenants within 1.5x of the baseline's where the brownout could hurt them: tickets received during the
+429 minute and around the parked records' return 120 s later. Membership changes are kept out of those windows; the
+whole run's p95 (each rebalance stops a stage until its slowest in-flight LLM call ends, and the killed member's
+partitions wait for its 30 s session timeout) is printed beside it, not asserted. Run alone: ``make test-scaling``.
 """
 
 from __future__ import annotations
