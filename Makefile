@@ -5,7 +5,7 @@ PY ?= python3
 KAFKA := bash deploy/kafka-local/kafka.sh
 WITH_BROKER := bash deploy/kafka-local/with-broker.sh
 
-.PHONY: install demo test test-unit test-kafka test-faults lint typecheck kafka-start kafka-stop bench ci
+.PHONY: install demo test test-unit test-kafka test-faults test-scaling lint typecheck kafka-start kafka-stop bench ci
 
 install:
 	$(PY) -m pip install -e '.[dev]'
@@ -27,6 +27,9 @@ test:
 
 test-faults:
 	$(PY) -m pytest -m faults -q -s
+
+test-scaling:
+	$(WITH_BROKER) $(PY) -m pytest -m scaling -q -s
 
 kafka-start:
 	$(KAFKA) fetch && $(KAFKA) start

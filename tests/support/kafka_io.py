@@ -17,6 +17,8 @@ class TopicReader:
         self.bootstrap = bootstrap
         self.topic = topic
         self.values: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
+        #: Each record's timestamp (ms since the epoch, the producer's create time), in the order of ``values``.
+        self.timestamps: list[int] = []
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
@@ -32,6 +34,7 @@ class TopicReader:
         for messages in batches.values():
             for m in messages:
                 self.values.append((m.key, m.value, list(m.headers or [])))
+                self.timestamps.append(m.timestamp)
 
     async def wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
         """Poll until ``done()`` or the timeout."""

@@ -80,11 +80,13 @@ class Pipeline:
         out, _ = await proc.communicate()
         assert proc.returncode == 0, out.decode()
 
-    async def start(self, stage: str) -> StageProcess:
-        """Start (or restart) one stage and wait until it is ready."""
-        current = self.stages.get(stage)
+    async def start(self, stage: str, name: str | None = None) -> StageProcess:
+        """Start (or restart) one stage and wait until it is ready. ``name`` (default: the stage) tells replicas
+        apart: another ``name`` of the same stage is one more process in the stage's consumer group."""
+        key = name or stage
+        current = self.stages.get(key)
         port = current.port if current else free_port()
-        log_path = self.workdir / f"{stage}.log"
+        log_path = self.workdir / f"{key}.log"
         sp = current or StageProcess(stage, port, log_path)
         log = log_path.open("ab")
         sp.process = await asyncio.create_subprocess_exec(
@@ -94,7 +96,7 @@ class Pipeline:
         log.close()
         if current:
             sp.restarts += 1
-        self.stages[stage] = sp
+        self.stages[key] = sp
         await self.wait_ready(sp)
         return sp
 
@@ -121,7 +123,7 @@ class Pipeline:
         raise AssertionError(f"{sp.stage} not ready in {timeout}s:\n{sp.log_path.read_text()[-3000:]}")
 
     async def kill(self, stage: str, sig: int = signal.SIGKILL) -> int | None:
-        """Send a signal and wait for the process to exit; return its exit code."""
+        """Send a signal to a stage (or replica, by name) and wait for the process to exit; return its exit code."""
         sp = self.stages[stage]
         assert sp.process is not None
         sp.process.send_signal(sig)

@@ -454,6 +454,7 @@ async def test_persistent_429_is_transient_rate_limited(sim: HaloSimulator, clie
         await client.fetch_ticket(laptop(sim))
     assert caught.value.reason == "psa_rate_limited"
     assert RATE_LIMIT_MESSAGE in caught.value.message
+    assert caught.value.tenant_wide  # the tenant's PSA limits every call: the runtime parks the tenant
     assert sim.requests["get_ticket"] == 3
 
 
@@ -495,6 +496,7 @@ async def test_post_5xx_not_retried_in_place(sim: HaloSimulator, client: HaloCli
     with pytest.raises(TransientError) as caught:
         await client.add_note(tid, "hello")
     assert caught.value.reason == "psa_server_error"
+    assert caught.value.tenant_wide
     assert sim.requests["add_note"] == 1
 
 
@@ -509,6 +511,7 @@ async def test_post_timeout_not_retried_in_place(sim: HaloSimulator, monkeypatch
     finally:
         await client.close()
     assert caught.value.reason == "psa_timeout"
+    assert not caught.value.tenant_wide  # one slow call is the ticket's trouble, not the tenant's
     assert sim.requests["add_note"] == 1
 
 

@@ -259,6 +259,7 @@ async def test_rate_limit_exhausted_raises_transient(server: OpenAITestServer, b
     with pytest.raises(TransientError) as raised:
         await build({"max_retries": 2}).classify(VPN, taxonomy())
     assert raised.value.reason == "llm_rate_limited"
+    assert raised.value.tenant_wide  # the account is rate limited: the runtime parks the tenant
     assert [r.status for r in server.completion_requests] == [429, 429, 429]
 
 
@@ -267,6 +268,7 @@ async def test_long_retry_after_goes_to_the_retry_topic(server: OpenAITestServer
     with pytest.raises(TransientError) as raised:
         await build().classify(VPN, taxonomy())
     assert raised.value.retry_after_s == pytest.approx(45)
+    assert raised.value.tenant_wide
     assert len(server.completion_requests) == 1  # not slept in place
 
 
@@ -301,6 +303,7 @@ async def test_server_errors_exhausted(server: OpenAITestServer, build: Build) -
     with pytest.raises(TransientError) as raised:
         await build({"max_retries": 1}).classify(VPN, taxonomy())
     assert raised.value.reason == "llm_server_error" and len(server.completion_requests) == 2
+    assert not raised.value.tenant_wide  # a provider error is not one tenant's: parking it would not help
 
 
 async def test_timeout_then_success(server: OpenAITestServer, build: Build) -> None:

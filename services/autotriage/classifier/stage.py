@@ -25,10 +25,9 @@ from autotriage.core.models import Action, Classification, Taxonomy, Ticket, Usa
 from autotriage.core.runtime import REDELIVERY, Output, Stage
 from autotriage.core.taxonomies import TaxonomyStore
 from autotriage.core.tenants import Policy, Tenant, TenantsFile
-from autotriage.llm.base import Classifier
+from autotriage.llm.base import FALLBACK_REASON, Classifier
 from autotriage.llm.factory import Classifiers
 from autotriage.llm.openai_provider import ContentFiltered, QuotaExhausted
-from autotriage.local.cascade import FALLBACK_REASON
 from autotriage.policy.budget import BUDGET_EXHAUSTED, BudgetLedger, Exhausted, estimate_usage, has_caps
 from autotriage.policy.spend_board import SpendBoard
 

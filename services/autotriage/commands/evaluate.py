@@ -29,10 +29,10 @@ from autotriage.core.errors import AutotriageError, ConfigError
 from autotriage.core.models import Classification, Taxonomy, Verdict
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import DEFAULT_PRICES, Tenant, TenantsFile, load_tenants
-from autotriage.llm.base import Classifier
+from autotriage.llm.base import FALLBACK_REASON, Classifier
 from autotriage.llm.batch import BatchItem, BatchRunner
 from autotriage.llm.openai_provider import OpenAIClassifier
-from autotriage.local.cascade import FALLBACK_REASON, LOCAL_REASON, CascadeClassifier, shortlist_settings
+from autotriage.local.cascade import LOCAL_REASON, CascadeClassifier, shortlist_settings
 from autotriage.local.dataset import LabelledTicket, holdout_split, read_labelled
 from autotriage.local.evaluation import (
     DEFAULT_THRESHOLDS,
