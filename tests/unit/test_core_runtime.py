@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from autotriage.core.bus.base import Headers, OutputRejected, Producer, Record
+from autotriage.core.bus.base import CommitRejected, Headers, OutputRejected, Producer, Record
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import DLQ, TICKETS_NORMALIZED, TICKETS_OUTCOMES, Topics
 from autotriage.core.errors import PermanentError, TransientError
@@ -498,3 +498,46 @@ async def test_request_stop_drains_in_flight_record() -> None:
     await asyncio.wait_for(run, 5)
     assert [e.ticket_id for e in outputs(bus)] == ["t1"]
     assert await uncommitted(bus, stage) == 0
+
+
+class _RejectingConsumer:
+    """Wraps a consumer; the first commit is rejected the way Kafka rejects an evicted member's commit."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.rejected = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def commit(self, offsets: dict[tuple[str, int], int]) -> None:
+        if not self.rejected:
+            self.rejected += 1
+            raise CommitRejected("UnknownMemberIdError: the member was evicted")
+        await self.inner.commit(offsets)
+
+
+class _EvictingBus(MemoryBus):
+    async def consumer(self, topics: Any, group_id: str, on_revoked: Any = None, on_assigned: Any = None) -> Any:
+        return _RejectingConsumer(await super().consumer(topics, group_id, on_revoked, on_assigned))
+
+
+async def test_an_evicted_member_starts_nothing_until_it_is_assigned_again() -> None:
+    gate = asyncio.Event()
+
+    async def behave(event: TicketNormalized) -> None:
+        if event.ticket_id == "first":
+            await gate.wait()
+
+    bus, stage = _EvictingBus(default_partitions=1), Echo(behave)
+    await produce(bus, ticket_event("first"), ticket_event("waiting"))
+    async with running(stage, bus, concurrency=1) as runner:
+        await until(lambda: len(stage.calls) == 1)  # "first" runs, "waiting" waits for the only slot
+        await bus.producer().send(INPUT, encode(ticket_event("x")), key=b"acme:x")
+        await until(lambda: runner._fenced)  # the completed-prefix commit was rejected: evicted
+        await produce(bus, ticket_event("late"))
+        gate.set()
+        await asyncio.sleep(0.2)
+        assert [t for t, _, _ in stage.calls] == ["first"]  # nothing else started: the group gave it away
+        await runner._on_assigned(runner._consumer.assignment())  # type: ignore[union-attr]  # rejoined
+        assert not runner._fenced

@@ -110,6 +110,10 @@ class _Diverted:
     acks: list[asyncio.Future[Any]]
 
 
+class _Fenced(Exception):
+    """The member lost its group generation while the record waited: do not start it."""
+
+
 class _FatalBusError(Exception):
     """An output could be neither produced nor dead-lettered: stop, so the process restarts from its commit."""
 
@@ -158,6 +162,10 @@ class StageRunner(Generic[E]):
         self._retry_paused: dict[TopicPartition, float] = {}  # partition -> wall-clock time its head is due
         self._window_paused = False
         self._revoking: set[TopicPartition] = set()
+        #: The group rejected a commit: this member lost its generation (evicted, e.g. CPU-starved past the
+        #: session timeout). Until it is assigned partitions again it starts nothing: the group has handed its
+        #: records to another member already.
+        self._fenced = False
         self._joined = False
         self._beat = time.monotonic()
         self._commit_failing_since: float | None = None
@@ -211,6 +219,7 @@ class StageRunner(Generic[E]):
 
     # --- rebalance ----------------------------------------------------------------------------------
     async def _on_assigned(self, partitions: set[TopicPartition]) -> None:
+        self._fenced = False
         for tp in partitions:
             if tp not in self._offsets:
                 self._offsets[tp] = PartitionOffsets()
@@ -303,7 +312,7 @@ class StageRunner(Generic[E]):
         """Start a fetched record, or put a not-yet-due retry partition back to sleep."""
         tp = (record.topic, record.partition)
         offsets = self._offsets.get(tp)
-        if offsets is None or tp in self._revoking or tp in self._retry_paused:
+        if offsets is None or self._fenced or tp in self._revoking or tp in self._retry_paused:
             return  # not ours (any more), or behind a retry record that is not due: it is read again later
         if record.topic in self._retry_topics:
             due = _due(record)
@@ -351,7 +360,10 @@ class StageRunner(Generic[E]):
         try:
             if previous is not None:
                 await previous
-            acks, handled = await self._process(flight)
+            try:
+                acks, handled = await self._process(flight)
+            except _Fenced:
+                return  # left uncommitted on purpose: the member rejoins and the group redelivers it
             if acks and not await self._acknowledged(flight, acks):
                 handled = None
             if handled is not None:
@@ -408,6 +420,9 @@ class StageRunner(Generic[E]):
             return await self._park(record, event, parked.until), None
         finally:
             gauge.dec()
+        if self._fenced:  # evicted while this record waited: its new owner handles it
+            self._slots.release(tenant)
+            raise _Fenced
         flight.handling = True
         started = time.perf_counter()
         metrics.STAGE_IN_FLIGHT.labels(self._labels).inc()
@@ -548,8 +563,10 @@ class StageRunner(Generic[E]):
                 await consumer.commit(offsets)
         except CommitRejected as exc:
             metrics.COMMITS.labels(self._labels, "rejected").inc()
-            log.info("commit rejected (%s): the partitions moved to another member", exc,
-                     extra={"stage": self.stage.name})
+            if only is None:  # outside a revocation: the group moved on without us until we rejoin
+                self._fenced = True
+            log.warning("commit rejected (%s): the partitions moved to another member; starting nothing until "
+                        "this member is assigned partitions again", exc, extra={"stage": self.stage.name})
             return
         except Exception as exc:  # the coordinator moving or a broker restarting: next interval
             metrics.COMMITS.labels(self._labels, "error").inc()
