@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from autotriage.core.classifier import Classifier, Example
 from autotriage.core.models import Candidate, Classification, ConfidenceSource, Taxonomy, Ticket, Verdict
-from autotriage.llm.base import Classifier
-from autotriage.llm.prompt import Example
-from autotriage.llm.text import PreparedTicket
+from autotriage.core.text.prepare import PreparedTicket
 from autotriage.local.estimator import MISSING_SCORE, top_two
 from autotriage.local.store import LocalModel, ModelMeta, load_model
 from autotriage.local.text import feature_text, prepared_feature_text

@@ -17,21 +17,17 @@ import time
 from typing import Any
 
 from autotriage.core import metrics
-from autotriage.core.errors import TransientError
+from autotriage.core.classifier import FALLBACK_REASON, LOCAL_REASON, Classifier
+from autotriage.core.errors import QuotaExhausted, TransientError
 from autotriage.core.models import Classification, Taxonomy, Ticket, Verdict
 from autotriage.core.tenants import Price, Tenant
-from autotriage.llm.base import Classifier
-from autotriage.llm.openai_provider import OpenAIClassifier, QuotaExhausted
+from autotriage.llm.openai_provider import OpenAIClassifier
 from autotriage.llm.shortlist import Shortlist, build_shortlist
 from autotriage.local.provider import LocalClassifier, LocalPrediction
 
 LOCAL = "local"
 LLM = "llm"
 FALLBACK = "fallback"
-#: ``Classification.reason`` of a confident local verdict (the LLM was skipped).
-LOCAL_REASON = "local_confident"
-#: ``Classification.reason`` of a local verdict returned because the LLM was unavailable.
-FALLBACK_REASON = "llm_fallback"
 _QUOTA_REASONS = frozenset({"llm_quota_exhausted"})
 
 
