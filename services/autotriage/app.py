@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from autotriage.classifiers import Classifiers
 from autotriage.core import egress, metrics
 from autotriage.core.bus.base import Bus
 from autotriage.core.bus.memory import MemoryBus
@@ -16,7 +17,6 @@ from autotriage.core.service import Component, ServiceHost
 from autotriage.core.settings import Settings
 from autotriage.core.taxonomies import TaxonomyStore
 from autotriage.core.tenants import TenantsFile
-from autotriage.llm.factory import Classifiers
 from autotriage.psa.registry import PSAClients
 
 STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")

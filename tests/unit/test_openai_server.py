@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from openai.lib._pydantic import to_strict_json_schema
 
+from autotriage.core.text.tokens import encoding
 from autotriage.sandbox.openai_schema_rules import (
     SchemaLimits,
     StrictSchemaError,
@@ -30,7 +31,6 @@ from autotriage.sandbox.openai_server import (
     Reply,
     count_prompt_tokens,
     default_responder,
-    encoding,
 )
 
 REPO = Path(__file__).resolve().parents[2]

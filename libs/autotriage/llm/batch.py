@@ -30,9 +30,9 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
+from autotriage.core.cost import batch_price, usage_from_openai
 from autotriage.core.errors import ConfigError, PermanentError
 from autotriage.core.models import Classification, Taxonomy, Ticket, Usage
-from autotriage.llm.cost import batch_price, usage_from_openai
 from autotriage.llm.openai_provider import OpenAIClassifier, PreparedPick
 from autotriage.llm.schema import fits_enum
 

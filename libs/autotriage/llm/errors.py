@@ -21,14 +21,6 @@ QUOTA_CODES = frozenset({"insufficient_quota", "credit_balance_exhausted", "bill
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
 
-class QuotaExhausted(Exception):
-    """The LLM account has no quota left (429 insufficient_quota): never retried, the tenant is paused."""
-
-
-class ContentFiltered(Exception):
-    """Azure's content filter rejected the prompt (400 content_filter): not retriable."""
-
-
 @dataclass(frozen=True)
 class Failure:
     """One failed request: ``kind`` is a bounded metric label; ``wait`` the delay the server asked for."""

@@ -16,16 +16,15 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from autotriage.core import metrics
-from autotriage.core.errors import PermanentError, TransientError
+from autotriage.core.classifier import Classifier, Example
+from autotriage.core.cost import usage_from_openai
+from autotriage.core.errors import ContentFiltered, PermanentError, QuotaExhausted, TransientError
 from autotriage.core.models import Candidate, Classification, ConfidenceSource, Taxonomy, Ticket, Usage, Verdict
 from autotriage.core.tenants import Price, Tenant
+from autotriage.core.text.prepare import prepare_ticket_text
 from autotriage.llm.answer import Answer, confidence_of, parse_answer
-from autotriage.llm.base import Classifier
 from autotriage.llm.client import make_openai_client, request_model
-from autotriage.llm.cost import usage_from_openai
 from autotriage.llm.errors import (
-    ContentFiltered,
-    QuotaExhausted,
     RetryPolicy,
     classify_failure,
     error_body,
@@ -34,15 +33,12 @@ from autotriage.llm.errors import (
     is_quota_error,
 )
 from autotriage.llm.hierarchy import deepest, split_level
-from autotriage.llm.prompt import ABSTAIN_ID, Example, render_prompt
+from autotriage.llm.prompt import ABSTAIN_ID, render_prompt
 from autotriage.llm.schema import choice_schema, fits_enum
 from autotriage.llm.shortlist import FULL_LIST_REASON, Shortlist, needs_full_list
-from autotriage.llm.text import prepare_ticket_text
 
 __all__ = [
-    "ContentFiltered",
     "OpenAIClassifier",
-    "QuotaExhausted",
     "is_quota_error",
     "is_reasoning_model",
     "make_openai_client",

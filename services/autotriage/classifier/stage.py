@@ -9,48 +9,27 @@ resolved from the compacted ``taxonomies`` topic.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from autotriage.classifier.ledger import ClassifiedLedger
 from autotriage.classifier.view import prompt_view_async
+from autotriage.classifiers import Classifiers
 from autotriage.core import metrics
 from autotriage.core.bus.base import Bus
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import TICKETS_CLASSIFIED, TICKETS_ENRICHED, TICKETS_OUTCOMES, Topics
-from autotriage.core.errors import PermanentError
+from autotriage.core.classifier import FALLBACK_REASON, Classifier
+from autotriage.core.errors import ContentFiltered, PermanentError, QuotaExhausted
 from autotriage.core.events import OutcomeRecorded, TicketClassified, TicketEnriched
 from autotriage.core.models import Action, Classification, Taxonomy, Ticket, Usage, Verdict
 from autotriage.core.runtime import REDELIVERY, Output, Stage
 from autotriage.core.taxonomies import TaxonomyStore
 from autotriage.core.tenants import Policy, Tenant, TenantsFile
-from autotriage.llm.base import Classifier
-from autotriage.llm.factory import Classifiers
-from autotriage.llm.openai_provider import ContentFiltered, QuotaExhausted
-from autotriage.local.cascade import FALLBACK_REASON
 from autotriage.policy.budget import BUDGET_EXHAUSTED, BudgetLedger, Exhausted, estimate_usage, has_caps
 from autotriage.policy.spend_board import SpendBoard
 
 log = logging.getLogger(__name__)
-
-LocalLoader = Callable[[Tenant], Classifier | None]
-
-
-def load_local_classifier(tenant: Tenant) -> Classifier | None:
-    """The tenant's local model (``llm.local_model_path``), or None when there is none or it cannot be loaded."""
-    path = tenant.llm.local_model_path
-    if path is None:
-        return None
-    try:
-        provider = importlib.import_module("autotriage.local.provider")
-        loaded = provider.LocalClassifier.load(path)
-    except Exception as exc:  # not installed, missing file, incompatible model: fall back to skipping
-        log.warning("local model %s cannot be loaded (%s: %s); over-budget tickets are skipped", path,
-                    type(exc).__name__, exc, extra={"tenant": tenant.id})
-        return None
-    return loaded if isinstance(loaded, Classifier) else None
-
 
 class ClassifierStage(Stage[TicketEnriched]):
     """``tickets.enriched`` -> ``tickets.classified``."""
@@ -67,7 +46,6 @@ class ClassifierStage(Stage[TicketEnriched]):
         bus: Bus | None = None,
         topics: Topics | None = None,
         budgets: BudgetLedger | None = None,
-        local: LocalLoader = load_local_classifier,
     ) -> None:
         self.tenants = tenants
         self.classifiers = classifiers or Classifiers(tenants)
@@ -77,8 +55,6 @@ class ClassifierStage(Stage[TicketEnriched]):
         self.ledger = ClassifiedLedger(bus, topics)
         self.board = SpendBoard(bus, topics)
         self.budgets = budgets or BudgetLedger(board=self.board)
-        self._load_local = local
-        self._local: dict[str, Classifier | None] = {}
 
     async def start(self) -> None:
         """Follow the taxonomies, the classify-once ledger and the shared spend."""
@@ -88,9 +64,6 @@ class ClassifierStage(Stage[TicketEnriched]):
 
     async def stop(self) -> None:
         await self.classifiers.close()
-        for local in self._local.values():
-            if local is not None:
-                await local.close()
         await self.board.close()
         await self.ledger.close()
         await self.taxonomies.close()
@@ -157,9 +130,7 @@ class ClassifierStage(Stage[TicketEnriched]):
     ) -> tuple[str, Classification]:
         """``on_exhausted: local`` -> suggest-only with the local model if there is one; otherwise skip."""
         if tenant.budget.on_exhausted == "local":
-            if tenant.id not in self._local:
-                self._local[tenant.id] = self._load_local(tenant)
-            local = self._local[tenant.id]
+            local = self.classifiers.local(tenant.id)
             if local is not None:
                 mode = "suggest" if policy.mode == "apply" else policy.mode
                 return mode, await self._classify(local, ticket, taxonomy)

@@ -21,18 +21,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from autotriage.cascade import CascadeClassifier, shortlist_settings
 from autotriage.classifier.view import as_read
 from autotriage.commands.common import labelled, llm_from_env, sample_taxonomies
 from autotriage.commands.report import print_report, write_report
 from autotriage.commands.shortlist_costs import costs_for
+from autotriage.core.classifier import FALLBACK_REASON, LOCAL_REASON, Classifier
 from autotriage.core.errors import AutotriageError, ConfigError
 from autotriage.core.models import Classification, Taxonomy, Verdict
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import DEFAULT_PRICES, Tenant, TenantsFile, load_tenants
-from autotriage.llm.base import Classifier
 from autotriage.llm.batch import BatchItem, BatchRunner
 from autotriage.llm.openai_provider import OpenAIClassifier
-from autotriage.local.cascade import FALLBACK_REASON, LOCAL_REASON, CascadeClassifier, shortlist_settings
 from autotriage.local.dataset import LabelledTicket, holdout_split, read_labelled
 from autotriage.local.evaluation import (
     DEFAULT_THRESHOLDS,

@@ -26,7 +26,7 @@ from autotriage.core.errors import AutotriageError, ConfigError
 from autotriage.core.models import PSAKind, Taxonomy, Ticket
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
-from autotriage.llm.text import count_tokens
+from autotriage.core.text.tokens import count_tokens
 from autotriage.local.dataset import LabelledTicket, read_labelled
 from autotriage.policy.budget import estimate_usage
 
