@@ -7,9 +7,12 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from autotriage.classifier.stage import ClassifierStage
 from autotriage.classifiers import Classifiers
 from autotriage.core import egress, metrics
 from autotriage.core.bus.base import Bus
+from autotriage.core.bus.kafka import KafkaBus
+from autotriage.core.bus.kafka_security import kwargs_from_settings
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import Topics
 from autotriage.core.runtime import RunnerOptions, StageRunner
@@ -17,7 +20,11 @@ from autotriage.core.service import Component, ServiceHost
 from autotriage.core.settings import Settings
 from autotriage.core.taxonomies import TaxonomyStore
 from autotriage.core.tenants import TenantsFile
+from autotriage.ingress.app import Ingress
+from autotriage.normalizer.stage import NormalizerStage
 from autotriage.psa.registry import PSAClients
+from autotriage.taxonomy_cache.stage import TaxonomyCacheStage
+from autotriage.writer.stage import WriterStage
 
 STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")
 HEALTH_PORTS = {"ingress": 8080, "normalizer": 9101, "taxonomy-cache": 9102, "classifier": 9103, "writer": 9104}
@@ -60,9 +67,6 @@ def runner_options(settings: Settings, tenant_count: int) -> RunnerOptions:
 def make_bus(settings: Settings, client_id: str = "autotriage") -> Bus:
     """The configured bus backend."""
     if settings.bus == "kafka":
-        from autotriage.core.bus.kafka import KafkaBus
-        from autotriage.core.bus.kafka_security import kwargs_from_settings
-
         return KafkaBus(
             settings.kafka_bootstrap_servers,
             client_id=client_id,
@@ -82,10 +86,6 @@ def build_host(
     classifiers: Classifiers | None = None,
 ) -> ServiceHost:
     """A host running ``stages`` on one bus; ingress (if present) shares the host's HTTP port."""
-    from autotriage.ingress.app import Ingress
-    from autotriage.normalizer.stage import NormalizerStage
-    from autotriage.taxonomy_cache.stage import TaxonomyCacheStage
-    from autotriage.writer.stage import WriterStage
 
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
@@ -119,8 +119,6 @@ def build_host(
             store = TaxonomyStore(bus, topics)
             components.append(runner(TaxonomyCacheStage(PSAClients(tenants), store, settings.taxonomy_ttl_s)))
         elif name == "classifier":
-            from autotriage.classifier.stage import ClassifierStage
-
             components.append(runner(ClassifierStage(tenants, classifiers, bus=bus, topics=topics)))
         elif name == "writer":
             components.append(runner(WriterStage(tenants, PSAClients(tenants))))

@@ -19,7 +19,7 @@ def load_local(tenant: Tenant) -> Classifier:
     if path is None:
         raise ConfigError(f"tenant {tenant.id!r}: llm.local_model_path is not set: train one with `autotriage learn`")
     # lazy: the local model needs the optional "local" extra (scikit-learn, numpy, scipy)
-    from autotriage.local.provider import LocalClassifier
+    from autotriage.local.provider import LocalClassifier  # noqa: PLC0415
 
     return LocalClassifier.load(path)
 
@@ -32,7 +32,7 @@ def make_classifier(tenant: Tenant, tenants: TenantsFile) -> Classifier:
     if tenant.llm.local_model_path is not None:
         # a local model in front of the LLM: confident tickets skip it, its neighbours become few-shot examples;
         # lazy: the cascade needs the optional "local" extra
-        from autotriage.cascade import build_cascade
+        from autotriage.cascade import build_cascade  # noqa: PLC0415
 
         return build_cascade(tenant, price)
     return OpenAIClassifier(tenant, price)

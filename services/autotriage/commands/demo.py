@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from autotriage.app import build_host
 from autotriage.commands.common import PSAS, labelled, llm_from_env
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import TICKETS_OUTCOMES, Topics
@@ -35,7 +36,8 @@ from autotriage.core.settings import Settings
 from autotriage.core.tenants import TenantsFile
 from autotriage.local.evaluation import percentile
 from autotriage.local.store import ModelMeta, read_meta
-from autotriage.sandbox.common import SampleTicket, Simulator
+from autotriage.sandbox.common import SampleTicket, Simulator, load_sample
+from autotriage.sandbox.registry import make_simulator
 
 TENANT_IDS = {"halo": "bayside", "connectwise": "cobalt", "autotask": "kessler"}
 STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")
@@ -114,9 +116,8 @@ class DemoResult:
 # --- training (in worker processes: the three models train in parallel) -----------------------------------
 def train_sample_model(psa: str, folder: str, history_limit: int | None = None) -> str:
     """Train one PSA's demo model on its bundled history and save it; return the file path."""
-    from autotriage.local.store import save_model
-    from autotriage.local.training import train_model
-    from autotriage.sandbox.common import load_sample
+    from autotriage.local.store import save_model  # noqa: PLC0415 - optional extra `local`
+    from autotriage.local.training import train_model  # noqa: PLC0415 - optional extra `local`
 
     history = labelled(load_sample(psa).history)[:history_limit]
     model = train_model(history, tenant=TENANT_IDS[psa], psa=psa)
@@ -166,8 +167,6 @@ def tenants_for(sims: Mapping[str, Simulator], models: Mapping[str, Path], metas
 
 # --- the run ---------------------------------------------------------------------------------------------
 async def _start_simulators(psas: Sequence[str]) -> dict[str, Simulator]:
-    from autotriage.sandbox.registry import make_simulator
-
     sims = {psa: make_simulator(psa) for psa in psas}
     for sim in sims.values():
         await sim.start("127.0.0.1", 0)
@@ -211,7 +210,6 @@ async def run_demo(
     history_limit: int | None = None,
 ) -> DemoResult:
     """Run the demo and print its tables; see the module docstring."""
-    from autotriage.app import build_host
 
     console = console or Console()
     environ = os.environ if environ is None else environ
@@ -255,8 +253,6 @@ async def run_demo(
 
 
 def _new_tickets(psa: str) -> list[SampleTicket]:
-    from autotriage.sandbox.common import load_sample
-
     return load_sample(psa).new
 
 

@@ -46,7 +46,8 @@ from autotriage.local.evaluation import (
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.training import train_model
 from autotriage.policy.noise_eval import NoiseScore, score_noise
-from autotriage.sandbox.common import load_sample
+from autotriage.psa.registry import make_client
+from autotriage.sandbox.common import SampleData, load_sample
 
 PROVIDERS = ("local", "llm", "cascade")
 #: LLM settings whose prompts are counted for the shortlist figures when the evaluated tenant has no LLM.
@@ -224,7 +225,6 @@ async def sample_eval(psa: str, provider: str = "local", environ: Mapping[str, s
 
 def load_taxonomy_file(path: Path, tenant: Tenant) -> dict[str, Taxonomy]:
     """Taxonomies from a JSON file in the bundled data's shape."""
-    from autotriage.sandbox.common import SampleData
 
     try:
         scopes = json.loads(path.read_text(encoding="utf-8"))["scopes"]
@@ -235,7 +235,6 @@ def load_taxonomy_file(path: Path, tenant: Tenant) -> dict[str, Taxonomy]:
 
 async def fetch_taxonomies(tenant: Tenant, scopes: set[str]) -> dict[str, Taxonomy]:
     """The current taxonomy of each scope, read from the tenant's PSA."""
-    from autotriage.psa.registry import make_client
 
     client = make_client(tenant)
     try:

@@ -17,6 +17,7 @@ from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
 from autotriage.local.dataset import LabelledTicket, read_labelled
 from autotriage.local.store import LocalModel, save_model
 from autotriage.local.training import TrainingConfig, train_model
+from autotriage.psa.registry import make_client
 
 
 def default_model_path(tenant: str, scope: str | None, now: datetime | None = None) -> Path:
@@ -27,7 +28,6 @@ def default_model_path(tenant: str, scope: str | None, now: datetime | None = No
 
 async def pull_history(tenant: Tenant, console: Console, limit: int | None = None) -> list[LabelledTicket]:
     """Closed, categorized tickets from the tenant's PSA, with a progress bar."""
-    from autotriage.psa.registry import make_client
 
     client = make_client(tenant)
     rows: list[LabelledTicket] = []
