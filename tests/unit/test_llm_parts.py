@@ -12,9 +12,10 @@ import pytest
 
 from autotriage.core.cost import cost_usd, usage_from_openai
 from autotriage.core.models import Candidate, ConfidenceSource, Ticket
+from autotriage.core.resilience import RetryPolicy
 from autotriage.core.tenants import DEFAULT_PRICES, Price, parse_tenants
 from autotriage.llm.answer import Answer, confidence_of, logprob_confidence, parse_answer
-from autotriage.llm.errors import RetryPolicy, classify_failure, parse_duration, server_delay
+from autotriage.llm.errors import classify_failure, parse_duration, server_delay
 from autotriage.llm.hierarchy import split_level
 from autotriage.llm.openai_provider import is_reasoning_model, reasoning_effort_for
 from autotriage.llm.prompt import render_prompt

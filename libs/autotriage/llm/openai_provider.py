@@ -20,12 +20,12 @@ from autotriage.core.classifier import Classifier, Example
 from autotriage.core.cost import usage_from_openai
 from autotriage.core.errors import ContentFiltered, PermanentError, QuotaExhausted, TransientError
 from autotriage.core.models import Candidate, Classification, ConfidenceSource, Taxonomy, Ticket, Usage, Verdict
+from autotriage.core.resilience import RetryPolicy
 from autotriage.core.tenants import Price, Tenant
 from autotriage.core.text.prepare import prepare_ticket_text
 from autotriage.llm.answer import Answer, confidence_of, parse_answer
 from autotriage.llm.client import make_openai_client, request_model
 from autotriage.llm.errors import (
-    RetryPolicy,
     classify_failure,
     error_body,
     error_code,
@@ -318,8 +318,8 @@ class OpenAIClassifier(Classifier):
                               detail, extra={"tenant": self.tenant.id})
                     raise PermanentError(f"llm_{failure.kind}", detail) from exc
                 retries += 1
-                wait = failure.wait if failure.wait is not None else self.retry.backoff(retries)
-                if retries > self.retry.max_retries or wait > self.retry.max_inline_wait_s:
+                wait = self.retry.delay(retries, failure.wait)
+                if wait is None:
                     raise TransientError(f"llm_{failure.kind}", f"{detail} (after {retries} attempts)",
                                          retry_after_s=failure.wait) from exc
                 await asyncio.sleep(wait)
