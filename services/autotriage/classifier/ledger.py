@@ -10,10 +10,10 @@ again rather than losing it. Memory is bounded by the topic's retention (``LEDGE
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 
 from autotriage.core.bus.base import Bus, Table
 from autotriage.core.bus.topics import CLASSIFIED_LEDGER, Topics
+from autotriage.core.caches import RecentKeys
 
 
 class ClassifiedLedger:
@@ -23,8 +23,7 @@ class ClassifiedLedger:
         self._bus = bus
         self._topic = topics.name(CLASSIFIED_LEDGER)
         self._table: Table | None = None
-        self._recent: OrderedDict[bytes, None] = OrderedDict()
-        self._capacity = capacity
+        self._recent: RecentKeys[bytes] = RecentKeys(capacity)
 
     async def start(self) -> None:
         """Read the ledger to its end and keep following it."""
@@ -44,8 +43,6 @@ class ClassifiedLedger:
 
     async def mark(self, key: bytes) -> None:
         """Record that the ticket was classified (call after its classification is acknowledged)."""
-        self._recent[key] = None
-        while len(self._recent) > self._capacity:
-            self._recent.popitem(last=False)
+        self._recent.add(key)
         ack = await self._bus.producer().send(self._topic, str(int(time.time())).encode(), key=key)
         await ack

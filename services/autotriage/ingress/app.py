@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ from aiohttp import web
 from autotriage.core import metrics
 from autotriage.core.bus.base import Bus
 from autotriage.core.bus.topics import TICKETS_OUTCOMES, WEBHOOKS_RAW, Topics
+from autotriage.core.caches import RecentKeys
 from autotriage.core.errors import WebhookRejected
 from autotriage.core.events import OutcomeRecorded, WebhookReceived, encode, utcnow
 from autotriage.core.models import Action, PSAKind
@@ -31,8 +31,7 @@ class DeliveryLog:
     """Recently accepted delivery ids per tenant (bounded): a replayed delivery is acknowledged, not re-run."""
 
     def __init__(self, capacity: int = 100_000) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
+        self._seen: RecentKeys[str] = RecentKeys(capacity)
 
     def seen(self, key: str) -> bool:
         """Whether ``key`` was recorded."""
@@ -40,10 +39,7 @@ class DeliveryLog:
 
     def record(self, key: str) -> None:
         """Record ``key``, evicting the oldest beyond capacity."""
-        self._seen[key] = None
-        self._seen.move_to_end(key)
-        while len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
+        self._seen.add(key)
 
 
 class Ingress:
