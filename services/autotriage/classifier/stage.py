@@ -22,7 +22,7 @@ from autotriage.core.bus.topics import TICKETS_CLASSIFIED, TICKETS_ENRICHED, TIC
 from autotriage.core.classifier import FALLBACK_REASON, Classifier
 from autotriage.core.errors import ContentFiltered, PermanentError, QuotaExhausted
 from autotriage.core.events import OutcomeRecorded, TicketClassified, TicketEnriched
-from autotriage.core.models import Action, Classification, Taxonomy, Ticket, Usage, Verdict
+from autotriage.core.models import Action, Classification, Mode, Taxonomy, Ticket, Usage, Verdict
 from autotriage.core.runtime import REDELIVERY, Output, Stage
 from autotriage.core.taxonomies import TaxonomyStore
 from autotriage.core.tenants import Policy, Tenant, TenantsFile
@@ -96,10 +96,10 @@ class ClassifierStage(Stage[TicketEnriched]):
 
     async def _apply_policy(
         self, tenant: Tenant, policy: Policy, event: TicketEnriched, taxonomy: Taxonomy
-    ) -> tuple[str, Classification]:
+    ) -> tuple[Mode, Classification]:
         """The mode the writer must honour and the verdict; every rule here runs before any LLM call."""
         ctx = {"tenant": tenant.id, "ticket": event.ticket_id}
-        if policy.mode == "off":
+        if policy.mode == Mode.OFF:
             return policy.mode, Classification(verdict=Verdict.SKIPPED, reason="mode_off")
         view = await prompt_view_async(event.ticket, policy, tenant.llm.ticket_token_budget)
         if (noise := view.noise) is not None:
@@ -127,12 +127,12 @@ class ClassifierStage(Stage[TicketEnriched]):
 
     async def _over_budget(
         self, tenant: Tenant, policy: Policy, ticket: Ticket, taxonomy: Taxonomy
-    ) -> tuple[str, Classification]:
+    ) -> tuple[Mode, Classification]:
         """``on_exhausted: local`` -> suggest-only with the local model if there is one; otherwise skip."""
         if tenant.budget.on_exhausted == "local":
             local = self.classifiers.local(tenant.id)
             if local is not None:
-                mode = "suggest" if policy.mode == "apply" else policy.mode
+                mode = Mode.SUGGEST if policy.mode == Mode.APPLY else policy.mode
                 return mode, await self._classify(local, ticket, taxonomy)
         return policy.mode, Classification(verdict=Verdict.SKIPPED, reason=BUDGET_EXHAUSTED)
 
@@ -148,6 +148,6 @@ class ClassifierStage(Stage[TicketEnriched]):
                                   reasoning="the provider's content filter blocked the prompt")
 
 
-def _fallback_mode(mode: str, result: Classification) -> str:
+def _fallback_mode(mode: Mode, result: Classification) -> Mode:
     """The local model standing in for a failed LLM only suggests: it never applies on its own authority."""
-    return "suggest" if mode == "apply" and result.reason == FALLBACK_REASON else mode
+    return Mode.SUGGEST if mode == Mode.APPLY and result.reason == FALLBACK_REASON else mode
