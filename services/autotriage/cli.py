@@ -16,6 +16,7 @@ from autotriage.core.errors import ConfigError
 from autotriage.core.logs import configure_logging
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import load_tenants
+from autotriage.stages import NAMES
 
 log = logging.getLogger("autotriage")
 
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--partitions", type=int, help="partitions per topic when creating topics")
 
     serve = sub.add_parser("serve", help="run one stage as a process")
-    serve.add_argument("stage", choices=["ingress", "normalizer", "taxonomy-cache", "classifier", "writer"])
+    serve.add_argument("stage", choices=NAMES)
     serve.add_argument("--bus", choices=["kafka", "memory"], default=None)
     serve.add_argument("--create-topics", action="store_true", help="create missing topics first")
     common(serve)
@@ -142,11 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_serve(settings, [args.stage], args.create_topics))
         if args.command == "run":
             return asyncio.run(
-                _serve(
-                    settings,
-                    ["ingress", "normalizer", "taxonomy-cache", "classifier", "writer"],
-                    create_topics=settings.bus == "kafka",
-                )
+                _serve(settings, NAMES, create_topics=settings.bus == "kafka")
             )
         if args.command == "topics":
             asyncio.run(_topics_create(settings))

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from autotriage.app import build_host
+from autotriage.app import STAGES, build_host
 from autotriage.commands.common import PSAS, labelled, llm_from_env
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import TICKETS_OUTCOMES, Topics
@@ -40,7 +40,6 @@ from autotriage.sandbox.common import SampleTicket, Simulator, load_sample
 from autotriage.sandbox.registry import make_simulator
 
 TENANT_IDS = {"halo": "bayside", "connectwise": "cobalt", "autotask": "kessler"}
-STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")
 SUMMARY_CHARS = 40
 WIDE_COLUMNS = 130
 

@@ -45,6 +45,8 @@ class DeliveryLog:
 class Ingress:
     """The webhook receiver, as a host component that adds its route to the host's HTTP app."""
 
+    name = "ingress"
+
     def __init__(
         self,
         clients: PSAClients,
