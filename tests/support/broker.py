@@ -4,7 +4,7 @@ Restarting the shared development broker (``deploy/kafka-local``) under other pe
 breaks their runs, so the broker-restart fault test starts a broker of its own: same jars and settings as
 ``kafka.sh`` (KRaft, broker+controller, loopback), but its own free ports and a data directory under the
 test's tmp dir. Set ``AUTOTRIAGE_FAULTS_SHARED_BROKER=1`` to restart the shared broker instead
-(``autotriage.sandbox.kafka_local.restart_broker()``), e.g. on a CI machine that runs nothing else.
+(``tests.support.kafka_local.restart_broker()``), e.g. on a CI machine that runs nothing else.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from autotriage.sandbox import kafka_local
+from tests.support import kafka_local
 from tests.support.processes import free_port
 
 KAFKA_DIR = kafka_local.KAFKA_SH.parent
