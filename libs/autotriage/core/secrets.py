@@ -51,7 +51,8 @@ class SecretRef(BaseModel):
                 raise ConfigError(f"secret {self.describe()} is not set: export {self.env}=... before starting")
             self._value = SecretStr(value)
             return self._value
-        assert self.file is not None
+        if self.file is None:  # the model validator requires env or file
+            raise ConfigError(f"secret {self.describe()} names neither env nor file")
         try:
             self._value = SecretStr(self.file.read_text(encoding="utf-8").strip())
         except OSError as exc:

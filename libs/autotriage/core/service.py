@@ -102,10 +102,9 @@ class ServiceHost:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.bound_port = int(sockets[0].getsockname()[1])
+        addresses = self._runner.addresses  # the bound (host, port, ...) of each site: port 0 resolved
+        if addresses:
+            self.bound_port = int(addresses[0][1])
         log.info("serving /livez /readyz /metrics on %s:%d", self.host, self.bound_port)
 
     async def stop(self) -> None:

@@ -98,7 +98,8 @@ class LocalClassifier(Classifier):
         best, top, margin = top_two(scores)
         confidence = float(estimator.calibrator(top, margin)[0])
         candidate = candidates[int(best[0])]
-        assert candidate is not None
+        if candidate is None:  # only allowed labels can win: they all map to a candidate
+            raise RuntimeError(f"label {int(best[0])} won but is not in the taxonomy")
         result = Classification(
             verdict=Verdict.CHOSEN, candidate=candidate, confidence=min(1.0, max(0.0, confidence)),
             confidence_source=ConfidenceSource.CALIBRATED, reasoning=self._reasoning(vector, allowed, candidate),

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from autotriage.core import metrics
-from autotriage.core.errors import PermanentError, TransientError, WebhookRejected
+from autotriage.core.errors import ConfigError, PermanentError, TransientError, WebhookRejected
 from autotriage.core.events import utcnow
 from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
 from autotriage.core.tenants import AutotaskConnection, Tenant
@@ -354,7 +354,8 @@ class AutotaskClient(PSAClient):
     # --- webhooks -----------------------------------------------------------------------------------
     async def verify_webhook(self, headers: Mapping[str, str], body: bytes, source: str = "") -> None:
         secret = self.tenant.webhook.secret
-        assert secret is not None  # enforced by the tenants file
+        if secret is None:  # the tenants file requires one; a config built in code may not
+            raise ConfigError(f"tenant {self.tenant.id!r}: webhook.secret is not set")
         given = _signature_bytes(header(headers, "X-Hook-Signature"))
         key = secret.get().encode()
         digests = (hmac.new(key, form, hashlib.sha1).digest() for form in signed_forms(body))

@@ -100,7 +100,8 @@ def run(args: argparse.Namespace, settings: Settings, console: Console | None = 
         examples = read_labelled(args.data)
         console.print(f"read {len(examples)} tickets from {args.data}")
     else:
-        assert tenant is not None
+        if tenant is None:
+            raise ConfigError("pass --tenant to pull its history from the PSA, or --data with labelled tickets")
         examples = asyncio.run(pull_history(tenant, console, args.limit))
     config = TrainingConfig(target_precision=args.target_precision)
     with console.status("training") as status:
