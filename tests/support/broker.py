@@ -47,9 +47,10 @@ async def wait_ready(bootstrap: str, timeout: float, alive: Callable[[], bool] |
         try:
             await admin.start()
             await admin.list_topics()
-            return
         except Exception:
             await asyncio.sleep(0.3)
+        else:
+            return
         finally:
             await admin.close()
     raise AssertionError(f"broker on {bootstrap} not ready within {timeout:.0f}s")

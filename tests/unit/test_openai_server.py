@@ -509,7 +509,7 @@ async def test_completion_faults(server: OpenAITestServer) -> None:
         "invalid_json": 2,
         "invalid_choice": 2,
     }
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown fault kind"):
         server.inject("meteor_strike")
 
 

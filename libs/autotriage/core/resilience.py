@@ -35,7 +35,7 @@ class RetryPolicy:
     def backoff(self, retry: int) -> float:
         """Delay before retry number ``retry`` (1-based): ``min(cap, base * 2^(n-1))`` with 50-100 % jitter."""
         ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (retry - 1))
-        return float(ceiling * (0.5 + random.random() / 2))
+        return float(ceiling * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not a secret
 
     def delay(self, retry: int, hinted: float | None = None) -> float | None:
         """Seconds to sleep before retry number ``retry``, or ``None`` when it must not be made in place (the

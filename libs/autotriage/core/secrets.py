@@ -25,7 +25,7 @@ class SecretRef(BaseModel):
     @classmethod
     def _refuse_inline(cls, data: Any) -> Any:
         if isinstance(data, str):
-            raise ValueError(
+            raise ValueError(  # noqa: TRY004 - pydantic reports ValueError as a validation error
                 "secrets must be referenced, not written inline: use {env: VAR_NAME} or {file: /path/to/secret}"
             )
         return data

@@ -314,7 +314,8 @@ class OpenAIClassifier(Classifier):
                 if failure.kind == "content_filter":
                     raise ContentFiltered(detail) from exc
                 if not failure.retriable:
-                    log.error("LLM request rejected (%s): %s; check the tenant's llm settings", failure.kind,
+                    log.error(  # noqa: TRY400 - one line naming cause and fix; the error carries the detail
+                              "LLM request rejected (%s): %s; check the tenant's llm settings", failure.kind,
                               detail, extra={"tenant": self.tenant.id})
                     raise PermanentError(f"llm_{failure.kind}", detail) from exc
                 retries += 1

@@ -89,5 +89,5 @@ class SpendBoard:
                               "reserved_tokens": totals.reserved_tokens})
         try:
             await self._bus.producer().send(self._topic, value, key=key)
-        except Exception as exc:  # the cap is then held per replica until the next publication
+        except Exception as exc:  # noqa: BLE001 - the cap is then held per replica until the next publication
             log.warning("could not publish spend (%s: %s)", type(exc).__name__, exc, extra={"tenant": tenant})

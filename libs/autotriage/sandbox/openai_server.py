@@ -987,7 +987,7 @@ class OpenAITestServer:
                 },
             },
             "service_tier": "default",
-            "system_fingerprint": "fp_" + hashlib.sha1(model.encode()).hexdigest()[:10],
+            "system_fingerprint": "fp_" + hashlib.sha1(model.encode()).hexdigest()[:10]  # noqa: S324 - a fingerprint, not security,
         }
         if azure:
             payload["prompt_filter_results"] = [

@@ -66,7 +66,7 @@ class DemoRow:
 
     @property
     def action(self) -> str:
-        """applied / suggested / needs-triage / skipped-noise / skipped / failed / no outcome."""
+        """Applied / suggested / needs-triage / skipped-noise / skipped / failed / no outcome."""
         if self.outcome is None:
             return "no outcome"
         action = self.outcome.action.value.replace("_", "-")
@@ -209,7 +209,6 @@ async def run_demo(
     history_limit: int | None = None,
 ) -> DemoResult:
     """Run the demo and print its tables; see the module docstring."""
-
     console = console or Console()
     environ = os.environ if environ is None else environ
     started = time.perf_counter()

@@ -86,7 +86,6 @@ def _fix_for(exc: AutotriageError, psa: str) -> str:
 async def check_psa(tenant: Tenant) -> list[Finding]:
     """Sign in and read one closed ticket (Halo: the token also proves the edit scope); read the taxonomy of
     every scope named in ``policy.scopes``."""
-
     psa = tenant.psa.kind.value
     client = make_client(tenant)
     findings: list[Finding] = []
@@ -115,7 +114,6 @@ async def check_psa(tenant: Tenant) -> list[Finding]:
 
 async def check_llm(tenant: Tenant) -> list[Finding]:
     """OpenAI: the key lists models and the model is among them. Azure: a one-token request to the deployment."""
-
     settings = tenant.llm
     if settings.provider == "local":
         return [Finding(True, tenant.id, "llm", f"local model {settings.local_model_path} (no API)")]
@@ -166,7 +164,6 @@ def webhook_hints(tenant: Tenant, public_url: str | None) -> list[Finding]:
 
 async def check_public_url(public_url: str) -> Finding:
     """The ingress answers ``/livez`` at the public URL the PSAs call."""
-
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session, \
                 session.get(f"{public_url.rstrip('/')}/livez") as resp:
@@ -181,7 +178,6 @@ async def check_public_url(public_url: str) -> Finding:
 
 async def check_kafka(settings: Settings) -> Finding:
     """The broker answers and every autotriage topic exists."""
-
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=8000)
     try:
         await admin.start()

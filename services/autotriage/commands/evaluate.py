@@ -225,7 +225,6 @@ async def sample_eval(psa: str, provider: str = "local", environ: Mapping[str, s
 
 def load_taxonomy_file(path: Path, tenant: Tenant) -> dict[str, Taxonomy]:
     """Taxonomies from a JSON file in the bundled data's shape."""
-
     try:
         scopes = json.loads(path.read_text(encoding="utf-8"))["scopes"]
     except (OSError, ValueError, KeyError) as exc:
@@ -235,7 +234,6 @@ def load_taxonomy_file(path: Path, tenant: Tenant) -> dict[str, Taxonomy]:
 
 async def fetch_taxonomies(tenant: Tenant, scopes: set[str]) -> dict[str, Taxonomy]:
     """The current taxonomy of each scope, read from the tenant's PSA."""
-
     client = make_client(tenant)
     try:
         return {scope: await client.fetch_taxonomy(scope) for scope in sorted(scopes)}

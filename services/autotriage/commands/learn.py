@@ -28,7 +28,6 @@ def default_model_path(tenant: str, scope: str | None, now: datetime | None = No
 
 async def pull_history(tenant: Tenant, console: Console, limit: int | None = None) -> list[LabelledTicket]:
     """Closed, categorized tickets from the tenant's PSA, with a progress bar."""
-
     client = make_client(tenant)
     rows: list[LabelledTicket] = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

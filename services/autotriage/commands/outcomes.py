@@ -90,7 +90,6 @@ async def read_file(path: Path, follow: bool, poll_s: float = 0.5) -> AsyncItera
 
 async def read_topic(settings: Settings, follow: bool, idle_s: float = 3.0) -> AsyncIterator[OutcomeRecorded]:
     """Outcomes from the Kafka topic, from the beginning (no consumer group: nothing is committed)."""
-
     topic = Topics.of(settings).name(TICKETS_OUTCOMES)
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
                                 auto_offset_reset="earliest", enable_auto_commit=False, request_timeout_ms=10000)

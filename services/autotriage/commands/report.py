@@ -84,7 +84,6 @@ def render_markdown(report: EvalReport, title: str, facts: dict[str, str], casca
 
 def plot_curve(report: EvalReport, path: Path, title: str) -> Path:
     """Precision against coverage over all thresholds (matplotlib, Agg backend)."""
-
     import matplotlib  # noqa: PLC0415 - optional extra `report`
 
     logging.getLogger("matplotlib").setLevel(logging.WARNING)

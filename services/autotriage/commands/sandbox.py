@@ -143,7 +143,6 @@ async def start_sandbox(folder: Path, host: str = "127.0.0.1", ports: dict[str, 
                         llm_port: int = LLM_PORT, ingress: str = DEFAULT_INGRESS
                         ) -> tuple[Sandbox, dict[str, dict[str, str]]]:
     """Start the three simulators (seeded with history and new tickets) and the OpenAI test server."""
-
     ports = PORTS if ports is None else ports
     _make_folder(folder)
     llm = OpenAITestServer()

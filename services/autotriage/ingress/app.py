@@ -135,7 +135,7 @@ class Ingress:
                 self._enqueue(tenant_id, tenant.psa.kind, events), self.enqueue_timeout_s
             )
         except Exception as exc:  # not durable in time: let the PSA retry rather than acknowledge and lose it
-            log.error("could not enqueue webhook: %r", exc, extra={"tenant": tenant_id})
+            log.error("could not enqueue webhook: %r", exc, extra={"tenant": tenant_id})  # noqa: TRY400 - one line
             # 429, not 503: ConnectWise retries 404/409/419/429 only, so a 5xx would lose the event there
             raise WebhookRejected(
                 429, "enqueue_failed", "could not enqueue the delivery; retry later", retry_after_s=5.0
