@@ -11,29 +11,18 @@ from __future__ import annotations
 
 import time
 
-from autotriage.core.bus.base import Bus, Table
+from autotriage.core.bus.base import Bus
+from autotriage.core.bus.follow import FollowedTopic
 from autotriage.core.bus.topics import CLASSIFIED_LEDGER, Topics
 from autotriage.core.caches import RecentKeys
 
 
-class ClassifiedLedger:
+class ClassifiedLedger(FollowedTopic):
     """Which tickets were classified already, by any replica, within the ledger's retention."""
 
     def __init__(self, bus: Bus, topics: Topics, capacity: int = 200_000) -> None:
-        self._bus = bus
-        self._topic = topics.name(CLASSIFIED_LEDGER)
-        self._table: Table | None = None
+        super().__init__(bus, topics.name(CLASSIFIED_LEDGER))
         self._recent: RecentKeys[bytes] = RecentKeys(capacity)
-
-    async def start(self) -> None:
-        """Read the ledger to its end and keep following it."""
-        self._table = await self._bus.table(self._topic)
-
-    async def close(self) -> None:
-        """Stop following the ledger."""
-        if self._table is not None:
-            await self._table.close()
-            self._table = None
 
     def seen(self, key: bytes) -> bool:
         """Whether the ticket with this key was classified already."""
