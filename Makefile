@@ -8,7 +8,7 @@ WITH_BROKER := bash deploy/kafka-local/with-broker.sh
 .PHONY: install demo test test-unit test-kafka test-faults test-scaling lint typecheck kafka-start kafka-stop bench ci
 
 install:
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -c requirements.lock -e '.[dev]'
 
 demo:
 	autotriage demo

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from autotriage.sandbox.kafka_local import broker_for_session
+from tests.support.kafka_local import broker_for_session
 
 
 @pytest.fixture(scope="session")

@@ -568,7 +568,8 @@ class Bench:
         self.phases: list[Phase] = []
 
     async def setup(self) -> None:
-        from autotriage.sandbox.kafka_local import ensure_broker
+        sys.path.insert(0, str(ROOT))  # the checkout's tests.support (broker helper)
+        from tests.support.kafka_local import ensure_broker
 
         self.bootstrap = ensure_broker()
         llm_info, psa_info = await asyncio.gather(self.llm.start(), self.psa.start())

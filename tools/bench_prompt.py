@@ -41,15 +41,16 @@ import openai
 from rich.console import Console
 from rich.table import Table
 
+from autotriage.cascade import CascadeClassifier
 from autotriage.commands.common import labelled
+from autotriage.core.cost import cost_usd, usage_from_openai
 from autotriage.core.models import Candidate, PSAKind, Taxonomy, Ticket, Usage, Verdict
 from autotriage.core.tenants import DEFAULT_PRICES, Price, parse_tenants
+from autotriage.core.text.prepare import prepare_ticket_text
+from autotriage.core.text.tokens import count_tokens
 from autotriage.llm.answer import parse_answer
-from autotriage.llm.cost import cost_usd, usage_from_openai
 from autotriage.llm.openai_provider import OpenAIClassifier
 from autotriage.llm.shortlist import FULL_LIST_REASON
-from autotriage.llm.text import count_tokens, prepare_ticket_text
-from autotriage.local.cascade import CascadeClassifier
 from autotriage.local.dataset import LabelledTicket, holdout_split
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.training import TrainingConfig, train_model

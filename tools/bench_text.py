@@ -26,10 +26,11 @@ from autotriage.classifier.view import prompt_view, prompt_view_async
 from autotriage.core.loop_lag import LoopLagMonitor
 from autotriage.core.models import Ticket
 from autotriage.core.tenants import Policy
-from autotriage.llm.clean import clean_summary, clean_ticket_text
-from autotriage.llm.text import count_tokens, prepare_ticket
+from autotriage.core.text.clean import clean_summary, clean_ticket_text
+from autotriage.core.text.pii import Redactor
+from autotriage.core.text.prepare import prepare_ticket
+from autotriage.core.text.tokens import count_tokens
 from autotriage.policy.noise import detect_noise
-from autotriage.policy.pii import Redactor
 
 SIZES = {"64 KB": 64 * 1024, "256 KB": 256 * 1024, "1 MB": 1024 * 1024}
 TARGET_S = 0.050

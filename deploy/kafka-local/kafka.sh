@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Single-node Apache Kafka (KRaft, broker+controller) on 127.0.0.1 for development and CI.
-# Usage: kafka.sh fetch|start|stop|restart|status|reset
+# Usage: kafka.sh fetch|start|stop|restart|status|reset|config
 #   fetch   resolve the broker jars from Maven Central into .kafka/lib (skipped when up to date)
 #   start   fetch if needed, format .data once, start in the background, wait until clients connect
 #   stop    SIGTERM, up to 30 s for a clean exit, then SIGKILL
 #   restart stop + start, keeping the data
 #   status  exit 0 when running, 3 when not
 #   reset   stop and delete .data
+#   config  print the broker configuration start writes (from server.properties)
 # Env: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), KAFKA_VERSION (default in pom.xml), JAVA_HOME.
 set -euo pipefail
 
@@ -47,40 +48,15 @@ fetch() {
   log "$(find "$LIB" -name '*.jar' | wc -l) jars in $LIB ($(basename "$LIB"/kafka_2.13-*.jar .jar))"
 }
 
+# server.properties and log4j2.properties (next to this script) are templates shared with the tests.
+render() {
+  sed -e "s|@PORT@|$PORT|g" -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" -e "s|@DATA@|$DATA|g" "$HERE/$1"
+}
+
 write_config() {
   mkdir -p "$DATA/logs"
-  cat >"$DATA/server.properties" <<EOF
-node.id=1
-process.roles=broker,controller
-controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-log.dirs=$DATA/kraft-logs
-num.partitions=1
-auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-group.min.session.timeout.ms=1000
-# faster re-registration after a SIGKILL (defaults 2000/9000)
-broker.heartbeat.interval.ms=1000
-broker.session.timeout.ms=4000
-EOF
-  cat >"$DATA/log4j2.properties" <<EOF
-appender.file.type=File
-appender.file.name=FILE
-appender.file.fileName=$LOG
-appender.file.layout.type=PatternLayout
-appender.file.layout.pattern=[%d] %p %m (%c)%n
-rootLogger.level=INFO
-rootLogger.appenderRef.file.ref=FILE
-EOF
+  render server.properties >"$DATA/server.properties"
+  render log4j2.properties >"$DATA/log4j2.properties"
 }
 
 # Polls with aiokafka until the broker answers a metadata request; fails early if the JVM dies.
@@ -162,6 +138,8 @@ status() {
   if running; then log "running (pid $(cat "$PIDFILE")) on $BOOTSTRAP"; else log "not running"; return 3; fi
 }
 
+if [[ "${1:-}" == config ]]; then render server.properties; exit 0; fi  # what start would write (no lock)
+
 mkdir -p "$HERE/.kafka"
 exec 9>"$HERE/.kafka/.lock"
 flock 9
@@ -172,5 +150,5 @@ case "${1:-}" in
   restart) stop; start ;;
   status) status ;;
   reset) stop; rm -rf "$DATA"; log "data deleted" ;;
-  *) echo "usage: $0 fetch|start|stop|restart|status|reset" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|start|stop|restart|status|reset|config" >&2; exit 2 ;;
 esac

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
+from autotriage.classifier.stage import ClassifierStage
+from autotriage.classifiers import Classifiers
 from autotriage.core import egress, metrics
 from autotriage.core.bus.base import Bus
+from autotriage.core.bus.kafka import KafkaBus
+from autotriage.core.bus.kafka_security import kwargs_from_settings
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import Topics
 from autotriage.core.runtime import RunnerOptions, StageRunner
@@ -16,11 +20,15 @@ from autotriage.core.service import Component, ServiceHost
 from autotriage.core.settings import Settings
 from autotriage.core.taxonomies import TaxonomyStore
 from autotriage.core.tenants import TenantsFile
-from autotriage.llm.factory import Classifiers
+from autotriage.ingress.app import Ingress
+from autotriage.normalizer.stage import NormalizerStage
 from autotriage.psa.registry import PSAClients
+from autotriage.stages import NAMES, PORTS
+from autotriage.taxonomy_cache.stage import TaxonomyCacheStage
+from autotriage.writer.stage import WriterStage
 
-STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")
-HEALTH_PORTS = {"ingress": 8080, "normalizer": 9101, "taxonomy-cache": 9102, "classifier": 9103, "writer": 9104}
+STAGES = NAMES
+HEALTH_PORTS = PORTS
 
 
 def prime_metrics(tenants: TenantsFile, stages: Sequence[str]) -> None:
@@ -60,9 +68,6 @@ def runner_options(settings: Settings, tenant_count: int) -> RunnerOptions:
 def make_bus(settings: Settings, client_id: str = "autotriage") -> Bus:
     """The configured bus backend."""
     if settings.bus == "kafka":
-        from autotriage.core.bus.kafka import KafkaBus
-        from autotriage.core.bus.kafka_security import kwargs_from_settings
-
         return KafkaBus(
             settings.kafka_bootstrap_servers,
             client_id=client_id,
@@ -82,11 +87,6 @@ def build_host(
     classifiers: Classifiers | None = None,
 ) -> ServiceHost:
     """A host running ``stages`` on one bus; ingress (if present) shares the host's HTTP port."""
-    from autotriage.ingress.app import Ingress
-    from autotriage.normalizer.stage import NormalizerStage
-    from autotriage.taxonomy_cache.stage import TaxonomyCacheStage
-    from autotriage.writer.stage import WriterStage
-
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; choose from {', '.join(STAGES)}")
@@ -95,35 +95,34 @@ def build_host(
     bus = bus or make_bus(settings, client_id=f"autotriage-{'-'.join(stages) if len(stages) == 1 else 'all'}")
     topics = Topics.of(settings)
     app = web.Application(client_max_size=settings.max_body_bytes + 1024)
-    components: list[Component] = []
     options = runner_options(settings, len(tenants.tenants))
 
     def runner(stage: object) -> StageRunner:  # type: ignore[type-arg]
         return StageRunner(stage, bus, topics, options)  # type: ignore[arg-type]
 
-    for name in stages:
-        if name == "ingress":
-            ingress = Ingress(
-                PSAClients(tenants),
-                bus,
-                topics,
-                max_body_bytes=settings.max_body_bytes,
-                enqueue_timeout_s=settings.enqueue_timeout_s,
-                trusted_proxies=settings.trusted_proxies,
-            )
-            ingress.install(app)
-            components.append(ingress)
-        elif name == "normalizer":
-            components.append(runner(NormalizerStage(PSAClients(tenants))))
-        elif name == "taxonomy-cache":
-            store = TaxonomyStore(bus, topics)
-            components.append(runner(TaxonomyCacheStage(PSAClients(tenants), store, settings.taxonomy_ttl_s)))
-        elif name == "classifier":
-            from autotriage.classifier.stage import ClassifierStage
+    def ingress() -> Component:
+        component = Ingress(
+            PSAClients(tenants),
+            bus,
+            topics,
+            max_body_bytes=settings.max_body_bytes,
+            enqueue_timeout_s=settings.enqueue_timeout_s,
+            trusted_proxies=settings.trusted_proxies,
+        )
+        component.install(app)
+        return component
 
-            components.append(runner(ClassifierStage(tenants, classifiers, bus=bus, topics=topics)))
-        elif name == "writer":
-            components.append(runner(WriterStage(tenants, PSAClients(tenants))))
+    builders: dict[str, Callable[[], Component]] = {
+        "ingress": ingress,
+        "normalizer": lambda: runner(NormalizerStage(PSAClients(tenants))),
+        "taxonomy-cache": lambda: runner(
+            TaxonomyCacheStage(PSAClients(tenants), TaxonomyStore(bus, topics), settings.taxonomy_ttl_s)),
+        "classifier": lambda: runner(ClassifierStage(tenants, classifiers, bus=bus, topics=topics)),
+        "writer": lambda: runner(WriterStage(tenants, PSAClients(tenants))),
+    }
+    if set(builders) != set(NAMES):  # the registry (stages.py) and this wiring must name the same stages
+        raise RuntimeError(f"stages.py names {sorted(NAMES)}, build_host wires {sorted(builders)}")
+    components: list[Component] = [builders[name]() for name in stages]
     port = settings.http_port
     if port is None:
         port = settings.ingress_port if "ingress" in stages or len(stages) > 1 else HEALTH_PORTS[stages[0]]

@@ -16,6 +16,7 @@ from autotriage.core.errors import ConfigError
 from autotriage.core.logs import configure_logging
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import load_tenants
+from autotriage.stages import NAMES
 
 log = logging.getLogger("autotriage")
 
@@ -37,15 +38,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _serve(settings: Settings, stages: Sequence[str], create_topics: bool) -> int:
-    from autotriage.app import build_host
-    from autotriage.core import metrics
-    from autotriage.core.bus.topics import Topics
+    from autotriage.app import build_host  # noqa: PLC0415 - the CLI loads a command's modules only when it runs
+    from autotriage.core import metrics  # noqa: PLC0415 - the CLI loads a command's modules only when it runs
+    from autotriage.core.bus.topics import Topics  # noqa: PLC0415 - the CLI loads a command's modules only when it runs
 
     metrics.BUILD_INFO.info({"version": _version()})
     tenants = load_tenants(settings.tenants_file)
     host = build_host(settings, tenants, stages)
     if settings.bus == "memory" and "writer" in stages and settings.outcomes_file is not None:
-        from autotriage.outcomes_file import OutcomesFile
+        from autotriage.outcomes_file import OutcomesFile  # noqa: PLC0415 - the CLI loads a command's modules only when it runs
 
         # first in the list: the host stops components in reverse order, so the file gets every outcome
         host.components.insert(0, OutcomesFile(host.bus, Topics.of(settings), settings.outcomes_file))
@@ -59,8 +60,8 @@ async def _serve(settings: Settings, stages: Sequence[str], create_topics: bool)
 
 
 async def _topics_create(settings: Settings) -> None:
-    from autotriage.app import make_bus
-    from autotriage.core.bus.topics import Topics
+    from autotriage.app import make_bus  # noqa: PLC0415 - the CLI loads a command's modules only when it runs
+    from autotriage.core.bus.topics import Topics  # noqa: PLC0415 - the CLI loads a command's modules only when it runs
 
     bus = make_bus(settings, client_id="autotriage-admin")
     specs = Topics.of(settings).specs(settings.partitions)
@@ -71,13 +72,13 @@ async def _topics_create(settings: Settings) -> None:
 
 
 def _lazy_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from autotriage.commands.doctor import run
+    from autotriage.commands.doctor import run  # noqa: PLC0415 - the CLI loads a command's modules only when it runs
 
     return run(args, settings)
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 - the CLI loads a command's modules only when it runs
 
     try:
         return version("autotriage")
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--partitions", type=int, help="partitions per topic when creating topics")
 
     serve = sub.add_parser("serve", help="run one stage as a process")
-    serve.add_argument("stage", choices=["ingress", "normalizer", "taxonomy-cache", "classifier", "writer"])
+    serve.add_argument("stage", choices=NAMES)
     serve.add_argument("--bus", choices=["kafka", "memory"], default=None)
     serve.add_argument("--create-topics", action="store_true", help="create missing topics first")
     common(serve)
@@ -122,10 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(doctor)
     doctor.set_defaults(handler=_lazy_doctor)
 
-    from autotriage.commands.parsers import add_commands
+    from autotriage.commands.parsers import add_commands  # noqa: PLC0415 - the CLI loads a command's modules only when it runs
 
     add_commands(sub, common)  # demo, learn, eval, preview, sandbox, outcomes, report: each sets ``handler``
-    from autotriage.commands.loop_parsers import add_loop_commands
+    from autotriage.commands.loop_parsers import add_loop_commands  # noqa: PLC0415 - the CLI loads a command's modules only when it runs
 
     add_loop_commands(sub, common)  # feedback, retrain, tune, insights
     return parser
@@ -145,18 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_serve(settings, [args.stage], args.create_topics))
         if args.command == "run":
             return asyncio.run(
-                _serve(
-                    settings,
-                    ["ingress", "normalizer", "taxonomy-cache", "classifier", "writer"],
-                    create_topics=settings.bus == "kafka",
-                )
+                _serve(settings, NAMES, create_topics=settings.bus == "kafka")
             )
         if args.command == "topics":
             asyncio.run(_topics_create(settings))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from autotriage.commands.errors import explain
+        from autotriage.commands.errors import explain  # noqa: PLC0415 - the CLI loads a command's modules only when it runs
 
         message = explain(exc, args.command)
         if message is None or args.debug:

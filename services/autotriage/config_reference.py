@@ -238,6 +238,8 @@ def type_name(annotation: Any) -> str:
     if isinstance(annotation, type):
         if issubclass(annotation, BaseModel):
             return "mapping"
+        if issubclass(annotation, Enum):
+            return " \\| ".join(f"`{member.value}`" for member in annotation)
         return {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "Path": "path",
                 "HttpUrl": "URL"}.get(annotation.__name__, annotation.__name__)
     return str(annotation)

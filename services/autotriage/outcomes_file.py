@@ -45,9 +45,11 @@ class OutcomesFile:
         log.info("outcomes are also appended to %s (read them with `autotriage outcomes`)", self.path)
 
     async def _loop(self) -> None:
-        assert self._consumer is not None
+        consumer = self._consumer
+        if consumer is None:
+            raise RuntimeError("OutcomesFile.start() creates the consumer before the loop runs")
         while True:
-            records = await self._consumer.getmany(timeout_s=0.5, max_records=500)
+            records = await consumer.getmany(timeout_s=0.5, max_records=500)
             if not records:
                 if self._stopping.is_set():
                     return
@@ -60,7 +62,7 @@ class OutcomesFile:
             for record in records:
                 tp = (record.topic, record.partition)
                 offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-            await self._consumer.commit(offsets)
+            await consumer.commit(offsets)
 
     async def stop(self) -> None:
         """Write what has arrived (the host stops this component last), then stop."""

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from autotriage.core.cost import batch_price, cost_usd
 from autotriage.core.errors import ConfigError
 from autotriage.core.models import Verdict
 from autotriage.core.tenants import DEFAULT_PRICES
 from autotriage.llm.batch import BatchRunner
-from autotriage.llm.cost import batch_price, cost_usd
 from autotriage.sandbox.openai_server import OpenAITestServer, Reply, default_responder
 from tests.support.batch_history import batch_classifier, history_items
 

@@ -3,7 +3,8 @@ its own process of this checkout, so the README cannot drift from the behaviour.
 
 What the test supplies, as a reader following the README would: the sandbox (the README's own first step
 for trying things), a ``tenants.yaml`` whose tenant ``acme`` points at the sandbox's Halo simulator and test
-LLM, the data files the README names (``history.jsonl``, ``labelled.jsonl``, from the bundled Halo data),
+LLM, the data files the README names (``history.jsonl``, ``labelled.jsonl``, ``tickets.jsonl``, from the
+bundled Halo data),
 the secrets that tenants file references (the simulators' credentials, also used for the ``...``
 placeholders of ``export`` lines), the test broker for
 ``kafka:9092``, and free ports (``AUTOTRIAGE_HTTP_PORT``, ``AUTOTRIAGE_SANDBOX_PORT``) so that it can run
@@ -108,8 +109,9 @@ class Shell:
         if args[0] == "serve":
             env["AUTOTRIAGE_HTTP_PORT"] = str(free_port())
         log = self.cwd / f"bg-{len(self.background)}-{args[0]}.log"
-        process = subprocess.Popen([sys.executable, "-m", "autotriage.cli", *args], cwd=self.cwd, env=env, text=True,
-                                   stdout=log.open("w"), stderr=subprocess.STDOUT)
+        with log.open("w") as out:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen([sys.executable, "-m", "autotriage.cli", *args], cwd=self.cwd, env=env,
+                                       text=True, stdout=out, stderr=subprocess.STDOUT)
         job = Background(args, process, log)
         self.background.append(job)
         if args[0] in ("run", "serve"):

@@ -1,10 +1,10 @@
 """A private single-node Kafka broker for tests that restart the broker.
 
 Restarting the shared development broker (``deploy/kafka-local``) under other people's running tests
-breaks their runs, so the broker-restart fault test starts a broker of its own: same jars and settings as
-``kafka.sh`` (KRaft, broker+controller, loopback), but its own free ports and a data directory under the
-test's tmp dir. Set ``AUTOTRIAGE_FAULTS_SHARED_BROKER=1`` to restart the shared broker instead
-(``autotriage.sandbox.kafka_local.restart_broker()``), e.g. on a CI machine that runs nothing else.
+breaks their runs, so the broker-restart fault test starts a broker of its own: same jars and the same
+configuration file as ``kafka.sh`` (``deploy/kafka-local/server.properties``), but its own free ports and a
+data directory under the test's tmp dir. Set ``AUTOTRIAGE_FAULTS_SHARED_BROKER=1`` to restart the shared broker instead
+(``tests.support.kafka_local.restart_broker()``), e.g. on a CI machine that runs nothing else.
 """
 
 from __future__ import annotations
@@ -22,13 +22,20 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from autotriage.sandbox import kafka_local
+from tests.support import kafka_local
 from tests.support.processes import free_port
 
 KAFKA_DIR = kafka_local.KAFKA_SH.parent
 LIB = KAFKA_DIR / ".kafka" / "lib"
 JVM_OPTS = ["-Xmx384m", "-Xms128m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true"]
+
+
+def render_config(name: str, port: int, controller_port: int, data: Path) -> str:
+    """``deploy/kafka-local/<name>`` (the template ``kafka.sh`` renders too) for a broker on these ports."""
+    text = (KAFKA_DIR / name).read_text(encoding="utf-8")
+    return text.replace("@PORT@", str(port)).replace("@CONTROLLER_PORT@", str(controller_port)).replace(
+        "@DATA@", str(data))
 
 
 def use_shared_broker() -> bool:
@@ -47,9 +54,10 @@ async def wait_ready(bootstrap: str, timeout: float, alive: Callable[[], bool] |
         try:
             await admin.start()
             await admin.list_topics()
-            return
         except Exception:
             await asyncio.sleep(0.3)
+        else:
+            return
         finally:
             await admin.close()
     raise AssertionError(f"broker on {bootstrap} not ready within {timeout:.0f}s")
@@ -73,28 +81,7 @@ class PrivateBroker:
                 f"-Dlog4j2.configurationFile={self.data}/log4j2.properties", "-cp", f"{LIB}/*", *args]
 
     def _server_properties(self) -> str:
-        return f"""node.id=1
-process.roles=broker,controller
-controller.quorum.voters=1@127.0.0.1:{self.controller_port}
-listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-log.dirs={self.data}/kraft-logs
-num.partitions=1
-auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-group.min.session.timeout.ms=1000
-broker.heartbeat.interval.ms=1000
-broker.session.timeout.ms=4000
-"""
+        return render_config("server.properties", self.port, self.controller_port, self.data)
 
     def _format_args(self) -> list[str]:
         """Extra ``kafka-storage format`` arguments (e.g. ``--add-scram``) for subclasses."""
@@ -104,16 +91,7 @@ broker.session.timeout.ms=4000
         (self.data / "logs").mkdir(parents=True, exist_ok=True)
         (self.data / "server.properties").write_text(self._server_properties(), encoding="utf-8")
         (self.data / "log4j2.properties").write_text(
-            f"""appender.file.type=File
-appender.file.name=FILE
-appender.file.fileName={self.data}/logs/server.log
-appender.file.layout.type=PatternLayout
-appender.file.layout.pattern=[%d] %p %m (%c)%n
-rootLogger.level=INFO
-rootLogger.appenderRef.file.ref=FILE
-""",
-            encoding="utf-8",
-        )
+            render_config("log4j2.properties", self.port, self.controller_port, self.data), encoding="utf-8")
 
     async def start(self, timeout: float = 120) -> str:
         """Fetch the jars if needed, format the data directory once, start the JVM and wait until ready."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from autotriage.classifier.stage import _fallback_mode
+from autotriage.core.classifier import FALLBACK_REASON
 from autotriage.core.models import Classification, Verdict
-from autotriage.local.cascade import FALLBACK_REASON
 
 
 def test_fallback_turns_apply_into_suggest() -> None:

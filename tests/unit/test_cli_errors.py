@@ -120,3 +120,13 @@ def test_sandbox_port_in_use(busy_port: int, tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("AUTOTRIAGE_SANDBOX_PORT", str(busy_port))  # the Halo simulator's port is taken
     assert main(["sandbox", "--dir", str(tmp_path / "sandbox")]) == 2
     one_line(capsys, "address already in use", "AUTOTRIAGE_SANDBOX_PORT")
+
+
+@pytest.mark.parametrize(("module", "extra"), [("sklearn", "local"), ("scipy.sparse", "local"),
+                                                ("matplotlib", "report")])
+def test_a_missing_extra_names_the_extra_to_install(module: str, extra: str) -> None:
+    from autotriage.commands.errors import explain
+
+    message = explain(ModuleNotFoundError(f"No module named '{module}'", name=module), "demo")
+    assert message is not None and f"pip install 'autotriage[{extra}]'" in message and module in message
+    assert explain(ModuleNotFoundError("No module named 'x'", name="requests"), "demo") is None  # a bug

@@ -433,7 +433,7 @@ async def test_taxonomy_follows_link_over_1000_rows(sim: Sim, client: CW) -> Non
 
 
 async def test_public_only_resolver_drops_private_addresses() -> None:
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="resolves only to non-public addresses"):
         await _PublicOnlyResolver().resolve("localhost", 80)
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from autotriage import stages as stage_registry
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
@@ -39,8 +41,10 @@ K8S_BASE = REPO_ROOT / "deploy" / "k8s" / "base"
 K8S_OVERLAY = REPO_ROOT / "deploy" / "k8s" / "overlays" / "example"
 
 DATASOURCE_UID = "autotriage-prometheus"
-STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")
-CONSUMING_STAGES = ("normalizer", "taxonomy-cache", "classifier", "writer")
+STAGES = stage_registry.NAMES
+CONSUMING_STAGES = STAGES[1:]
+REGISTRY = stage_registry.STAGES
+NAMES = stage_registry.NAMES
 STAGE_PACKAGES = {
     "normalizer": "normalizer",
     "taxonomy-cache": "taxonomy_cache",
@@ -160,7 +164,11 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck() -> None:
     keywords = [parts[0] for parts in instructions]
     assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", text, re.M)
     assert keywords.count("FROM") >= 2, "builder + runtime stages"
-    assert re.search(r"pip wheel", text) and "/opt/venv" in text
+    assert "/opt/venv" in text
+    # dependencies from the lock in their own layer, before the source is copied
+    deps = text.index("pip install -c requirements.lock")
+    assert text.index("COPY pyproject.toml requirements.lock ./") < deps < text.index("COPY libs ./libs")
+    assert "pip install --no-deps" in text[text.index("COPY libs ./libs"):]
     user = [parts[1].strip() for parts in instructions if parts[0] == "USER"]
     assert user and user[-1].split(":")[0] not in ("0", "root"), "the runtime stage runs as a non-root user"
     assert 'ENTRYPOINT ["autotriage"]' in text
@@ -173,6 +181,19 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck() -> None:
     assert {k: int(v) for k, v in table.items()} == {
         k: v for k, v in health_ports().items() if k != "ingress"
     }
+
+
+def test_the_stage_registry_names_each_stage_class_by_its_own_name() -> None:
+    for spec in REGISTRY:
+        assert spec.load().name == spec.name, spec
+    assert len(set(NAMES)) == len(NAMES) and len({spec.port for spec in REGISTRY}) == len(REGISTRY)
+    exposed = re.search(r"^EXPOSE (.+)$", DOCKERFILE.read_text(encoding="utf-8"), re.M)
+    assert exposed is not None
+    ports: set[int] = set()
+    for item in exposed.group(1).split():
+        low, _, high = item.partition("-")
+        ports.update(range(int(low), int(high or low) + 1))
+    assert ports == {spec.port for spec in REGISTRY}, "EXPOSE must list exactly the registry's ports"
 
 
 def test_dockerignore_keeps_the_build_context_small() -> None:

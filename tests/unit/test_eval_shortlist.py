@@ -7,8 +7,8 @@ import pytest
 
 from autotriage.commands.evaluate import DEFAULT_LLM, _eval_tenant
 from autotriage.commands.shortlist_costs import ANSWER_TOKENS, measure
+from autotriage.core.cost import cost_usd
 from autotriage.core.tenants import DEFAULT_PRICES
-from autotriage.llm.cost import cost_usd
 from autotriage.llm.openai_provider import OpenAIClassifier
 from autotriage.local.dataset import LabelledTicket
 from autotriage.local.provider import LocalClassifier

@@ -14,11 +14,12 @@ import pytest
 from autotriage.core.errors import PermanentError, TransientError, WebhookRejected
 from autotriage.core.metrics import REGISTRY
 from autotriage.core.models import Candidate
+from autotriage.core.resilience import retry_after_seconds
 from autotriage.core.tenants import Tenant
 from autotriage.psa import halo as halo_module
 from autotriage.psa.base import CREATED, DELETED, OTHER, UPDATED, note_marker
 from autotriage.psa.halo import HaloClient, map_halo_event
-from autotriage.psa.http import PSAError, PSAHttp, retry_after_seconds
+from autotriage.psa.http import PSAError, PSAHttp
 from autotriage.sandbox.common import SampleData, SampleTicket
 from autotriage.sandbox.halo import RATE_LIMIT_MESSAGE, HaloSimulator
 from tests.support.tickets import HALO_SCOPES, halo_sample

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from autotriage.core.cost import cost_usd
 from autotriage.core.errors import PermanentError, TransientError
 from autotriage.core.metrics import REGISTRY
 from autotriage.core.models import Candidate, Classification, ConfidenceSource, PSAKind, Taxonomy, Ticket, Verdict
+from autotriage.core.resilience import RetryPolicy
 from autotriage.core.tenants import TenantsFile, parse_tenants
-from autotriage.llm.cost import cost_usd
-from autotriage.llm.errors import RetryPolicy
 from autotriage.llm.openai_provider import OpenAIClassifier
 from autotriage.sandbox import openai_server
 from autotriage.sandbox.openai_schema_rules import invalid_request, validate_request

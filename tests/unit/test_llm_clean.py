@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from autotriage.core.models import Ticket
-from autotriage.llm.clean import clean_summary, clean_ticket_text, collapse_whitespace
-from autotriage.llm.text import TRIM_MARKER, count_tokens, prepare_ticket_text
+from autotriage.core.text.clean import clean_summary, clean_ticket_text, collapse_whitespace
+from autotriage.core.text.prepare import prepare_ticket_text
+from autotriage.core.text.tokens import TRIM_MARKER, count_tokens
 
 OUTLOOK_REPLY = """\
 This is happening again, the echo is back on every call. The other person hears themselves.

@@ -10,11 +10,12 @@ import httpx2
 import openai
 import pytest
 
+from autotriage.core.cost import cost_usd, usage_from_openai
 from autotriage.core.models import Candidate, ConfidenceSource, Ticket
+from autotriage.core.resilience import RetryPolicy
 from autotriage.core.tenants import DEFAULT_PRICES, Price, parse_tenants
 from autotriage.llm.answer import Answer, confidence_of, logprob_confidence, parse_answer
-from autotriage.llm.cost import cost_usd, usage_from_openai
-from autotriage.llm.errors import RetryPolicy, classify_failure, parse_duration, server_delay
+from autotriage.llm.errors import classify_failure, parse_duration, server_delay
 from autotriage.llm.hierarchy import split_level
 from autotriage.llm.openai_provider import is_reasoning_model, reasoning_effort_for
 from autotriage.llm.prompt import render_prompt
@@ -61,8 +62,8 @@ def test_choice_schema_is_strict_and_fits_the_500_floor() -> None:
     schema = choice_schema(ids)["json_schema"]
     check_strict_schema(schema["name"], schema["schema"], SchemaLimits.for_enum_limit(500))
     assert schema["schema"]["properties"]["category_id"]["enum"][-1] == "abstain"
+    too_many = choice_schema([*ids, "extra"])["json_schema"]
     with pytest.raises(StrictSchemaError):
-        too_many = choice_schema([*ids, "extra"])["json_schema"]
         check_strict_schema(too_many["name"], too_many["schema"], SchemaLimits.for_enum_limit(500))
 
 

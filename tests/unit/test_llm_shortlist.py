@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from autotriage.cascade import CascadeClassifier
 from autotriage.core import metrics
+from autotriage.core.cost import cost_usd
 from autotriage.core.models import Candidate, Ticket, Verdict
 from autotriage.core.tenants import DEFAULT_PRICES
-from autotriage.llm.cost import cost_usd
 from autotriage.llm.prompt import ABSTAIN_ID
 from autotriage.llm.shortlist import FULL_LIST_REASON, build_shortlist, catch_alls
-from autotriage.local.cascade import CascadeClassifier
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.shortlist import choose_k, topk_recall
 from autotriage.local.store import load_model, save_model

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from autotriage.cascade import CascadeClassifier
+from autotriage.classifiers import make_classifier
 from autotriage.core import metrics
+from autotriage.core.classifier import FALLBACK_REASON
 from autotriage.core.models import Ticket, Verdict
 from autotriage.core.tenants import TenantsFile
-from autotriage.llm.factory import make_classifier
-from autotriage.local.cascade import FALLBACK_REASON, CascadeClassifier
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.store import save_model
 from autotriage.local.training import train_model

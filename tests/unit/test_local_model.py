@@ -218,7 +218,7 @@ def test_few_shot_examples_are_nearest_past_tickets_with_current_ids(trained: Pa
 
 
 async def test_a_prepared_ticket_is_read_as_is_with_the_same_answer(trained: Path) -> None:
-    from autotriage.llm.text import prepare_ticket
+    from autotriage.core.text.prepare import prepare_ticket
 
     classifier = LocalClassifier.load(trained)
     raw = Ticket(id="1", summary="RE: printer paper jam", scope="1",

@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from openai.lib._pydantic import to_strict_json_schema
 
+from autotriage.core.text.tokens import encoding
 from autotriage.sandbox.openai_schema_rules import (
     SchemaLimits,
     StrictSchemaError,
@@ -31,7 +32,6 @@ from autotriage.sandbox.openai_server import (
     Reply,
     count_prompt_tokens,
     default_responder,
-    encoding,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -510,7 +510,7 @@ async def test_completion_faults(server: OpenAITestServer) -> None:
         "invalid_json": 2,
         "invalid_choice": 2,
     }
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown fault kind"):
         server.inject("meteor_strike")
 
 

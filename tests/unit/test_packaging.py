@@ -89,3 +89,34 @@ def test_sample_data_is_package_data() -> None:
         )
 
     assert all(any(matches(p, pattern) for pattern in patterns) for p in data_files)
+
+
+def test_the_wheel_holds_the_package_and_nothing_else(tmp_path: Path) -> None:
+    """Built from a copy of what the Dockerfile copies: every module of libs/ and services/ and their data
+    files, no test helpers, tools or deploy files."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("libs", "services"):
+        shutil.copytree(ROOT / name, source / name, ignore=ignore)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path / "dist"), str(source)], check=True, capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("autotriage-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    files = {n for n in names if not n.startswith("autotriage-")}  # minus the .dist-info
+    expected = {
+        "autotriage/" + str(py.relative_to(root)) for root in ROOTS for py in root.rglob("*.py")
+        if "__pycache__" not in py.parts
+    }
+    assert {f for f in files if f.endswith(".py")} == expected
+    assert all(f.startswith("autotriage/") for f in files)
+    assert not [f for f in files if "kafka_local" in f or "/tests/" in f or f.startswith(("tests/", "tools/"))]
+    assert "autotriage/sandbox/data/connectwise/history.jsonl" in files or any(
+        f.startswith("autotriage/sandbox/data/") for f in files), "the bundled sample data ships (demo)"

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from autotriage.core.models import Ticket
-from autotriage.policy.pii import Redactor, iter_placeholders, redact_ticket
+from autotriage.core.text.pii import Redactor, iter_placeholders, redact_ticket
 from autotriage.sandbox.common import load_sample
 
 SIGNATURE = """Hi team, Outlook keeps asking for my password since this morning.
@@ -166,7 +166,7 @@ def test_placeholders_are_stable_per_value() -> None:
 
 
 def test_text_past_the_cap_is_dropped_not_leaked() -> None:
-    from autotriage.policy.pii import CUT_MARKER, MAX_REDACT_CHARS
+    from autotriage.core.text.pii import CUT_MARKER, MAX_REDACT_CHARS
 
     text = "word " * (MAX_REDACT_CHARS // 5) + "jane@example.com"
     out = Redactor().redact(text)

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from autotriage.classifier.stage import ClassifierStage
+from autotriage.classifiers import Classifiers
 from autotriage.core import metrics
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import Topics
+from autotriage.core.classifier import Classifier
 from autotriage.core.events import OutcomeRecorded, TicketClassified, TicketEnriched
 from autotriage.core.models import Candidate, Classification, PSAKind, Taxonomy, Ticket, Usage, Verdict
 from autotriage.core.runtime import REDELIVERY
 from autotriage.core.tenants import Tenant, TenantsFile
-from autotriage.llm.base import Classifier
-from autotriage.llm.factory import Classifiers
 from autotriage.policy.budget import BudgetLedger
 
 NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
@@ -43,9 +44,12 @@ class FakeClassifier(Classifier):
 
 
 class FakeClassifiers(Classifiers):
-    def __init__(self, tenants: TenantsFile, classifier: Classifier) -> None:
+    def __init__(self, tenants: TenantsFile, classifier: Classifier,
+                 local: Callable[[Tenant], Classifier | None] | None = None) -> None:
         super().__init__(tenants)
         self.classifier = classifier
+        if local is not None:
+            self._load_local = local  # type: ignore[method-assign]
 
     def get(self, tenant_id: str) -> Classifier:
         return self.classifier
@@ -188,7 +192,7 @@ async def test_budget_local_fallback_is_suggest_only(available: bool) -> None:
         loads.append(tenant.id)
         return local if available else None
 
-    stage = ClassifierStage(config, FakeClassifiers(config, fake), budgets=BudgetLedger(lambda: NOW), local=loader)
+    stage = ClassifierStage(config, FakeClassifiers(config, fake, loader), budgets=BudgetLedger(lambda: NOW))
     first = await run(stage, enriched("Laptop will not boot", ticket_id="3001"))
     second = await run(stage, enriched("Laptop will not boot", ticket_id="3002"))
     third = await run(stage, enriched("Laptop will not boot", ticket_id="3003"))
@@ -235,7 +239,7 @@ async def test_reasoning_and_labels_are_never_redacted() -> None:
 
 
 async def test_the_prompt_text_is_cleaned_once_per_ticket(monkeypatch: pytest.MonkeyPatch) -> None:
-    from autotriage.llm import text
+    from autotriage.core.text import prepare as text
 
     calls: list[str] = []
     real = text.clean_ticket_text
@@ -251,7 +255,7 @@ async def test_the_prompt_text_is_cleaned_once_per_ticket(monkeypatch: pytest.Mo
     body = "The VPN drops every hour since the update.\n\nOn Mon, Bob wrote:\n> old text"
     await run(stage, enriched("RE: VPN", body))
     assert len(calls) == 1
-    from autotriage.llm.text import prepare_ticket_text
+    from autotriage.core.text.prepare import prepare_ticket_text
 
     assert prepare_ticket_text(fake.seen[0], 1200) == (fake.seen[0].summary, fake.seen[0].description)
     assert len(calls) == 1 and fake.seen[0].description == "The VPN drops every hour since the update."

@@ -10,7 +10,7 @@ import pytest
 from autotriage.classifier.view import prompt_view
 from autotriage.core.models import Ticket
 from autotriage.core.tenants import Policy
-from autotriage.llm.clean import (
+from autotriage.core.text.clean import (
     FORWARD_CUE,
     MAX_FORWARDED_CHARS,
     MAX_TEXT_CHARS,
@@ -19,9 +19,9 @@ from autotriage.llm.clean import (
     plain_text,
     strip_controls,
 )
-from autotriage.llm.text import PreparedTicket, prepare_ticket, prepare_ticket_text
+from autotriage.core.text.pii import Redactor
+from autotriage.core.text.prepare import PreparedTicket, prepare_ticket, prepare_ticket_text
 from autotriage.policy.noise import detect_noise
-from autotriage.policy.pii import Redactor
 
 NESTED = "Please see the thread below, the scanner on floor 2 still fails to email.\n\n" + (
     "-----Original Message-----\nFrom: Ops <ops@example.com>\nSent: Monday, March 2, 2026 9:00 AM\n"

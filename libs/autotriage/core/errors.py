@@ -44,6 +44,14 @@ class ConfigError(AutotriageError):
         super().__init__("config", message)
 
 
+class QuotaExhausted(Exception):
+    """The LLM account has no quota left (429 insufficient_quota): never retried, the tenant is paused."""
+
+
+class ContentFiltered(Exception):
+    """The provider's content filter rejected the prompt (Azure's 400 content_filter): not retriable."""
+
+
 class WebhookRejected(AutotriageError):
     """A webhook refused at ingress; ``status`` is the HTTP status to answer."""
 

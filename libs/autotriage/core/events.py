@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from autotriage.core.errors import PoisonMessage
-from autotriage.core.models import Action, Classification, PSAKind, Taxonomy, TaxonomyRef, Ticket, Usage
+from autotriage.core.models import Action, Classification, Mode, PSAKind, Taxonomy, TaxonomyRef, Ticket, Usage
 
 SCHEMA_VERSION = 1
 
@@ -90,7 +90,7 @@ class TicketClassified(Envelope):
 
     ticket: Ticket
     classification: Classification
-    mode: str
+    mode: Mode
     taxonomy_version: str = ""
 
 
@@ -99,7 +99,8 @@ class OutcomeRecorded(Envelope):
 
     action: Action
     reason: str = ""
-    mode: str = ""
+    #: The mode the verdict was handled in; empty for outcomes decided before classification.
+    mode: Mode | Literal[""] = ""
     scope: str = ""
     category: str = ""
     confidence: float = 0.0

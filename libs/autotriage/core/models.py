@@ -183,6 +183,15 @@ class Classification(Frozen):
     latency_s: float = 0.0
 
 
+class Mode(StrEnum):
+    """A tenant's (or scope's) rollout mode: what the writer may do with a verdict."""
+
+    OFF = "off"  # not classified at all
+    SHADOW = "shadow"  # classified and recorded, nothing written to the PSA
+    SUGGEST = "suggest"  # a note with the suggestion, the category untouched
+    APPLY = "apply"  # the category set when confident enough
+
+
 class Action(StrEnum):
     """What the writer did to the ticket."""
 

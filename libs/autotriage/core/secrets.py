@@ -25,7 +25,7 @@ class SecretRef(BaseModel):
     @classmethod
     def _refuse_inline(cls, data: Any) -> Any:
         if isinstance(data, str):
-            raise ValueError(
+            raise ValueError(  # noqa: TRY004 - pydantic reports ValueError as a validation error
                 "secrets must be referenced, not written inline: use {env: VAR_NAME} or {file: /path/to/secret}"
             )
         return data
@@ -51,7 +51,8 @@ class SecretRef(BaseModel):
                 raise ConfigError(f"secret {self.describe()} is not set: export {self.env}=... before starting")
             self._value = SecretStr(value)
             return self._value
-        assert self.file is not None
+        if self.file is None:  # the model validator requires env or file
+            raise ConfigError(f"secret {self.describe()} names neither env nor file")
         try:
             self._value = SecretStr(self.file.read_text(encoding="utf-8").strip())
         except OSError as exc:

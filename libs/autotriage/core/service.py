@@ -44,7 +44,7 @@ class ServiceHost:
         bus: Bus,
         components: Sequence[Component],
         *,
-        host: str = "0.0.0.0",
+        host: str = "0.0.0.0",  # noqa: S104 - a container's stage is reached through its pod/service address
         port: int = 9100,
         app: web.Application | None = None,
         drain_timeout_s: float = 30.0,
@@ -102,10 +102,9 @@ class ServiceHost:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.bound_port = int(sockets[0].getsockname()[1])
+        addresses = self._runner.addresses  # the bound (host, port, ...) of each site: port 0 resolved
+        if addresses:
+            self.bound_port = int(addresses[0][1])
         log.info("serving /livez /readyz /metrics on %s:%d", self.host, self.bound_port)
 
     async def stop(self) -> None:
@@ -117,7 +116,8 @@ class ServiceHost:
             try:
                 await asyncio.wait_for(component.stop(), self.drain_timeout_s)
             except TimeoutError:
-                log.error("%s did not drain within %.0fs", type(component).__name__, self.drain_timeout_s)
+                log.error(  # noqa: TRY400 - a timeout: its traceback says nothing
+                    "%s did not drain within %.0fs", type(component).__name__, self.drain_timeout_s)
         await self.bus.stop()
         await self.loop_lag.stop()
 

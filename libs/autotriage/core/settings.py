@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     topic_prefix: str = "autotriage."
     partitions: int = Field(default=6, ge=1)
     tenants_file: Path = Path("tenants.yaml")
-    http_host: str = "0.0.0.0"
+    http_host: str = "0.0.0.0"  # noqa: S104 - a container's stage is reached through its pod/service address
     http_port: int | None = None
     ingress_port: int = 8080
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pydantic import ValidationError
 
 from autotriage.core.bus.base import Bus, Table
+from autotriage.core.bus.follow import FollowedTopic
 from autotriage.core.bus.topics import TAXONOMIES, Topics
 from autotriage.core.errors import PermanentError, TransientError
 from autotriage.core.models import Taxonomy, TaxonomyRef, taxonomy_key
@@ -20,25 +21,13 @@ from autotriage.core.models import Taxonomy, TaxonomyRef, taxonomy_key
 log = logging.getLogger(__name__)
 
 
-class TaxonomyStore:
+class TaxonomyStore(FollowedTopic):
     """A process's view of the compacted ``taxonomies`` topic, with parsed taxonomies cached per value."""
 
     def __init__(self, bus: Bus, topics: Topics, wait_s: float = 10.0) -> None:
-        self._bus = bus
-        self._topic = topics.name(TAXONOMIES)
+        super().__init__(bus, topics.name(TAXONOMIES))
         self._wait_s = wait_s
-        self._table: Table | None = None
         self._parsed: dict[bytes, tuple[bytes, Taxonomy]] = {}
-
-    async def start(self) -> None:
-        """Read the topic to its end and keep following it."""
-        self._table = await self._bus.table(self._topic)
-
-    async def close(self) -> None:
-        """Stop following the topic."""
-        if self._table is not None:
-            await self._table.close()
-            self._table = None
 
     def stored(self) -> Iterator[Taxonomy]:
         """Every taxonomy in the topic that can be read."""

@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 
 from autotriage.core.errors import ConfigError
-from autotriage.core.models import PSAKind
+from autotriage.core.models import Mode, PSAKind
 from autotriage.core.secrets import SecretRef
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -129,9 +129,6 @@ class LLMSettings(Strict):
         return self
 
 
-Mode = Literal["off", "shadow", "suggest", "apply"]
-
-
 class ScopePolicy(Strict):
     """Per-scope override (CW board, Autotask queue, Halo ticket type)."""
 
@@ -143,7 +140,7 @@ class ScopePolicy(Strict):
 class Policy(Strict):
     """Safe-rollout policy: mode, thresholds, and the rules that protect a technician's work."""
 
-    mode: Mode = "shadow"
+    mode: Mode = Mode.SHADOW
     apply_threshold: float = Field(default=0.80, ge=0, le=1)
     suggest_threshold: float = Field(default=0.50, ge=0, le=1)
     overwrite_threshold: float | None = Field(default=None, ge=0, le=1)

@@ -30,9 +30,9 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
+from autotriage.core.cost import batch_price, usage_from_openai
 from autotriage.core.errors import ConfigError, PermanentError
 from autotriage.core.models import Classification, Taxonomy, Ticket, Usage
-from autotriage.llm.cost import batch_price, usage_from_openai
 from autotriage.llm.openai_provider import OpenAIClassifier, PreparedPick
 from autotriage.llm.schema import fits_enum
 
@@ -105,13 +105,12 @@ class BatchRunner:
             return BatchOutcome("", "empty", early)
         if state.batch_id is None:
             await self._submit(state, data)
-        assert state.batch_id is not None
         batch = await self._wait(state)
         results = dict(early)
         results.update(await self._collect(state, picks))
         for custom_id in picks:
             results.setdefault(custom_id, self._missing(batch.status))
-        return BatchOutcome(state.batch_id, batch.status, results)
+        return BatchOutcome(batch.id, batch.status, results)
 
     # ------------------------------------------------------------------------------------------ build
 
@@ -197,7 +196,8 @@ class BatchRunner:
 
     async def _wait(self, state: BatchState) -> Any:
         batch_id = state.batch_id
-        assert batch_id is not None
+        if batch_id is None:
+            raise RuntimeError("the batch was never submitted (no batch id in the state file)")
         while True:
             batch = await self._api(lambda: self.client.batches.retrieve(batch_id))
             if batch.status != state.status:

@@ -15,6 +15,7 @@ from pathlib import Path
 import openai
 
 from autotriage.core import egress
+from autotriage.core.errors import ConfigError
 from autotriage.core.tenants import LLMSettings
 
 NO_KEY = "not-needed"  # OpenAI-compatible local endpoints accept any key
@@ -30,7 +31,8 @@ def make_openai_client(settings: LLMSettings, ca_bundle: Path | None = None) -> 
     if context is not None:  # the SDK's default client, with the CA bundle (it reads the proxy variables)
         http_client = openai.DefaultAsyncHttpxClient(verify=context, timeout=timeout)
     if settings.provider == "azure" and settings.base_url is None:
-        assert settings.azure_endpoint is not None  # enforced by LLMSettings
+        if settings.azure_endpoint is None:  # LLMSettings requires one of the two; a config built in code may not
+            raise ConfigError("llm.provider azure needs llm.azure_endpoint (https://<resource>.openai.azure.com)")
         return openai.AsyncAzureOpenAI(
             azure_endpoint=str(settings.azure_endpoint),
             azure_deployment=settings.azure_deployment,

@@ -7,26 +7,17 @@ Transient: 429 rate limits (``rate_limit_exceeded``, ``slow_down``, Azure's toke
 
 from __future__ import annotations
 
-import random
 import re
-import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import openai
 
+from autotriage.core.resilience import retry_after_seconds
+
 QUOTA_CODES = frozenset({"insufficient_quota", "credit_balance_exhausted", "billing_hard_limit_reached",
                          "billing_not_active", "quota_exceeded"})
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-
-
-class QuotaExhausted(Exception):
-    """The LLM account has no quota left (429 insufficient_quota): never retried, the tenant is paused."""
-
-
-class ContentFiltered(Exception):
-    """Azure's content filter rejected the prompt (400 content_filter): not retriable."""
 
 
 @dataclass(frozen=True)
@@ -36,23 +27,6 @@ class Failure:
     kind: str
     retriable: bool
     wait: float | None = None
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries: exponential backoff with jitter unless the server names a delay.
-
-    A delay above ``max_inline_wait_s`` is not slept in place: the error goes to the runtime's retry topic."""
-
-    max_retries: int = 2
-    backoff_base_s: float = 0.5
-    backoff_cap_s: float = 8.0
-    max_inline_wait_s: float = 20.0
-
-    def backoff(self, attempt: int) -> float:
-        """Delay before retry number ``attempt`` (1-based): ``min(cap, base * 2^(n-1))`` with 50-100 % jitter."""
-        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))
-        return float(ceiling * (0.5 + random.random() / 2))
 
 
 def error_body(exc: openai.APIStatusError) -> dict[str, Any]:
@@ -107,21 +81,9 @@ def classify_failure(exc: Exception) -> Failure:
 def server_delay(headers: Any) -> float | None:
     """Seconds the server asks us to wait: ``retry-after-ms``, ``retry-after`` (seconds or HTTP date), else
     the longest ``x-ratelimit-reset-*`` duration (``6m0s``, ``20ms``) of an exhausted limit."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError):
-                pass
+    hinted = retry_after_seconds(headers)
+    if hinted is not None:
+        return hinted
     delays = [
         parse_duration(headers.get(f"x-ratelimit-reset-{kind}") or "")
         for kind in ("requests", "tokens")

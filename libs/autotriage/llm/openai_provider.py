@@ -16,17 +16,16 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from autotriage.core import metrics
-from autotriage.core.errors import PermanentError, TransientError
+from autotriage.core.classifier import Classifier, Example
+from autotriage.core.cost import usage_from_openai
+from autotriage.core.errors import ContentFiltered, PermanentError, QuotaExhausted, TransientError
 from autotriage.core.models import Candidate, Classification, ConfidenceSource, Taxonomy, Ticket, Usage, Verdict
+from autotriage.core.resilience import RetryPolicy
 from autotriage.core.tenants import Price, Tenant
+from autotriage.core.text.prepare import prepare_ticket_text
 from autotriage.llm.answer import Answer, confidence_of, parse_answer
-from autotriage.llm.base import Classifier
 from autotriage.llm.client import make_openai_client, request_model
-from autotriage.llm.cost import usage_from_openai
 from autotriage.llm.errors import (
-    ContentFiltered,
-    QuotaExhausted,
-    RetryPolicy,
     classify_failure,
     error_body,
     error_code,
@@ -34,15 +33,12 @@ from autotriage.llm.errors import (
     is_quota_error,
 )
 from autotriage.llm.hierarchy import deepest, split_level
-from autotriage.llm.prompt import ABSTAIN_ID, Example, render_prompt
+from autotriage.llm.prompt import ABSTAIN_ID, render_prompt
 from autotriage.llm.schema import choice_schema, fits_enum
 from autotriage.llm.shortlist import FULL_LIST_REASON, Shortlist, needs_full_list
-from autotriage.llm.text import prepare_ticket_text
 
 __all__ = [
-    "ContentFiltered",
     "OpenAIClassifier",
-    "QuotaExhausted",
     "is_quota_error",
     "is_reasoning_model",
     "make_openai_client",
@@ -318,13 +314,13 @@ class OpenAIClassifier(Classifier):
                 if failure.kind == "content_filter":
                     raise ContentFiltered(detail) from exc
                 if not failure.retriable:
-                    log.error("LLM request rejected (%s): %s; check the tenant's llm settings", failure.kind,
+                    log.error(  # noqa: TRY400 - one line naming cause and fix; the error carries the detail
+                              "LLM request rejected (%s): %s; check the tenant's llm settings", failure.kind,
                               detail, extra={"tenant": self.tenant.id})
                     raise PermanentError(f"llm_{failure.kind}", detail) from exc
                 retries += 1
-                wait = failure.wait if failure.wait is not None else self.retry.backoff(retries)
-                if retries > self.retry.max_retries or wait > self.retry.max_inline_wait_s:
-                    # a rate limit is the tenant's account's, not this ticket's: the runtime parks the tenant
+                wait = self.retry.delay(retries, failure.wait)
+                if wait is None:  # a rate limit is the tenant's account's, not this ticket's: the runtime parks it
                     raise TransientError(f"llm_{failure.kind}", f"{detail} (after {retries} attempts)",
                                          retry_after_s=failure.wait,
                                          tenant_wide=failure.kind == "rate_limited") from exc

@@ -14,6 +14,7 @@ from functools import lru_cache
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from autotriage.core.classifier import Example
 from autotriage.core.errors import ConfigError
 from autotriage.core.models import Candidate, Ticket
 
@@ -47,14 +48,6 @@ Ticket (source: {{ ticket.source or "unknown" }}{% if ticket.company %}, client:
 Summary: {{ summary }}
 Description:
 {{ description }}"""
-
-
-@dataclass(frozen=True)
-class Example:
-    """A past ticket with its final category, used as a few-shot example."""
-
-    text: str
-    category_id: str
 
 
 @dataclass(frozen=True)

@@ -85,9 +85,9 @@ class StackedLinear:
 
     def fit(self, x: sparse.csr_matrix, y: IntArray, sample_weight: FloatArray | None = None) -> StackedLinear:
         """Out-of-fold base scores -> meta-model; then the bases refit on everything."""
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - only the stacked algorithm needs it
 
-        from sklearn.model_selection import KFold
+        from sklearn.model_selection import KFold  # noqa: PLC0415 - only the stacked algorithm needs it
 
         self.classes_ = np.unique(y)
         blocks = self._blocks(x)
@@ -115,7 +115,8 @@ class StackedLinear:
 
     def decision_function(self, x: sparse.csr_matrix) -> FloatArray:
         """The meta-model's log-odds over ``classes_``."""
-        assert self.meta is not None
+        if self.meta is None:
+            raise RuntimeError("the stacked model is used before it was fitted")
         features = np.hstack([_full_scores(b, block, self.classes_)
                               for b, block in zip(self.bases, self._blocks(x), strict=True)])
         raw = np.asarray(self.meta.decision_function(features), dtype=np.float64)

@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from autotriage.core.classifier import Classifier, Example
 from autotriage.core.errors import ConfigError
 from autotriage.core.models import Candidate, Classification, ConfidenceSource, Taxonomy, Ticket, Verdict
-from autotriage.llm.base import Classifier
-from autotriage.llm.prompt import Example
-from autotriage.llm.text import PreparedTicket
+from autotriage.core.text.prepare import PreparedTicket
 from autotriage.local.estimator import MISSING_SCORE, top_two
 from autotriage.local.store import LocalModel, ModelMeta, load_model
 from autotriage.local.text import feature_text, prepared_feature_text
@@ -141,7 +140,8 @@ class LocalClassifier(Classifier):
         best, top, margin = top_two(scores)
         confidence = float(estimator.calibrator(top, margin)[0])
         candidate = candidates[int(best[0])]
-        assert candidate is not None
+        if candidate is None:  # only allowed labels can win: they all map to a candidate
+            raise RuntimeError(f"label {int(best[0])} won but is not in the taxonomy")
         result = Classification(
             verdict=Verdict.CHOSEN, candidate=candidate, confidence=min(1.0, max(0.0, confidence)),
             confidence_source=ConfidenceSource.CALIBRATED, reasoning=self._reasoning(vector, allowed, candidate),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from autotriage.llm.clean import clean_summary, clean_ticket_text, collapse_whitespace
-from autotriage.policy.pii import Redactor
+from autotriage.core.text.clean import clean_summary, clean_ticket_text, collapse_whitespace
+from autotriage.core.text.pii import Redactor
 
 #: Characters of description kept for features (long alert dumps add nothing after this).
 MAX_DESCRIPTION_CHARS = 3000

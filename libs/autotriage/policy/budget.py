@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from autotriage.core import metrics
+from autotriage.core.cost import cost_usd
 from autotriage.core.models import Taxonomy, Ticket, Usage
 from autotriage.core.tenants import Budget, LLMSettings, Price
-from autotriage.llm.cost import cost_usd
-from autotriage.llm.text import count_tokens, prepare_ticket_text
+from autotriage.core.text.prepare import prepare_ticket_text
+from autotriage.core.text.tokens import count_tokens
 from autotriage.policy.spend_board import SpendBoard, Totals
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autotriage.core.models import Action, CategoryState, Classification, Verdict
+from autotriage.core.models import Action, CategoryState, Classification, Mode, Verdict
 from autotriage.core.tenants import Policy
 
-MODES = frozenset({"off", "shadow", "suggest", "apply"})
+MODES = frozenset(Mode)
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Decision:
 
 def decide(
     policy: Policy,
-    mode: str,
+    mode: Mode,
     result: Classification,
     seen: CategoryState,
     current: CategoryState,
@@ -46,22 +46,22 @@ def decide(
 
     ``seen`` is the ticket's category when it was classified, ``current`` the one re-read just before writing.
     """
-    if mode == "off":
+    if mode == Mode.OFF:
         return Decision(Action.SKIPPED, "mode_off")
     if mode not in MODES:
         return Decision(Action.SKIPPED, "unknown_mode")
     if result.verdict is Verdict.SKIPPED:
         return Decision(Action.SKIPPED, result.reason or "skipped")
-    if mode == "shadow":
-        return _shadow(_judge(policy, "apply", result, seen, seen))
+    if mode == Mode.SHADOW:
+        return _shadow(_judge(policy, Mode.APPLY, result, seen, seen))
     return _judge(policy, mode, result, seen, current)
 
 
-def _judge(policy: Policy, mode: str, result: Classification, seen: CategoryState, current: CategoryState) -> Decision:
+def _judge(policy: Policy, mode: Mode, result: Classification, seen: CategoryState, current: CategoryState) -> Decision:
     """Rules 4-6 for mode ``suggest`` or ``apply``."""
     chosen = result.candidate.path if result.verdict is Verdict.CHOSEN and result.candidate else None
     if current.path != seen.path:
-        if mode == "apply" and chosen is not None and current.path == chosen:
+        if mode == Mode.APPLY and chosen is not None and current.path == chosen:
             # Our own category write landed, then the process died before the note: finish the job.
             return Decision(Action.APPLIED, "already_applied", write_note=True)
         return Decision(Action.SKIPPED, "changed_by_technician")
@@ -77,7 +77,7 @@ def _judge(policy: Policy, mode: str, result: Classification, seen: CategoryStat
     return planned
 
 
-def _by_threshold(policy: Policy, mode: str, result: Classification, chosen: tuple[str, ...] | None) -> Decision:
+def _by_threshold(policy: Policy, mode: Mode, result: Classification, chosen: tuple[str, ...] | None) -> Decision:
     """Rule 5: what the confidence allows on a ticket without a category."""
     if chosen is None:
         reason = result.reason or ("abstained" if result.verdict is Verdict.ABSTAINED else "needs_human")
@@ -85,7 +85,7 @@ def _by_threshold(policy: Policy, mode: str, result: Classification, chosen: tup
     confidence = result.confidence
     if confidence < policy.suggest_threshold:
         return Decision(Action.NEEDS_TRIAGE, "below_suggest_threshold", write_note=policy.note_below_threshold)
-    if mode == "suggest":
+    if mode == Mode.SUGGEST:
         return Decision(Action.SUGGESTED, "suggest_mode", write_note=True)
     if confidence < policy.apply_threshold:
         return Decision(Action.SUGGESTED, "below_apply_threshold", write_note=True)

@@ -14,7 +14,7 @@ from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from autotriage.core.errors import ConfigError
-from autotriage.core.models import Action, Classification
+from autotriage.core.models import Action, Classification, Mode
 
 DEFAULT_NOTE_TEMPLATE = """\
 {% if action == "applied" -%}
@@ -42,7 +42,7 @@ def _compiled(source: str) -> Template:
 
 
 def render_note(
-    template: str | None, *, action: Action, result: Classification, mode: str, marker: str
+    template: str | None, *, action: Action, result: Classification, mode: Mode, marker: str
 ) -> str:
     """The note text; the idempotency marker is always the last line, whatever the template."""
     context = {

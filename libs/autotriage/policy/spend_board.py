@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from autotriage.core.bus.base import Bus, Table
+from autotriage.core.bus.base import Bus
+from autotriage.core.bus.follow import FollowedTopic
 from autotriage.core.bus.topics import BUDGET_SPEND, Topics
 
 log = logging.getLogger(__name__)
@@ -42,24 +43,12 @@ def replica_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-class SpendBoard:
+class SpendBoard(FollowedTopic):
     """This replica's view of every replica's totals."""
 
     def __init__(self, bus: Bus, topics: Topics, replica: str | None = None) -> None:
-        self._bus = bus
-        self._topic = topics.name(BUDGET_SPEND)
+        super().__init__(bus, topics.name(BUDGET_SPEND))
         self.replica = replica or replica_id()
-        self._table: Table | None = None
-
-    async def start(self) -> None:
-        """Read the topic to its end and keep following it."""
-        self._table = await self._bus.table(self._topic)
-
-    async def close(self) -> None:
-        """Stop following the topic."""
-        if self._table is not None:
-            await self._table.close()
-            self._table = None
 
     def others(self, tenant: str, period_key: str) -> Totals:
         """The sum of the other replicas' totals for a tenant's period (``day:2026-12-05``, ``month:2026-12``)."""
@@ -89,5 +78,5 @@ class SpendBoard:
                               "reserved_tokens": totals.reserved_tokens})
         try:
             await self._bus.producer().send(self._topic, value, key=key)
-        except Exception as exc:  # the cap is then held per replica until the next publication
+        except Exception as exc:  # noqa: BLE001 - the cap is then held per replica until the next publication
             log.warning("could not publish spend (%s: %s)", type(exc).__name__, exc, extra={"tenant": tenant})

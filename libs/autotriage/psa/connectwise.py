@@ -314,18 +314,18 @@ class ConnectWiseClient(PSAClient):
         self, path: str, operation: str, params: Mapping[str, str], max_pages: int = MAX_PAGES
     ) -> AsyncGenerator[list[dict[str, Any]], None]:
         """Yield each page of a list endpoint, following ``Link: rel="next"`` until it is absent."""
-        url: str | None = await self.base_url() + path
+        url = await self.base_url() + path
         query: Mapping[str, str] | None = params
         for _ in range(max_pages):
-            assert url is not None
             resp = await self._send("GET", url, operation, headers=self.auth_headers(), params=query)
             rows = self._json(resp, operation) if resp.body else []
             if not isinstance(rows, list):
                 raise PermanentError("psa_bad_response", f"{PSA} {operation}: expected a JSON array")
             yield [r for r in rows if isinstance(r, dict)]
-            url, query = self._same_origin(next_link(resp.headers.get("Link"))), None
-            if url is None:
+            following = self._same_origin(next_link(resp.headers.get("Link")))
+            if following is None:
                 return
+            url, query = following, None
         raise PermanentError("psa_too_many_pages", f"{PSA} {operation}: more than {max_pages} pages")
 
     def _same_origin(self, url: str | None) -> str | None:
@@ -459,7 +459,8 @@ class ConnectWiseClient(PSAClient):
             raise WebhookRejected(401, "key_fetch_failed", f"fetching the signing key: {reason}") from exc
         except TransientError as exc:
             raise retry_later("key_fetch_unavailable", f"signing key: {exc.message}", 10.0) from exc
-        assert resp is not None
+        if resp is None:  # every attempt either answered or raised: not reached
+            raise retry_later("key_fetch_unavailable", "signing key: no answer", 10.0)
         try:
             data = resp.json()
         except orjson.JSONDecodeError:
@@ -515,10 +516,10 @@ class ConnectWiseClient(PSAClient):
             name: {"id": ref_id(ref), "name": ref_name(ref)} if ref_id(ref) is not None else None
             for name, ref in refs.items()
         }
-        info = raw.get("_info") if isinstance(raw.get("_info"), dict) else {}
-        assert isinstance(info, dict)
-        company = raw.get("company") if isinstance(raw.get("company"), dict) else {}
-        assert isinstance(company, dict)
+        info = raw.get("_info")
+        info = info if isinstance(info, dict) else {}
+        company = raw.get("company")
+        company = company if isinstance(company, dict) else {}
         return Ticket(
             id=str(raw["id"]),
             summary=str(raw.get("summary") or ""),

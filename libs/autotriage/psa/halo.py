@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from autotriage.core.errors import PermanentError, WebhookRejected
+from autotriage.core.errors import ConfigError, PermanentError, WebhookRejected
 from autotriage.core.events import utcnow
 from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
 from autotriage.core.tenants import HaloConnection, Tenant
@@ -127,7 +127,8 @@ class HaloClient(PSAClient):
     async def verify_webhook(self, headers: Mapping[str, str], body: bytes, source: str = "") -> None:
         username = self.tenant.webhook.username
         password = self.tenant.webhook.password
-        assert username is not None and password is not None  # enforced by the tenants file
+        if username is None or password is None:  # the tenants file requires both; a config built in code may not
+            raise ConfigError(f"tenant {self.tenant.id!r}: webhook.username and webhook.password must be set")
         check_basic_auth(headers, username, password.get())
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
@@ -140,8 +141,9 @@ class HaloClient(PSAClient):
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 raise WebhookRejected(400, "bad_payload", f"item {index} is not a JSON object")
-            ticket = item.get("ticket") if isinstance(item.get("ticket"), dict) else {}
-            assert isinstance(ticket, dict)
+            ticket = item.get("ticket")
+            if not isinstance(ticket, dict):
+                ticket = {}
             ticket_id = _ticket_id(item.get("object_id") or ticket.get("id"))
             if ticket_id is None:  # ids end up in API paths: integers only
                 raise WebhookRejected(

@@ -5,15 +5,11 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import math
-import random
 import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +18,9 @@ import orjson
 
 from autotriage.core import egress, metrics
 from autotriage.core.errors import PermanentError, TransientError
+from autotriage.core.resilience import RETRY_STATUSES, RetryPolicy, may_retry_in_place, retry_after_seconds
 
 log = logging.getLogger(__name__)
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -50,24 +45,6 @@ class PSAError(PermanentError):
         self.body = body
 
 
-def retry_after_seconds(headers: Mapping[str, str], default: float) -> float:
-    """``Retry-After`` as seconds (number or HTTP date), or ``default``."""
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    if not value:
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):  # neither a number nor an HTTP date: ignore the hint
-            return default
-        if parsed.tzinfo is None:  # HTTP dates are GMT
-            parsed = parsed.replace(tzinfo=UTC)
-        seconds = parsed.timestamp() - time.time()
-    return max(0.0, seconds) if math.isfinite(seconds) else default
-
-
 class PSAHttp:
     """An aiohttp session for one tenant's PSA with the project's HTTP rules."""
 
@@ -88,9 +65,8 @@ class PSAHttp:
         self.ssl: ssl.SSLContext | bool = egress.ssl_context(ca_bundle) or True
         self._timeout = aiohttp.ClientTimeout(total=total_timeout_s, sock_connect=connect_timeout_s)
         self._limit = asyncio.Semaphore(max_concurrency)
-        self._attempts = attempts
-        self._max_wait_s = max_wait_s
-        self._base_backoff_s = base_backoff_s
+        self.retry = RetryPolicy(max_retries=attempts - 1, backoff_base_s=base_backoff_s, backoff_cap_s=max_wait_s,
+                                 max_inline_wait_s=max_wait_s)
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
@@ -125,13 +101,12 @@ class PSAHttp:
         """Send a request; retry 429/5xx/timeouts a few times, then raise TransientError or PSAError.
 
         ``permanent`` marks otherwise retryable answers as final (e.g. Autotask's HTTP 500 validation errors).
-        A POST (not idempotent: a note) is retried in place only on 429, which means it was not processed;
-        after a timeout or 5xx it may have landed, so the caller's retry path (the retry topic, which re-checks
-        the note marker first) decides instead.
+        A POST (not idempotent: a note) is retried in place only on 429 (``core.resilience.may_retry_in_place``);
+        otherwise the caller's retry path (the retry topic, which re-checks the note marker first) decides.
         """
-        in_place_retry_ok = method.upper() != "POST"
-        last: TransientError | None = None
-        for attempt in range(1, self._attempts + 1):
+        retry = 0
+        while True:
+            retry += 1
             started = time.perf_counter()
             status = "error"
             try:
@@ -153,10 +128,9 @@ class PSAHttp:
                     response = Response(resp.status, resp.headers, body)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 status = "timeout" if isinstance(exc, TimeoutError) else "connection_error"
-                # a refused connection means the PSA is down for the whole tenant; one slow call does not
                 last = TransientError(f"psa_{status}", f"{self.psa} {operation}: {type(exc).__name__} {exc}",
                                       tenant_wide=status == "connection_error")
-                wait = self._backoff(attempt)
+                wait = self.retry.delay(retry)
             else:
                 if response.status in ok:
                     return response
@@ -167,8 +141,8 @@ class PSAHttp:
                         response.status,
                         body,
                     )
-                hinted = retry_after_seconds(response.headers, 0.0)
-                wait = max(hinted, self._backoff(attempt))
+                hinted = retry_after_seconds(response.headers)
+                wait = self.retry.delay(retry, hinted)
                 reason = "psa_rate_limited" if response.status == 429 else "psa_server_error"
                 last = TransientError(
                     reason,
@@ -179,17 +153,10 @@ class PSAHttp:
             finally:
                 metrics.PSA_REQUESTS.labels(self.psa, operation, status).inc()
                 metrics.PSA_DURATION.labels(self.psa, operation).observe(time.perf_counter() - started)
-            if attempt == self._attempts or wait > self._max_wait_s:
-                break
-            if not in_place_retry_ok and last is not None and last.reason != "psa_rate_limited":
-                break
-            log.info("%s %s: %s, retrying in %.1fs", self.psa, operation, last.message if last else "", wait)
+            if wait is None or not may_retry_in_place(method, not_processed=last.reason == "psa_rate_limited"):
+                raise last
+            log.info("%s %s: %s, retrying in %.1fs", self.psa, operation, last.message, wait)
             await asyncio.sleep(wait)
-        assert last is not None
-        raise last
-
-    def _backoff(self, attempt: int) -> float:
-        return float(self._base_backoff_s * 2 ** (attempt - 1) * (0.5 + random.random()))
 
 
 def _snippet(body: bytes, limit: int = 300) -> str:

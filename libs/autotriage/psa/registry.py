@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from autotriage.core.models import PSAKind
 from autotriage.core.tenants import Tenant, TenantsFile
+from autotriage.psa.autotask import AutotaskClient
 from autotriage.psa.base import PSAClient
+from autotriage.psa.connectwise import ConnectWiseClient
+from autotriage.psa.halo import HaloClient
 from autotriage.psa.signing_keys import FetchGate
 
 
@@ -12,15 +15,9 @@ def make_client(tenant: Tenant, key_fetch_gate: FetchGate | None = None) -> PSAC
     """A new PSA client for the tenant (ConnectWise clients of one registry share ``key_fetch_gate``)."""
     kind = tenant.psa.kind
     if kind is PSAKind.HALO:
-        from autotriage.psa.halo import HaloClient
-
         return HaloClient(tenant)
     if kind is PSAKind.CONNECTWISE:
-        from autotriage.psa.connectwise import ConnectWiseClient
-
         return ConnectWiseClient(tenant, key_fetch_gate=key_fetch_gate)
-    from autotriage.psa.autotask import AutotaskClient
-
     return AutotaskClient(tenant)
 
 

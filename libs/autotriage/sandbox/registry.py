@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from autotriage.core.models import PSAKind
+from autotriage.sandbox.autotask import AutotaskSimulator
 from autotriage.sandbox.common import Simulator
+from autotriage.sandbox.connectwise import ConnectWiseSimulator
+from autotriage.sandbox.halo import HaloSimulator
 
 
 def simulator_class(psa: str) -> type[Simulator]:
     """The simulator class of the named PSA."""
     kind = PSAKind(psa)
     if kind is PSAKind.HALO:
-        from autotriage.sandbox.halo import HaloSimulator
-
         return HaloSimulator
     if kind is PSAKind.CONNECTWISE:
-        from autotriage.sandbox.connectwise import ConnectWiseSimulator
-
         return ConnectWiseSimulator
-    from autotriage.sandbox.autotask import AutotaskSimulator
-
     return AutotaskSimulator
 
 

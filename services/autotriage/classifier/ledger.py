@@ -10,31 +10,19 @@ again rather than losing it. Memory is bounded by the topic's retention (``LEDGE
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 
-from autotriage.core.bus.base import Bus, Table
+from autotriage.core.bus.base import Bus
+from autotriage.core.bus.follow import FollowedTopic
 from autotriage.core.bus.topics import CLASSIFIED_LEDGER, Topics
+from autotriage.core.caches import RecentKeys
 
 
-class ClassifiedLedger:
+class ClassifiedLedger(FollowedTopic):
     """Which tickets were classified already, by any replica, within the ledger's retention."""
 
     def __init__(self, bus: Bus, topics: Topics, capacity: int = 200_000) -> None:
-        self._bus = bus
-        self._topic = topics.name(CLASSIFIED_LEDGER)
-        self._table: Table | None = None
-        self._recent: OrderedDict[bytes, None] = OrderedDict()
-        self._capacity = capacity
-
-    async def start(self) -> None:
-        """Read the ledger to its end and keep following it."""
-        self._table = await self._bus.table(self._topic)
-
-    async def close(self) -> None:
-        """Stop following the ledger."""
-        if self._table is not None:
-            await self._table.close()
-            self._table = None
+        super().__init__(bus, topics.name(CLASSIFIED_LEDGER))
+        self._recent: RecentKeys[bytes] = RecentKeys(capacity)
 
     def seen(self, key: bytes) -> bool:
         """Whether the ticket with this key was classified already."""
@@ -44,8 +32,6 @@ class ClassifiedLedger:
 
     async def mark(self, key: bytes) -> None:
         """Record that the ticket was classified (call after its classification is acknowledged)."""
-        self._recent[key] = None
-        while len(self._recent) > self._capacity:
-            self._recent.popitem(last=False)
+        self._recent.add(key)
         ack = await self._bus.producer().send(self._topic, str(int(time.time())).encode(), key=key)
         await ack

@@ -9,47 +9,27 @@ resolved from the compacted ``taxonomies`` topic.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from autotriage.classifier.ledger import ClassifiedLedger
 from autotriage.classifier.view import prompt_view_async
+from autotriage.classifiers import Classifiers
 from autotriage.core import metrics
 from autotriage.core.bus.base import Bus
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import TICKETS_CLASSIFIED, TICKETS_ENRICHED, TICKETS_OUTCOMES, Topics
-from autotriage.core.errors import PermanentError
+from autotriage.core.classifier import FALLBACK_REASON, Classifier
+from autotriage.core.errors import ContentFiltered, PermanentError, QuotaExhausted
 from autotriage.core.events import OutcomeRecorded, TicketClassified, TicketEnriched
-from autotriage.core.models import Action, Classification, Taxonomy, Ticket, Usage, Verdict
+from autotriage.core.models import Action, Classification, Mode, Taxonomy, Ticket, Usage, Verdict
 from autotriage.core.runtime import REDELIVERY, Output, Stage
 from autotriage.core.taxonomies import TaxonomyStore
 from autotriage.core.tenants import Policy, Tenant, TenantsFile
-from autotriage.llm.base import FALLBACK_REASON, Classifier
-from autotriage.llm.factory import Classifiers
-from autotriage.llm.openai_provider import ContentFiltered, QuotaExhausted
 from autotriage.policy.budget import BUDGET_EXHAUSTED, BudgetLedger, Exhausted, estimate_usage, has_caps
 from autotriage.policy.spend_board import SpendBoard
 
 log = logging.getLogger(__name__)
-
-LocalLoader = Callable[[Tenant], Classifier | None]
-
-
-def load_local_classifier(tenant: Tenant) -> Classifier | None:
-    """The tenant's local model (``llm.local_model_path``), or None when there is none or it cannot be loaded."""
-    path = tenant.llm.local_model_path
-    if path is None:
-        return None
-    try:
-        provider = importlib.import_module("autotriage.local.provider")
-        loaded = provider.LocalClassifier.load(path)
-    except Exception as exc:  # not installed, missing file, incompatible model: fall back to skipping
-        log.warning("local model %s cannot be loaded (%s: %s); over-budget tickets are skipped", path,
-                    type(exc).__name__, exc, extra={"tenant": tenant.id})
-        return None
-    return loaded if isinstance(loaded, Classifier) else None
-
 
 class ClassifierStage(Stage[TicketEnriched]):
     """``tickets.enriched`` -> ``tickets.classified``."""
@@ -66,7 +46,6 @@ class ClassifierStage(Stage[TicketEnriched]):
         bus: Bus | None = None,
         topics: Topics | None = None,
         budgets: BudgetLedger | None = None,
-        local: LocalLoader = load_local_classifier,
     ) -> None:
         self.tenants = tenants
         self.classifiers = classifiers or Classifiers(tenants)
@@ -76,8 +55,6 @@ class ClassifierStage(Stage[TicketEnriched]):
         self.ledger = ClassifiedLedger(bus, topics)
         self.board = SpendBoard(bus, topics)
         self.budgets = budgets or BudgetLedger(board=self.board)
-        self._load_local = local
-        self._local: dict[str, Classifier | None] = {}
 
     async def start(self) -> None:
         """Follow the taxonomies, the classify-once ledger and the shared spend."""
@@ -87,9 +64,6 @@ class ClassifierStage(Stage[TicketEnriched]):
 
     async def stop(self) -> None:
         await self.classifiers.close()
-        for local in self._local.values():
-            if local is not None:
-                await local.close()
         await self.board.close()
         await self.ledger.close()
         await self.taxonomies.close()
@@ -122,10 +96,10 @@ class ClassifierStage(Stage[TicketEnriched]):
 
     async def _apply_policy(
         self, tenant: Tenant, policy: Policy, event: TicketEnriched, taxonomy: Taxonomy
-    ) -> tuple[str, Classification]:
+    ) -> tuple[Mode, Classification]:
         """The mode the writer must honour and the verdict; every rule here runs before any LLM call."""
         ctx = {"tenant": tenant.id, "ticket": event.ticket_id}
-        if policy.mode == "off":
+        if policy.mode == Mode.OFF:
             return policy.mode, Classification(verdict=Verdict.SKIPPED, reason="mode_off")
         view = await prompt_view_async(event.ticket, policy, tenant.llm.ticket_token_budget)
         if (noise := view.noise) is not None:
@@ -153,14 +127,12 @@ class ClassifierStage(Stage[TicketEnriched]):
 
     async def _over_budget(
         self, tenant: Tenant, policy: Policy, ticket: Ticket, taxonomy: Taxonomy
-    ) -> tuple[str, Classification]:
+    ) -> tuple[Mode, Classification]:
         """``on_exhausted: local`` -> suggest-only with the local model if there is one; otherwise skip."""
         if tenant.budget.on_exhausted == "local":
-            if tenant.id not in self._local:
-                self._local[tenant.id] = self._load_local(tenant)
-            local = self._local[tenant.id]
+            local = self.classifiers.local(tenant.id)
             if local is not None:
-                mode = "suggest" if policy.mode == "apply" else policy.mode
+                mode = Mode.SUGGEST if policy.mode == Mode.APPLY else policy.mode
                 return mode, await self._classify(local, ticket, taxonomy)
         return policy.mode, Classification(verdict=Verdict.SKIPPED, reason=BUDGET_EXHAUSTED)
 
@@ -176,6 +148,6 @@ class ClassifierStage(Stage[TicketEnriched]):
                                   reasoning="the provider's content filter blocked the prompt")
 
 
-def _fallback_mode(mode: str, result: Classification) -> str:
+def _fallback_mode(mode: Mode, result: Classification) -> Mode:
     """The local model standing in for a failed LLM only suggests: it never applies on its own authority."""
-    return "suggest" if mode == "apply" and result.reason == FALLBACK_REASON else mode
+    return Mode.SUGGEST if mode == Mode.APPLY and result.reason == FALLBACK_REASON else mode

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from autotriage.core.models import Ticket
 from autotriage.core.tenants import Policy
-from autotriage.llm.clean import plain_text
-from autotriage.llm.text import prepare_ticket
+from autotriage.core.text.clean import plain_text
+from autotriage.core.text.pii import redact_ticket
+from autotriage.core.text.prepare import prepare_ticket
 from autotriage.policy.noise import Noise, detect_noise
-from autotriage.policy.pii import redact_ticket
 
 #: Tickets with more characters than this are prepared on a worker thread (below it the work takes well under a
 #: millisecond or two).

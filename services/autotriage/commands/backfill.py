@@ -39,8 +39,8 @@ class BackfillResult:
 async def backfill(tenant: Tenant, tenants: TenantsFile, window: Window, log: DecisionLog, *, rate: float,
                    max_usd: float | None, console: Console) -> BackfillResult:
     """See the module docstring."""
-    from autotriage.llm.factory import make_classifier
-    from autotriage.psa.registry import make_client
+    from autotriage.classifiers import make_classifier  # noqa: PLC0415 - loaded when the command runs
+    from autotriage.psa.registry import make_client  # noqa: PLC0415 - loaded when the command runs
 
     closed = [c for c in await read_closed(tenant, window.since, window.until, with_text=True) if c.ticket.scope]
     done = await log.load(tenant.id)
@@ -96,8 +96,8 @@ async def _run(args: argparse.Namespace, settings: Settings, console: Console) -
     if settings.bus != "kafka":  # decisions.jsonl (resumable), read together with the pipeline's outcomes file
         return await backfill(tenant, tenants, window, local_decision_log(settings), rate=args.rate,
                               max_usd=args.max_usd, console=console)
-    from autotriage.app import make_bus
-    from autotriage.core.bus.topics import Topics
+    from autotriage.app import make_bus  # noqa: PLC0415 - loaded when the command runs
+    from autotriage.core.bus.topics import Topics  # noqa: PLC0415 - loaded when the command runs
 
     bus = make_bus(settings, client_id="autotriage-backfill")
     await bus.start()

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from autotriage.app import STAGES, build_host
 from autotriage.commands.common import PSAS, labelled, llm_from_env
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.bus.topics import TICKETS_OUTCOMES, Topics
@@ -35,10 +36,10 @@ from autotriage.core.settings import Settings
 from autotriage.core.tenants import TenantsFile
 from autotriage.local.evaluation import percentile
 from autotriage.local.store import ModelMeta, read_meta
-from autotriage.sandbox.common import SampleTicket, Simulator
+from autotriage.sandbox.common import SampleTicket, Simulator, load_sample
+from autotriage.sandbox.registry import make_simulator
 
 TENANT_IDS = {"halo": "bayside", "connectwise": "cobalt", "autotask": "kessler"}
-STAGES = ("ingress", "normalizer", "taxonomy-cache", "classifier", "writer")
 SUMMARY_CHARS = 40
 WIDE_COLUMNS = 130
 
@@ -65,7 +66,7 @@ class DemoRow:
 
     @property
     def action(self) -> str:
-        """applied / suggested / needs-triage / skipped-noise / skipped / failed / no outcome."""
+        """Applied / suggested / needs-triage / skipped-noise / skipped / failed / no outcome."""
         if self.outcome is None:
             return "no outcome"
         action = self.outcome.action.value.replace("_", "-")
@@ -116,9 +117,8 @@ class DemoResult:
 # --- training (in worker processes: the three models train in parallel) -----------------------------------
 def train_sample_model(psa: str, folder: str, history_limit: int | None = None) -> str:
     """Train one PSA's demo model on its bundled history and save it; return the file path."""
-    from autotriage.local.store import save_model
-    from autotriage.local.training import train_model
-    from autotriage.sandbox.common import load_sample
+    from autotriage.local.store import save_model  # noqa: PLC0415 - optional extra `local`
+    from autotriage.local.training import train_model  # noqa: PLC0415 - optional extra `local`
 
     history = labelled(load_sample(psa).history)[:history_limit]
     model = train_model(history, tenant=TENANT_IDS[psa], psa=psa)
@@ -168,8 +168,6 @@ def tenants_for(sims: Mapping[str, Simulator], models: Mapping[str, Path], metas
 
 # --- the run ---------------------------------------------------------------------------------------------
 async def _start_simulators(psas: Sequence[str]) -> dict[str, Simulator]:
-    from autotriage.sandbox.registry import make_simulator
-
     sims = {psa: make_simulator(psa) for psa in psas}
     for sim in sims.values():
         await sim.start("127.0.0.1", 0)
@@ -213,8 +211,6 @@ async def run_demo(
     history_limit: int | None = None,
 ) -> DemoResult:
     """Run the demo and print its tables; see the module docstring."""
-    from autotriage.app import build_host
-
     console = console or Console()
     environ = os.environ if environ is None else environ
     started = time.perf_counter()
@@ -259,9 +255,9 @@ async def run_demo(
 
 async def _insights(tenants: TenantsFile) -> dict[str, list[str]]:
     """``autotriage insights --since 90d`` per tenant, summarized."""
-    from autotriage.commands.insights import tenant_insights
-    from autotriage.feedback.insights import summary_lines
-    from autotriage.feedback.runs import Window
+    from autotriage.commands.insights import tenant_insights  # noqa: PLC0415 - the summary's modules load after the demo ran
+    from autotriage.feedback.insights import summary_lines  # noqa: PLC0415 - the summary's modules load after the demo ran
+    from autotriage.feedback.runs import Window  # noqa: PLC0415 - the summary's modules load after the demo ran
 
     window = Window.last("90d")
     found = await asyncio.gather(*(tenant_insights(t, window) for t in tenants.tenants))
@@ -269,8 +265,6 @@ async def _insights(tenants: TenantsFile) -> dict[str, list[str]]:
 
 
 def _new_tickets(psa: str) -> list[SampleTicket]:
-    from autotriage.sandbox.common import load_sample
-
     return load_sample(psa).new
 
 

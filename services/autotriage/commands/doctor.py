@@ -10,9 +10,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+import openai
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from autotriage.core.bus.topics import Topics
 from autotriage.core.errors import AutotriageError, ConfigError
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
+from autotriage.llm.client import make_openai_client, request_model
+from autotriage.psa.registry import make_client
 
 PLACEHOLDER = re.compile(r"\.\.\.|<[^>]*>|\bchangeme\b|\byour[-_ ]|\bxxx+\b|\bTODO\b", re.IGNORECASE)
 HTTP_FIXES = {
@@ -54,7 +62,7 @@ def static_checks(tenants: TenantsFile) -> list[Finding]:
     findings: list[Finding] = []
     for tenant in tenants.tenants:
         if tenant.llm.local_model_path is not None:  # a missing or foreign model fails here, not per ticket
-            from autotriage.local.store import read_meta
+            from autotriage.local.store import read_meta  # noqa: PLC0415 - optional extra `local`
 
             read_meta(tenant.llm.local_model_path)
         findings.extend(placeholders(tenant))
@@ -78,8 +86,6 @@ def _fix_for(exc: AutotriageError, psa: str) -> str:
 async def check_psa(tenant: Tenant) -> list[Finding]:
     """Sign in and read one closed ticket (Halo: the token also proves the edit scope); read the taxonomy of
     every scope named in ``policy.scopes``."""
-    from autotriage.psa.registry import make_client
-
     psa = tenant.psa.kind.value
     client = make_client(tenant)
     findings: list[Finding] = []
@@ -108,10 +114,6 @@ async def check_psa(tenant: Tenant) -> list[Finding]:
 
 async def check_llm(tenant: Tenant) -> list[Finding]:
     """OpenAI: the key lists models and the model is among them. Azure: a one-token request to the deployment."""
-    import openai
-
-    from autotriage.llm.client import make_openai_client, request_model
-
     settings = tenant.llm
     if settings.provider == "local":
         return [Finding(True, tenant.id, "llm", f"local model {settings.local_model_path} (no API)")]
@@ -162,8 +164,6 @@ def webhook_hints(tenant: Tenant, public_url: str | None) -> list[Finding]:
 
 async def check_public_url(public_url: str) -> Finding:
     """The ingress answers ``/livez`` at the public URL the PSAs call."""
-    import aiohttp
-
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session, \
                 session.get(f"{public_url.rstrip('/')}/livez") as resp:
@@ -178,11 +178,6 @@ async def check_public_url(public_url: str) -> Finding:
 
 async def check_kafka(settings: Settings) -> Finding:
     """The broker answers and every autotriage topic exists."""
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import KafkaError
-
-    from autotriage.core.bus.topics import Topics
-
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=8000)
     try:
         await admin.start()

@@ -7,9 +7,17 @@ import errno
 
 from autotriage.core.errors import AutotriageError, ConfigError, PermanentError, TransientError
 
+#: Top-level modules of the optional extras, and the extra that installs each.
+EXTRAS = {"sklearn": "local", "numpy": "local", "scipy": "local", "joblib": "local", "matplotlib": "report"}
+
 
 def explain(exc: BaseException, command: str = "") -> str | None:
     """The one-line message for a user-caused failure, or ``None`` for a bug (which keeps its traceback)."""
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in EXTRAS:
+        extra = EXTRAS[(exc.name or "").split(".")[0]]
+        what = f"`autotriage {command}`" if command else "this command"
+        return (f"{what} needs the optional `{extra}` dependencies ({exc.name} is not installed): "
+                f"pip install 'autotriage[{extra}]' (in a checkout: pip install -e '.[{extra}]')")
     if isinstance(exc, ConfigError):
         return f"configuration error: {exc.message}"
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:

@@ -21,18 +21,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from autotriage.cascade import CascadeClassifier, shortlist_settings
 from autotriage.classifier.view import as_read
 from autotriage.commands.common import labelled, llm_from_env, sample_taxonomies
 from autotriage.commands.report import print_report, write_report
 from autotriage.commands.shortlist_costs import costs_for
+from autotriage.core.classifier import FALLBACK_REASON, LOCAL_REASON, Classifier
 from autotriage.core.errors import AutotriageError, ConfigError
 from autotriage.core.models import Classification, Taxonomy, Verdict
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import DEFAULT_PRICES, Tenant, TenantsFile, load_tenants
-from autotriage.llm.base import FALLBACK_REASON, Classifier
 from autotriage.llm.batch import BatchItem, BatchRunner
 from autotriage.llm.openai_provider import OpenAIClassifier
-from autotriage.local.cascade import LOCAL_REASON, CascadeClassifier, shortlist_settings
 from autotriage.local.dataset import LabelledTicket, holdout_split, read_labelled
 from autotriage.local.evaluation import (
     DEFAULT_THRESHOLDS,
@@ -46,7 +46,8 @@ from autotriage.local.evaluation import (
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.training import train_model
 from autotriage.policy.noise_eval import NoiseScore, score_noise
-from autotriage.sandbox.common import load_sample
+from autotriage.psa.registry import make_client
+from autotriage.sandbox.common import SampleData, load_sample
 
 PROVIDERS = ("local", "llm", "cascade")
 #: LLM settings whose prompts are counted for the shortlist figures when the evaluated tenant has no LLM.
@@ -224,8 +225,6 @@ async def sample_eval(psa: str, provider: str = "local", environ: Mapping[str, s
 
 def load_taxonomy_file(path: Path, tenant: Tenant) -> dict[str, Taxonomy]:
     """Taxonomies from a JSON file in the bundled data's shape."""
-    from autotriage.sandbox.common import SampleData
-
     try:
         scopes = json.loads(path.read_text(encoding="utf-8"))["scopes"]
     except (OSError, ValueError, KeyError) as exc:
@@ -235,8 +234,6 @@ def load_taxonomy_file(path: Path, tenant: Tenant) -> dict[str, Taxonomy]:
 
 async def fetch_taxonomies(tenant: Tenant, scopes: set[str]) -> dict[str, Taxonomy]:
     """The current taxonomy of each scope, read from the tenant's PSA."""
-    from autotriage.psa.registry import make_client
-
     client = make_client(tenant)
     try:
         return {scope: await client.fetch_taxonomy(scope) for scope in sorted(scopes)}

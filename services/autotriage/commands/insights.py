@@ -20,7 +20,7 @@ async def tenant_insights(tenant: Tenant, window: Window, decisions_settings: Se
                           decisions: Path | None = None) -> Insights:
     """Closed tickets of the window and the one before, the taxonomy of their scopes, keep rates if decisions
     are given."""
-    from autotriage.psa.registry import make_client
+    from autotriage.psa.registry import make_client  # noqa: PLC0415 - loaded when the command runs
 
     current = await read_closed(tenant, window.since, window.until)
     before = window.previous()
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console | None = 
     for line in summary_lines(insights):
         console.print(f"{tenant.id}: {line}")
     if args.report is not None:
-        from autotriage.feedback.insights_report import write_report
+        from autotriage.feedback.insights_report import write_report  # noqa: PLC0415 - matplotlib (the report extra) only for --report
 
         written = write_report(insights, window, args.report)
         console.print("report: " + ", ".join(str(p) for p in written))

@@ -17,6 +17,7 @@ from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
 from autotriage.local.dataset import LabelledTicket, read_labelled
 from autotriage.local.store import LocalModel, save_model
 from autotriage.local.training import TrainingConfig, train_model
+from autotriage.psa.registry import make_client
 
 
 def default_model_path(tenant: str, scope: str | None, now: datetime | None = None) -> Path:
@@ -27,8 +28,6 @@ def default_model_path(tenant: str, scope: str | None, now: datetime | None = No
 
 async def pull_history(tenant: Tenant, console: Console, limit: int | None = None) -> list[LabelledTicket]:
     """Closed, categorized tickets from the tenant's PSA, with a progress bar."""
-    from autotriage.psa.registry import make_client
-
     client = make_client(tenant)
     rows: list[LabelledTicket] = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -100,7 +99,8 @@ def run(args: argparse.Namespace, settings: Settings, console: Console | None = 
         examples = read_labelled(args.data)
         console.print(f"read {len(examples)} tickets from {args.data}")
     else:
-        assert tenant is not None
+        if tenant is None:
+            raise ConfigError("pass --tenant to pull its history from the PSA, or --data with labelled tickets")
         examples = asyncio.run(pull_history(tenant, console, args.limit))
     config = TrainingConfig(target_precision=args.target_precision, algorithm=args.algorithm)
     with console.status("training") as status:

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import TextIO
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaConnectionError
 from pydantic import ValidationError
 from rich import box
 from rich.console import Console
@@ -88,9 +90,6 @@ async def read_file(path: Path, follow: bool, poll_s: float = 0.5) -> AsyncItera
 
 async def read_topic(settings: Settings, follow: bool, idle_s: float = 3.0) -> AsyncIterator[OutcomeRecorded]:
     """Outcomes from the Kafka topic, from the beginning (no consumer group: nothing is committed)."""
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.errors import KafkaConnectionError
-
     topic = Topics.of(settings).name(TICKETS_OUTCOMES)
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
                                 auto_offset_reset="earliest", enable_auto_commit=False, request_timeout_ms=10000)

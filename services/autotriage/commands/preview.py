@@ -22,13 +22,15 @@ from rich.panel import Panel
 from rich.table import Table
 
 from autotriage.classifier.view import prompt_view
+from autotriage.commands.evaluate import load_taxonomy_file
 from autotriage.core.errors import AutotriageError, ConfigError
 from autotriage.core.models import PSAKind, Taxonomy, Ticket
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
-from autotriage.llm.text import count_tokens
+from autotriage.core.text.tokens import count_tokens
 from autotriage.local.dataset import LabelledTicket, read_labelled
 from autotriage.policy.budget import estimate_usage
+from autotriage.psa.registry import make_client
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -64,8 +66,6 @@ def preview_ticket(ticket: Ticket, tenant: Tenant, tenants: TenantsFile, taxonom
 
 
 async def _from_psa(tenant: Tenant, ticket_id: str) -> tuple[Ticket, Taxonomy | None]:
-    from autotriage.psa.registry import make_client
-
     client = make_client(tenant)
     try:
         ticket = await client.fetch_ticket(ticket_id)
@@ -119,8 +119,6 @@ def run(args: argparse.Namespace, settings: Settings, console: Console | None = 
         raise ConfigError(f"tenant {args.tenant!r} is not in {settings.tenants_file}: check --tenant")
     taxonomies: dict[str, Taxonomy] = {}
     if args.taxonomy is not None:
-        from autotriage.commands.evaluate import load_taxonomy_file
-
         taxonomies = load_taxonomy_file(args.taxonomy, tenant)
     if args.ticket is not None:
         ticket, fetched = asyncio.run(_from_psa(tenant, args.ticket))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from rich.console import Console
@@ -83,13 +84,11 @@ def render_markdown(report: EvalReport, title: str, facts: dict[str, str], casca
 
 def plot_curve(report: EvalReport, path: Path, title: str) -> Path:
     """Precision against coverage over all thresholds (matplotlib, Agg backend)."""
-    import logging
-
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 - optional extra `report`
 
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    from matplotlib import pyplot as plt  # noqa: PLC0415 - optional extra `report`
 
     figure, axes = plt.subplots(figsize=(6, 4), dpi=110)
     axes.plot([p.coverage for p in report.curve], [p.precision or 0.0 for p in report.curve], marker=".",

@@ -25,8 +25,12 @@ import yaml
 from autotriage.core.errors import ConfigError
 from autotriage.core.models import PSAKind
 from autotriage.core.settings import Settings
-from autotriage.core.tenants import Tenant
+from autotriage.core.tenants import Tenant, load_tenants
+from autotriage.sandbox.autotask import AutotaskSimulator
 from autotriage.sandbox.common import CONTROL, Simulator, load_sample
+from autotriage.sandbox.halo import HaloSimulator
+from autotriage.sandbox.openai_server import OpenAITestServer
+from autotriage.sandbox.registry import make_simulator
 
 if TYPE_CHECKING:
     from autotriage.sandbox.openai_server import OpenAITestServer
@@ -139,9 +143,6 @@ async def start_sandbox(folder: Path, host: str = "127.0.0.1", ports: dict[str, 
                         llm_port: int = LLM_PORT, ingress: str = DEFAULT_INGRESS
                         ) -> tuple[Sandbox, dict[str, dict[str, str]]]:
     """Start the three simulators (seeded with history and new tickets) and the OpenAI test server."""
-    from autotriage.sandbox.openai_server import OpenAITestServer
-    from autotriage.sandbox.registry import make_simulator
-
     ports = PORTS if ports is None else ports
     _make_folder(folder)
     llm = OpenAITestServer()
@@ -204,8 +205,6 @@ async def _serve_all(args: argparse.Namespace) -> int:
 
 
 async def _serve_one(psa: str, host: str, port: int) -> int:
-    from autotriage.sandbox.registry import make_simulator
-
     sim = make_simulator(psa)
     url = await sim.start(host, port)
     sim.seed_new(load_sample(psa).new)
@@ -261,16 +260,12 @@ async def send_as_tenant(tenant: Tenant, ingress: str, ticket_id: str) -> int:
     PSA's own webhook is configured. ConnectWise signs callbacks with a key only ConnectWise serves, so it
     cannot be imitated: create a ticket in ConnectWise instead."""
     if tenant.psa.kind is PSAKind.HALO:
-        from autotriage.sandbox.halo import HaloSimulator
-
         if tenant.webhook.username is None or tenant.webhook.password is None:
             raise ConfigError(f"tenant {tenant.id} has no webhook.username/password")
         halo = HaloSimulator(webhook_user=tenant.webhook.username, webhook_password=tenant.webhook.password.get(),
                              seed_history=False)
         return await halo.deliver(ingress, tenant.id, [halo.webhook_payload(ticket_id, "event")])
     if tenant.psa.kind is PSAKind.AUTOTASK:
-        from autotriage.sandbox.autotask import AutotaskSimulator
-
         if tenant.webhook.secret is None:
             raise ConfigError(f"tenant {tenant.id} has no webhook.secret")
         autotask = AutotaskSimulator(webhook_secret=tenant.webhook.secret.get(), seed_history=False)
@@ -282,8 +277,6 @@ async def send_as_tenant(tenant: Tenant, ingress: str, ticket_id: str) -> int:
 
 
 def _send_as_tenant_command(args: argparse.Namespace) -> int:
-    from autotriage.core.tenants import load_tenants
-
     tenant = load_tenants(args.tenants_file).get(args.tenant or "")
     if tenant is None or tenant.psa.kind.value != args.psa:
         raise ConfigError(f"--tenant must name a {args.psa} tenant of {args.tenants_file}")

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from autotriage.core.cost import cost_usd
 from autotriage.core.models import Candidate, Taxonomy, Ticket
 from autotriage.core.tenants import Price, Tenant
-from autotriage.llm.cost import cost_usd
 from autotriage.llm.openai_provider import OpenAIClassifier
 from autotriage.llm.shortlist import build_shortlist
 from autotriage.local.dataset import LabelledTicket

@@ -26,7 +26,7 @@ def parse_span(text: str) -> timedelta:
 async def read_closed(tenant: Tenant, since: datetime, until: datetime, *, with_text: bool = False,
                       progress: Callable[[int], None] | None = None) -> list[ClosedTicket]:
     """Every ticket of the tenant closed in ``[since, until)`` (paged by the adapter)."""
-    from autotriage.psa.registry import make_client
+    from autotriage.psa.registry import make_client  # noqa: PLC0415 - the PSA registry loads every adapter: only when reading
 
     client = make_client(tenant)
     out: list[ClosedTicket] = []

@@ -16,10 +16,10 @@ def _trend(value: float | None) -> str:
 
 def charts(insights: Insights, report: Path) -> list[Path]:
     """Hours per category and tickets against the previous period (top categories by time)."""
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 - matplotlib is the optional report extra
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - matplotlib is the optional report extra
 
     rows = [c for c in insights.categories if c.tickets][:TOP][::-1]
     labels = [c.label if len(c.label) <= 48 else "…" + c.label[-47:] for c in rows]

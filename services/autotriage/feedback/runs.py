@@ -72,7 +72,7 @@ async def load_decisions(settings: Settings, tenant: str, decisions_file: Path |
         if not local.exists():
             raise ConfigError(NO_DECISION_LOG)
         return await local.load(tenant)
-    from autotriage.app import make_bus
+    from autotriage.app import make_bus  # noqa: PLC0415 - the bus is only needed on Kafka
 
     bus = make_bus(settings, client_id="autotriage-feedback")
     await bus.start()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ from aiohttp import web
 from autotriage.core import metrics
 from autotriage.core.bus.base import Bus
 from autotriage.core.bus.topics import TICKETS_OUTCOMES, WEBHOOKS_RAW, Topics
+from autotriage.core.caches import RecentKeys
 from autotriage.core.errors import WebhookRejected
 from autotriage.core.events import OutcomeRecorded, WebhookReceived, encode, utcnow
 from autotriage.core.models import Action, PSAKind
@@ -31,8 +31,7 @@ class DeliveryLog:
     """Recently accepted delivery ids per tenant (bounded): a replayed delivery is acknowledged, not re-run."""
 
     def __init__(self, capacity: int = 100_000) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
+        self._seen: RecentKeys[str] = RecentKeys(capacity)
 
     def seen(self, key: str) -> bool:
         """Whether ``key`` was recorded."""
@@ -40,14 +39,13 @@ class DeliveryLog:
 
     def record(self, key: str) -> None:
         """Record ``key``, evicting the oldest beyond capacity."""
-        self._seen[key] = None
-        self._seen.move_to_end(key)
-        while len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
+        self._seen.add(key)
 
 
 class Ingress:
     """The webhook receiver, as a host component that adds its route to the host's HTTP app."""
+
+    name = "ingress"
 
     def __init__(
         self,
@@ -137,7 +135,7 @@ class Ingress:
                 self._enqueue(tenant_id, tenant.psa.kind, events), self.enqueue_timeout_s
             )
         except Exception as exc:  # not durable in time: let the PSA retry rather than acknowledge and lose it
-            log.error("could not enqueue webhook: %r", exc, extra={"tenant": tenant_id})
+            log.error("could not enqueue webhook: %r", exc, extra={"tenant": tenant_id})  # noqa: TRY400 - one line
             # 429, not 503: ConnectWise retries 404/409/419/429 only, so a 5xx would lose the event there
             raise WebhookRejected(
                 429, "enqueue_failed", "could not enqueue the delivery; retry later", retry_after_s=5.0

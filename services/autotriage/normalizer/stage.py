@@ -5,10 +5,10 @@ is accounted for)."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 from autotriage.core.bus.topics import TICKETS_NORMALIZED, TICKETS_OUTCOMES, WEBHOOKS_RAW
+from autotriage.core.caches import RecentKeys
 from autotriage.core.events import OutcomeRecorded, TicketNormalized, WebhookReceived
 from autotriage.core.models import Action
 from autotriage.core.runtime import Output, Stage
@@ -28,8 +28,7 @@ class NormalizerStage(Stage[WebhookReceived]):
 
     def __init__(self, clients: PSAClients, dedupe_capacity: int = 200_000) -> None:
         self.clients = clients
-        self._started: OrderedDict[str, None] = OrderedDict()
-        self._capacity = dedupe_capacity
+        self._started: RecentKeys[str] = RecentKeys(dedupe_capacity)
 
     async def stop(self) -> None:
         await self.clients.close()
@@ -41,9 +40,7 @@ class NormalizerStage(Stage[WebhookReceived]):
         if key in self._started:  # a second create delivery for the same ticket: already under way
             return [_ignored(event, DUPLICATE_TICKET)]
         ticket = (await self.clients.get(event.tenant).fetch_ticket(event.ticket_id)).capped()
-        self._started[key] = None
-        while len(self._started) > self._capacity:
-            self._started.popitem(last=False)
+        self._started.add(key)
         normalized = TicketNormalized(**event.envelope_fields(), ticket=ticket)
         return [Output(TICKETS_NORMALIZED, normalized)]
 

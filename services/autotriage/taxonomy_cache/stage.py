@@ -3,13 +3,13 @@ reference; the taxonomies themselves live in the compacted ``taxonomies`` topic.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Sequence
 
 from autotriage.core import metrics
 from autotriage.core.bus.topics import TICKETS_ENRICHED, TICKETS_NORMALIZED
+from autotriage.core.caches import SingleFlight
 from autotriage.core.errors import PermanentError
 from autotriage.core.events import TicketEnriched, TicketNormalized
 from autotriage.core.models import Taxonomy
@@ -32,8 +32,7 @@ class TaxonomyCacheStage(Stage[TicketNormalized]):
         self.clients = clients
         self.store = store
         self.ttl_s = ttl_s
-        self._cache: dict[tuple[str, str], tuple[Taxonomy, float]] = {}
-        self._fetching: dict[tuple[str, str], asyncio.Future[Taxonomy]] = {}
+        self._cache: SingleFlight[tuple[str, str], Taxonomy] = SingleFlight(ttl_s)
 
     async def start(self) -> None:
         """Warm the cache from the compacted topic, so a restart does not re-read every taxonomy."""
@@ -44,7 +43,7 @@ class TaxonomyCacheStage(Stage[TicketNormalized]):
             stored += 1
             age = now - taxonomy.fetched_at.timestamp()
             if self.clients.tenants.get(taxonomy.tenant) is not None and age < self.ttl_s:
-                self._cache[(taxonomy.tenant, taxonomy.scope)] = (taxonomy, time.monotonic() + self.ttl_s - age)
+                self._cache.put((taxonomy.tenant, taxonomy.scope), taxonomy, self.ttl_s - age)
         log.info("taxonomy cache warmed with %d of %d stored taxonomies", len(self._cache), stored)
 
     async def stop(self) -> None:
@@ -54,41 +53,20 @@ class TaxonomyCacheStage(Stage[TicketNormalized]):
     async def taxonomy(self, tenant: str, scope: str) -> Taxonomy:
         """The cached taxonomy of a scope, fetched on a miss or after the TTL: one fetch per scope at a time,
         however many tickets of that scope arrive together."""
-        key = (tenant, scope)
-        cached = self._cache.get(key)
-        if cached is not None and cached[1] > time.monotonic():
-            metrics.TAXONOMY_LOOKUPS.labels("hit").inc()
-            return cached[0]
-        running = self._fetching.get(key)
-        if running is not None:
-            metrics.TAXONOMY_LOOKUPS.labels("joined").inc()
-            return await asyncio.shield(running)
-        metrics.TAXONOMY_LOOKUPS.labels("miss" if cached is None else "stale").inc()
-        future: asyncio.Future[Taxonomy] = asyncio.get_running_loop().create_future()
-        self._fetching[key] = future
-        try:
-            taxonomy = await self._fetch(tenant, scope)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here: joined waiters re-raise it, no "never retrieved" warning
-            raise
-        else:
-            future.set_result(taxonomy)
-            return taxonomy
-        finally:
-            del self._fetching[key]
+        taxonomy, found = await self._cache.get((tenant, scope), lambda: self._fetch(tenant, scope))
+        metrics.TAXONOMY_LOOKUPS.labels(found).inc()
+        return taxonomy
 
     async def _fetch(self, tenant: str, scope: str) -> Taxonomy:
         taxonomy = await self.clients.get(tenant).fetch_taxonomy(scope)
         await self.store.publish(taxonomy)
-        self._cache[(tenant, scope)] = (taxonomy, time.monotonic() + self.ttl_s)
         log.info("taxonomy %s:%s fetched (%d candidates, version %s)", tenant, scope, len(taxonomy.candidates),
                  taxonomy.version, extra={"tenant": tenant})
         return taxonomy
 
     def invalidate(self, tenant: str, scope: str) -> None:
         """Forget a scope's taxonomy (e.g. after the PSA rejected a category as invalid)."""
-        self._cache.pop((tenant, scope), None)
+        self._cache.pop((tenant, scope))
 
     async def handle(self, event: TicketNormalized) -> Sequence[Output]:
         scope = event.ticket.scope

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from autotriage.core.bus.topics import TICKETS_CLASSIFIED, TICKETS_OUTCOMES
 from autotriage.core.errors import PermanentError
 from autotriage.core.events import OutcomeRecorded, TicketClassified
-from autotriage.core.models import Verdict
+from autotriage.core.models import Mode, Verdict
 from autotriage.core.runtime import REDELIVERY, Output, Stage
 from autotriage.core.tenants import TenantsFile
 from autotriage.policy.decide import Decision, decide
@@ -39,7 +39,7 @@ class WriterStage(Stage[TicketClassified]):
             raise PermanentError("unknown_tenant", f"tenant {event.tenant!r} is not in the tenants file")
         result = event.classification
         policy = tenant.policy.for_scope(event.ticket.scope)
-        if event.mode in ("off", "shadow") or not _may_write(event):
+        if event.mode in (Mode.OFF, Mode.SHADOW) or not _may_write(event):
             decision = decide(policy, event.mode, result, event.ticket.category, event.ticket.category)
             return [self._outcome(event, decision)]
         client = self.clients.get(event.tenant)

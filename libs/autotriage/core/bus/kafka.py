@@ -322,7 +322,7 @@ class _KafkaConsumer(Consumer):
             end = ends.get(tp) if end is None else end
             try:
                 position = await self._aio.position(tp)
-            except Exception:  # position unknown until the first fetch after an assignment
+            except Exception:  # noqa: BLE001, S112 - position unknown until the first fetch after an assignment
                 continue
             if end is not None:
                 total += max(0, end - position)

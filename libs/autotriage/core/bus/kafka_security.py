@@ -116,14 +116,15 @@ def tls_context(security: KafkaSecurity) -> ssl.SSLContext:
 def _sasl(security: KafkaSecurity) -> dict[str, Any]:
     mechanism = security.mechanism or "PLAIN"
     if mechanism == "OAUTHBEARER":
-        missing = [n for n, v in (("AUTOTRIAGE_KAFKA_OAUTH_TOKEN_URL", security.oauth_token_url),
-                                  ("AUTOTRIAGE_KAFKA_OAUTH_CLIENT_ID", security.oauth_client_id),
-                                  ("AUTOTRIAGE_KAFKA_OAUTH_CLIENT_SECRET", security.oauth_client_secret)) if not v]
-        if missing:
+        token_url, client_id, client_secret = (security.oauth_token_url, security.oauth_client_id,
+                                               security.oauth_client_secret)
+        if not (token_url and client_id and client_secret):
+            missing = [n for n, v in (("AUTOTRIAGE_KAFKA_OAUTH_TOKEN_URL", token_url),
+                                      ("AUTOTRIAGE_KAFKA_OAUTH_CLIENT_ID", client_id),
+                                      ("AUTOTRIAGE_KAFKA_OAUTH_CLIENT_SECRET", client_secret)) if not v]
             raise ConfigError(f"SASL OAUTHBEARER needs {', '.join(missing)}")
-        assert security.oauth_token_url and security.oauth_client_id and security.oauth_client_secret
         provider = ClientCredentialsTokenProvider(
-            security.oauth_token_url, security.oauth_client_id, security.oauth_client_secret, security.oauth_scope,
+            token_url, client_id, client_secret, security.oauth_scope,
             dict(security.oauth_extensions),
         )
         return {"sasl_mechanism": mechanism, "sasl_oauth_token_provider": provider}

@@ -17,19 +17,17 @@ import time
 from typing import Any
 
 from autotriage.core import metrics
-from autotriage.core.errors import TransientError
+from autotriage.core.classifier import FALLBACK_REASON, LOCAL_REASON, Classifier
+from autotriage.core.errors import ConfigError, QuotaExhausted, TransientError
 from autotriage.core.models import Classification, Taxonomy, Ticket, Verdict
 from autotriage.core.tenants import Price, Tenant
-from autotriage.llm.base import FALLBACK_REASON, Classifier
-from autotriage.llm.openai_provider import OpenAIClassifier, QuotaExhausted
+from autotriage.llm.openai_provider import OpenAIClassifier
 from autotriage.llm.shortlist import Shortlist, build_shortlist
 from autotriage.local.provider import LocalClassifier, LocalPrediction
 
 LOCAL = "local"
 LLM = "llm"
 FALLBACK = "fallback"
-#: ``Classification.reason`` of a confident local verdict (the LLM was skipped).
-LOCAL_REASON = "local_confident"
 _QUOTA_REASONS = frozenset({"llm_quota_exhausted"})
 
 
@@ -104,7 +102,9 @@ class CascadeClassifier(Classifier):
 
 def build_cascade(tenant: Tenant, price: Price | None) -> CascadeClassifier:
     """The tenant's cascade: its local model (``llm.local_model_path``) in front of its OpenAI/Azure model."""
-    assert tenant.llm.local_model_path is not None
+    if tenant.llm.local_model_path is None:
+        raise ConfigError(f"tenant {tenant.id!r}: the cascade needs llm.local_model_path "
+                          "(train one with `autotriage learn`)")
     local = LocalClassifier.load(tenant.llm.local_model_path)
     threshold = tenant.llm.cascade_threshold
     if threshold is None:

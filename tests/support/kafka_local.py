@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-KAFKA_SH = Path(__file__).resolve().parents[3] / "deploy" / "kafka-local" / "kafka.sh"
+KAFKA_SH = Path(__file__).resolve().parents[2] / "deploy" / "kafka-local" / "kafka.sh"
 
 
 def _run(command: str) -> None:
     if not KAFKA_SH.is_file():
-        raise FileNotFoundError(f"{KAFKA_SH} not found (autotriage must be used from a source checkout)")
+        raise FileNotFoundError(f"{KAFKA_SH} not found (run from a source checkout)")
     subprocess.run(["bash", str(KAFKA_SH), command], check=True, stdin=subprocess.DEVNULL)
 
 

@@ -1,14 +1,25 @@
-"""The classifier interface every provider (OpenAI, Azure OpenAI, local model) implements."""
+"""The classifier interface every provider (OpenAI, Azure OpenAI, local model, the cascade) implements, the
+few-shot example they exchange, and the reason codes a stand-in verdict carries."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 from autotriage.core.models import Classification, Taxonomy, Ticket
 
-#: ``Classification.reason`` of a local-model verdict returned because the LLM was unavailable (set by the
-#: cascade; here so that the classifier stage can read it without importing the local model's libraries).
+#: ``Classification.reason`` of a confident local verdict (the LLM was skipped).
+LOCAL_REASON = "local_confident"
+#: ``Classification.reason`` of a local verdict returned because the LLM was unavailable.
 FALLBACK_REASON = "llm_fallback"
+
+
+@dataclass(frozen=True)
+class Example:
+    """A past ticket with its final category, used as a few-shot example."""
+
+    text: str
+    category_id: str
 
 
 class Classifier(ABC):

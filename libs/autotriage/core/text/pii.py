@@ -35,7 +35,7 @@ EMAIL = "EMAIL"
 PHONE = "PHONE"
 IP = "IP"
 CARD = "CARD"
-SECRET = "SECRET"
+SECRET = "SECRET"  # noqa: S105 - the placeholder kind, not a password
 MAC = "MAC"
 KINDS = (SECRET, EMAIL, CARD, IP, MAC, PHONE)
 #: Characters of one text redacted at most; the rest is replaced by ``CUT_MARKER``. The prompt's description is

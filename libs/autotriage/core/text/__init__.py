@@ -1,0 +1,1 @@
+"""Ticket text shared by every classifier: cleaning, PII redaction, token counting, the prepared ticket."""
