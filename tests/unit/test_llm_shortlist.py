@@ -100,7 +100,7 @@ async def test_right_category_outside_the_shortlist_is_found_by_the_full_list(
     sent = enum_of(first.body)
     assert len(sent) == 2 + 1 + 1  # top-2, the catch-all, abstain
     assert truth.label not in first.prompt_text and " > ".join(OTHER) in first.prompt_text
-    assert "(only the likeliest few\n  are listed)" in first.prompt_text and "likeliest" not in second.prompt_text
+    assert "Only the likeliest categories are listed" in first.prompt_text and "likeliest" not in second.prompt_text
     shown = _shown(first.body)  # the prompt lists exactly what the enum allows
     assert len(shown) == len(sent) - 1 and truth not in shown
     assert len(enum_of(second.body)) == len(TAXONOMY.candidates) + 1
