@@ -18,8 +18,8 @@ from autotriage.llm.errors import RetryPolicy, classify_failure, parse_duration,
 from autotriage.llm.hierarchy import split_level
 from autotriage.llm.openai_provider import is_reasoning_model, reasoning_effort_for
 from autotriage.llm.prompt import DEFAULT_SYSTEM_TEMPLATE, render_prompt
-from autotriage.llm.text import count_tokens
 from autotriage.llm.schema import choice_schema, fits_enum
+from autotriage.llm.text import count_tokens
 from autotriage.sandbox.openai_schema_rules import SchemaLimits, StrictSchemaError, check_strict_schema
 from autotriage.sandbox.openai_server import build_logprobs
 

@@ -31,8 +31,10 @@ Rules:
 - Monitoring/RMM alerts belong to the category of the affected component (disk, backup, server, network).
 - If the ticket is empty, unintelligible, or no category fits reasonably{% if shortlisted %} (only the likeliest few
   are listed){% endif %}, answer "{{ abstain_id }}".
-{% if ask_confidence %}- confidence: your honest probability (0 to 1) that the chosen id is what a senior technician would pick.
-{% endif %}- reasoning: one or two short sentences for the technician, in English, without repeating personal data.
+{% if ask_confidence -%}
+- confidence: your honest probability (0 to 1) that the chosen id is what a senior technician would pick.
+{% endif -%}
+- reasoning: one or two short sentences for the technician, in English, without repeating personal data.
 
 Allowed categories (id: path):
 {% for c in candidates %}- {{ c.id }}: {{ c.label }}
