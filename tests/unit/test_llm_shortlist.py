@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 
 from autotriage.core import metrics
-from autotriage.core.models import Candidate, Ticket, Verdict
+from autotriage.core.models import Candidate, ConfidenceSource, Ticket, Verdict
 from autotriage.core.tenants import DEFAULT_PRICES
 from autotriage.llm.cost import cost_usd
 from autotriage.llm.prompt import ABSTAIN_ID
@@ -147,6 +147,10 @@ async def test_a_low_confidence_pick_retries_once_with_the_full_list(llm: OpenAI
     assert len(llm.completion_requests) == 2  # once: the unsure full-list answer is not retried again
     assert result.candidate == truth and result.confidence == pytest.approx(0.45, abs=1e-6)
     assert result.usage.calls == 2 and shortlist_count("low_confidence") == before + 1
+    # the confidence that triggered the retry came from logprobs: neither request asked for a self-rating
+    assert result.confidence_source is ConfidenceSource.LOGPROBS
+    assert all(list(r.body["response_format"]["json_schema"]["schema"]["properties"]) == ["category_id", "reasoning"]
+               for r in llm.completion_requests)
     await classifier.close()
 
 
