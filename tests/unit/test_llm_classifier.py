@@ -212,6 +212,62 @@ async def test_o4_mini_reasoning_tokens_are_billed_as_output(server: OpenAITestS
     assert usage.cost_usd == 0.0  # no price for o4-mini in the table: tokens counted, cost unknown
 
 
+def properties_of(body: dict[str, Any]) -> list[str]:
+    return list(body["response_format"]["json_schema"]["schema"]["properties"])
+
+
+async def test_logprob_models_are_not_asked_to_rate_their_confidence(server: OpenAITestServer,
+                                                                    build: Build) -> None:
+    """gpt-4o-mini with logprobs: no ``confidence`` in the schema or the prompt, the logprobs give it."""
+    replies = capture(server)
+    result = await build().classify(VPN, taxonomy())
+    body = server.completion_requests[0].body
+    assert properties_of(body) == ["category_id", "reasoning"] and "confidence" not in body["messages"][0]["content"]
+    assert "confidence" not in json.loads(replies[0].content)
+    assert result.confidence_source is ConfidenceSource.LOGPROBS
+    assert result.confidence == pytest.approx(replies[0].confidence, abs=1e-3) and result.confidence > 0.5
+
+
+async def test_reasoning_models_still_rate_their_confidence(server: OpenAITestServer, build: Build) -> None:
+    await build({"model": "gpt-5-mini"}).classify(VPN, taxonomy())
+    body = server.completion_requests[0].body
+    assert properties_of(body) == ["category_id", "confidence", "reasoning"]
+    assert "confidence:" in body["messages"][0]["content"]
+
+
+async def test_a_deployment_that_rejects_logprobs_gets_the_confidence_field_back(
+        server: OpenAITestServer, build: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_logprobs(body: Any, model: str, limits: Any, api_version: str | None = None) -> Any:
+        if isinstance(body, dict) and "logprobs" in body:
+            raise invalid_request("logprobs is not supported with this model.", "logprobs")
+        return validate_request(body, model, limits, api_version)
+
+    monkeypatch.setattr(openai_server, "validate_request", no_logprobs)
+    classifier = build()
+    result = await classifier.classify(VPN, taxonomy())
+    rejected, accepted = server.completion_requests
+    assert rejected.status == 400 and properties_of(accepted.body) == ["category_id", "confidence", "reasoning"]
+    assert result.confidence_source is ConfidenceSource.SELF_RATED and 0.5 < result.confidence <= 1
+
+
+async def test_a_deployment_that_ignores_logprobs_is_asked_for_confidence_from_then_on(
+        server: OpenAITestServer, build: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway that silently drops ``logprobs``: the first answer has no confidence at all (0, never written
+    automatically); the classifier notices and asks for a self-rated confidence from the next request on."""
+    def strip_logprobs(body: Any, model: str, limits: Any, api_version: str | None = None) -> Any:
+        checked = validate_request(body, model, limits, api_version)
+        return {k: v for k, v in checked.items() if k != "logprobs"} if isinstance(checked, dict) else checked
+
+    monkeypatch.setattr(openai_server, "validate_request", strip_logprobs)
+    classifier = build()
+    first = await classifier.classify(VPN, taxonomy())
+    assert first.verdict is Verdict.CHOSEN and first.confidence == 0.0
+    assert first.confidence_source is ConfidenceSource.SELF_RATED and classifier.logprobs_missing
+    second = await classifier.classify(PRINTER, taxonomy())
+    assert properties_of(server.completion_requests[1].body) == ["category_id", "confidence", "reasoning"]
+    assert second.confidence_source is ConfidenceSource.SELF_RATED and 0.5 < second.confidence <= 1
+
+
 # ---------------------------------------------------------------------------------------------- Azure
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from autotriage.llm.text import count_tokens
 
 from autotriage.core.cost import cost_usd, usage_from_openai
 from autotriage.core.models import Candidate, ConfidenceSource, Ticket
@@ -18,7 +19,7 @@ from autotriage.llm.answer import Answer, confidence_of, logprob_confidence, par
 from autotriage.llm.errors import classify_failure, parse_duration, server_delay
 from autotriage.llm.hierarchy import split_level
 from autotriage.llm.openai_provider import is_reasoning_model, reasoning_effort_for
-from autotriage.llm.prompt import render_prompt
+from autotriage.llm.prompt import DEFAULT_SYSTEM_TEMPLATE, render_prompt
 from autotriage.llm.schema import choice_schema, fits_enum
 from autotriage.sandbox.openai_schema_rules import SchemaLimits, StrictSchemaError, check_strict_schema
 from autotriage.sandbox.openai_server import build_logprobs
@@ -90,6 +91,41 @@ def test_prompt_static_part_first_ticket_last() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- answers
+
+
+def test_choice_schema_without_confidence_is_strict_and_keeps_the_order() -> None:
+    schema = choice_schema(["c1", "c2"], confidence=False)["json_schema"]
+    check_strict_schema(schema["name"], schema["schema"], SchemaLimits.for_enum_limit(500))
+    assert list(schema["schema"]["properties"]) == ["category_id", "reasoning"]
+    assert schema["schema"]["required"] == ["category_id", "reasoning"]
+    assert list(choice_schema(["c1"])["json_schema"]["schema"]["properties"]) == [
+        "category_id", "confidence", "reasoning"]
+
+
+def test_shortlist_prompt_is_compact_and_keeps_the_rules() -> None:
+    ticket = Ticket(id="1", scope="s", summary="RMM alert: disk C: 95% on FS01", description="quoted mail below")
+    shortlist = [Candidate(id=f"c{n}", path=("Servers", f"Item {n}")) for n in range(1, 11)]
+    full = render_prompt(ticket, shortlist, summary=ticket.summary, description="", scope_name="Service Desk",
+                         shortlisted=True, system_template=DEFAULT_SYSTEM_TEMPLATE)
+    short = render_prompt(ticket, shortlist, summary=ticket.summary, description="", scope_name="Service Desk",
+                          shortlisted=True)
+    instructions = [count_tokens(p.system.split("- c1:")[0]) for p in (full, short)]
+    assert instructions[1] < instructions[0] * 0.7  # the same list after a third fewer instruction tokens
+    text = short.system.lower()
+    for rule in ("quoted emails", "rmm alert", "likeliest", '"abstain"', "personal data", "- c10: servers > item 10"):
+        assert rule in text
+    assert short.user == full.user
+
+
+def test_prompts_mention_confidence_only_when_the_schema_asks_for_it() -> None:
+    ticket = Ticket(id="1", scope="s", summary="VPN down", description="error 809")
+    candidates = [Candidate(id="1", path=("Network", "VPN"))]
+    for shortlisted in (False, True):
+        asked = render_prompt(ticket, candidates, summary="VPN down", description="", shortlisted=shortlisted)
+        not_asked = render_prompt(ticket, candidates, summary="VPN down", description="", shortlisted=shortlisted,
+                                  ask_confidence=False)
+        assert "confidence:" in asked.system and "confidence" not in not_asked.system
+        assert "reasoning:" in not_asked.system
 
 
 def test_parse_answer_variants() -> None:

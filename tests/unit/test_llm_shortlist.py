@@ -15,7 +15,7 @@ import pytest_asyncio
 from autotriage.cascade import CascadeClassifier
 from autotriage.core import metrics
 from autotriage.core.cost import cost_usd
-from autotriage.core.models import Candidate, Ticket, Verdict
+from autotriage.core.models import Candidate, ConfidenceSource, Ticket, Verdict
 from autotriage.core.tenants import DEFAULT_PRICES
 from autotriage.llm.prompt import ABSTAIN_ID
 from autotriage.llm.shortlist import FULL_LIST_REASON, build_shortlist, catch_alls
@@ -100,7 +100,7 @@ async def test_right_category_outside_the_shortlist_is_found_by_the_full_list(
     sent = enum_of(first.body)
     assert len(sent) == 2 + 1 + 1  # top-2, the catch-all, abstain
     assert truth.label not in first.prompt_text and " > ".join(OTHER) in first.prompt_text
-    assert "(only the likeliest few\n  are listed)" in first.prompt_text and "likeliest" not in second.prompt_text
+    assert "Only the likeliest categories are listed" in first.prompt_text and "likeliest" not in second.prompt_text
     shown = _shown(first.body)  # the prompt lists exactly what the enum allows
     assert len(shown) == len(sent) - 1 and truth not in shown
     assert len(enum_of(second.body)) == len(TAXONOMY.candidates) + 1
@@ -147,6 +147,10 @@ async def test_a_low_confidence_pick_retries_once_with_the_full_list(llm: OpenAI
     assert len(llm.completion_requests) == 2  # once: the unsure full-list answer is not retried again
     assert result.candidate == truth and result.confidence == pytest.approx(0.45, abs=1e-6)
     assert result.usage.calls == 2 and shortlist_count("low_confidence") == before + 1
+    # the confidence that triggered the retry came from logprobs: neither request asked for a self-rating
+    assert result.confidence_source is ConfidenceSource.LOGPROBS
+    assert all(list(r.body["response_format"]["json_schema"]["schema"]["properties"]) == ["category_id", "reasoning"]
+               for r in llm.completion_requests)
     await classifier.close()
 
 

@@ -113,9 +113,18 @@ class OpenAIClassifier(Classifier):
         #: Show the model short positional ids (``c1``..``cN``) instead of the PSA's ids: ~4 tokens less per
         #: candidate in both the list and the enum (see tools/bench_prompt.py); results carry the real candidate.
         self.short_ids = tenant.llm.short_ids
+        #: Set when a response that asked for logprobs came without them: requests ask for a self-rated
+        #: confidence again from then on.
+        self.logprobs_missing = False
 
     async def close(self) -> None:
         await self.client.close()
+
+    @property
+    def asks_confidence(self) -> bool:
+        """Whether requests ask the model to rate its confidence: only when no logprobs give it (reasoning
+        models, a deployment that rejects or ignores ``logprobs``)."""
+        return self.reasoning_effort is not None or "logprobs" in self.dropped_params or self.logprobs_missing
 
     @property
     def paused(self) -> bool:
@@ -215,6 +224,7 @@ class OpenAIClassifier(Classifier):
         prompt = render_prompt(
             job.ticket, shown, summary=job.summary, description=job.description, scope_name=job.scope_name,
             examples=examples, system_template=self.tenant.prompt_template, shortlisted=shortlisted,
+            ask_confidence=self.asks_confidence,
         )
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": prompt.system},
@@ -278,7 +288,8 @@ class OpenAIClassifier(Classifier):
         kwargs: dict[str, Any] = {
             "model": self.request_model,
             "messages": messages,
-            "response_format": choice_schema(ids, self.settings.reasoning_max_chars),
+            "response_format": choice_schema(ids, self.settings.reasoning_max_chars,
+                                             confidence=self.asks_confidence),
         }
         if "prompt_cache_key" not in self.dropped_params:
             kwargs["prompt_cache_key"] = self.cache_key
@@ -380,6 +391,10 @@ class OpenAIClassifier(Classifier):
     def _result(self, answer: Answer, choice: Any, by_id: dict[str, Candidate], usage: Usage) -> Classification:
         reasoning = " ".join(answer.reasoning.split())[: self.settings.reasoning_max_chars]
         confidence, source = confidence_of(answer, choice)
+        if source is ConfidenceSource.SELF_RATED and not self.asks_confidence:
+            self.logprobs_missing = True  # this answer keeps confidence 0: a suggestion or a full-list retry
+            log.warning("%s %s returned no usable logprobs; asking the model for its confidence from now on",
+                        self.provider, self.request_model, extra={"tenant": self.tenant.id})
         if answer.category_id == ABSTAIN_ID:
             return Classification(verdict=Verdict.ABSTAINED, confidence=confidence, confidence_source=source,
                                   reasoning=reasoning, reason="abstained", provider=self.provider,

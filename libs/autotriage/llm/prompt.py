@@ -2,7 +2,8 @@
 output rules), the ticket last, so the prefix is identical across tickets and the provider can cache it.
 
 Template context: ``candidates`` (each with ``id``, ``path``, ``label``), ``scope_name``, ``examples``,
-``abstain_id``, ``shortlisted`` (true when ``candidates`` is the local model's shortlist, not the whole list);
+``abstain_id``, ``shortlisted`` (true when ``candidates`` is the local model's shortlist, not the whole list),
+``ask_confidence`` (false when the response schema has no ``confidence``: logprobs give it);
 the user template also gets ``ticket``, ``summary`` and ``description`` (cleaned, trimmed).
 The ids a template shows are not parsed back: the response schema's enum is built from the candidates."""
 
@@ -31,10 +32,31 @@ Rules:
 - Monitoring/RMM alerts belong to the category of the affected component (disk, backup, server, network).
 - If the ticket is empty, unintelligible, or no category fits reasonably{% if shortlisted %} (only the likeliest few
   are listed){% endif %}, answer "{{ abstain_id }}".
+{% if ask_confidence -%}
 - confidence: your honest probability (0 to 1) that the chosen id is what a senior technician would pick.
+{% endif -%}
 - reasoning: one or two short sentences for the technician, in English, without repeating personal data.
 
 Allowed categories (id: path):
+{% for c in candidates %}- {{ c.id }}: {{ c.label }}
+{% endfor %}
+{%- if examples %}
+Past tickets of this MSP with their final categories:
+{% for e in examples %}- "{{ e.text }}" -> {{ e.category_id }}
+{% endfor %}
+{%- endif %}"""
+
+#: The default for a shortlist: the same rules in fewer words. Its prefix differs per ticket (no cache hits),
+#: so every token is paid in full, and with a dozen candidates there is little to say about the list.
+SHORTLIST_SYSTEM_TEMPLATE = """\
+You triage one helpdesk ticket of a managed service provider (MSP) for {{ scope_name or "this board" }}.
+Choose the category of what the requester needs fixed or provided, not of words in quoted emails or
+signatures; an RMM alert belongs to the affected component. Only the likeliest categories are listed: if
+none fits or the ticket is empty or unintelligible, answer "{{ abstain_id }}".
+{% if ask_confidence %}confidence: your probability (0 to 1) that the pick is right.
+{% endif %}reasoning: one short sentence for the technician, in English, no personal data.
+
+Categories (id: path):
 {% for c in candidates %}- {{ c.id }}: {{ c.label }}
 {% endfor %}
 {%- if examples %}
@@ -78,8 +100,9 @@ def render_prompt(
     system_template: str | None = None,
     user_template: str | None = None,
     shortlisted: bool = False,
+    ask_confidence: bool = True,
 ) -> RenderedPrompt:
-    """Render the tenant's templates (or the defaults) in Jinja2's sandbox."""
+    """Render the tenant's templates (or the defaults: the compact one for a shortlist) in Jinja2's sandbox."""
     context = {
         "ticket": ticket,
         "summary": summary,
@@ -89,9 +112,11 @@ def render_prompt(
         "examples": examples or [],
         "abstain_id": ABSTAIN_ID,
         "shortlisted": shortlisted,
+        "ask_confidence": ask_confidence,
     }
+    default = SHORTLIST_SYSTEM_TEMPLATE if shortlisted else DEFAULT_SYSTEM_TEMPLATE
     try:
-        system = _compiled(system_template or DEFAULT_SYSTEM_TEMPLATE).render(context)
+        system = _compiled(system_template or default).render(context)
         user = _compiled(user_template or DEFAULT_USER_TEMPLATE).render(context)
     except TemplateError as exc:
         raise ConfigError(f"the tenant's prompt template does not render: {exc} (fix prompt_template)") from exc

@@ -15,10 +15,16 @@ SCHEMA_NAME = "ticket_category"
 MANY_ENUM_VALUES = 250
 
 
-def choice_schema(ids: list[str], reasoning_max_chars: int = 400) -> dict[str, Any]:
+def choice_schema(ids: list[str], reasoning_max_chars: int = 400, *, confidence: bool = True) -> dict[str, Any]:
     """A strict schema (every property required, no additional properties) for one pick among ``ids``.
 
-    ``category_id`` comes first so its tokens (and their logprobs) are generated before the explanation."""
+    ``category_id`` comes first so its tokens (and their logprobs) are generated before the explanation.
+    ``confidence=False`` leaves out the self-rated ``confidence`` (about 25 prompt and 6 answer tokens) for
+    requests whose confidence comes from the logprobs of the ``category_id`` tokens."""
+    properties: dict[str, Any] = {"category_id": {"type": "string", "enum": [*ids, ABSTAIN_ID]}}
+    if confidence:
+        properties["confidence"] = {"type": "number", "description": "probability 0..1 that the pick is right"}
+    properties["reasoning"] = {"type": "string", "description": f"at most {reasoning_max_chars} characters"}
     return {
         "type": "json_schema",
         "json_schema": {
@@ -26,12 +32,8 @@ def choice_schema(ids: list[str], reasoning_max_chars: int = 400) -> dict[str, A
             "strict": True,
             "schema": {
                 "type": "object",
-                "properties": {
-                    "category_id": {"type": "string", "enum": [*ids, ABSTAIN_ID]},
-                    "confidence": {"type": "number", "description": "probability 0..1 that the pick is right"},
-                    "reasoning": {"type": "string", "description": f"at most {reasoning_max_chars} characters"},
-                },
-                "required": ["category_id", "confidence", "reasoning"],
+                "properties": properties,
+                "required": list(properties),
                 "additionalProperties": False,
             },
         },
