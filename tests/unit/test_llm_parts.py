@@ -9,12 +9,12 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from autotriage.llm.text import count_tokens
 
 from autotriage.core.cost import cost_usd, usage_from_openai
 from autotriage.core.models import Candidate, ConfidenceSource, Ticket
 from autotriage.core.resilience import RetryPolicy
 from autotriage.core.tenants import DEFAULT_PRICES, Price, parse_tenants
+from autotriage.core.text.tokens import count_tokens
 from autotriage.llm.answer import Answer, confidence_of, logprob_confidence, parse_answer
 from autotriage.llm.errors import classify_failure, parse_duration, server_delay
 from autotriage.llm.hierarchy import split_level
