@@ -42,7 +42,7 @@ async def _hop(bootstrap: str, source: str, sink: str, group: str, conn: multipr
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_kwargs())  # type: ignore[arg-type]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_kwargs())
     consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                                 auto_offset_reset="earliest", isolation_level="read_committed")
     await producer.start()
@@ -81,10 +81,17 @@ class PassThroughResult:
     burst_records: int = 0
     burst_per_s: float = float("nan")
     cpu_ms_per_hop: list[float] = field(default_factory=list)  # per record, burst phase, each hop
+    cpu_ms_per_hop_at_rate: list[float] = field(default_factory=list)  # per record, fixed-rate phase, each hop
 
     @property
     def cpu_ms_per_hop_mean(self) -> float:
+        """CPU ms of one hop per record in the burst (large batches)."""
         return float(np.mean(self.cpu_ms_per_hop)) if self.cpu_ms_per_hop else float("nan")
+
+    @property
+    def cpu_ms_per_hop_at_rate_mean(self) -> float:
+        """CPU ms of one hop per record at the fixed rate (small batches, like the pipeline's phases)."""
+        return float(np.mean(self.cpu_ms_per_hop_at_rate)) if self.cpu_ms_per_hop_at_rate else float("nan")
 
 
 class _Arrivals:
@@ -158,7 +165,7 @@ async def run_passthrough(bootstrap: str, prefix: str, partitions: int, rate: fl
         proc.start()
         hops.append((proc, parent))
     arrivals = _Arrivals(bootstrap, topics[-1])
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_kwargs())  # type: ignore[arg-type]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_kwargs())
     result = PassThroughResult(latency_rate=rate, burst_records=burst)
     try:
         for proc, conn in hops:
@@ -169,6 +176,7 @@ async def run_passthrough(bootstrap: str, prefix: str, partitions: int, rate: fl
         await arrivals.start()
         # latency at a fixed rate
         count = int(rate * seconds)
+        cpu_before = [_cpu_s(proc.pid) for proc, _ in hops]
         origin = time.perf_counter()
         for n in range(count):
             delay = origin + n / rate - time.perf_counter()
@@ -176,13 +184,16 @@ async def run_passthrough(bootstrap: str, prefix: str, partitions: int, rate: fl
                 await asyncio.sleep(delay)
             await producer.send(topics[0], _value(n), key=f"k{n}".encode())
         await arrivals.wait(range(count), 60)
+        used = [_cpu_s(proc.pid) - before for (proc, _), before in zip(hops, cpu_before, strict=True)]
+        result.cpu_ms_per_hop_at_rate = [u / max(1, count) * 1e3 for u in used]
         lat = [arrived - sent for n, (sent, arrived) in arrivals.seen.items() if n < count]
         result.latency_records = len(lat)
         if lat:
             result.latency_p50_ms = float(np.percentile(lat, 50)) * 1e3
             result.latency_p99_ms = float(np.percentile(lat, 99)) * 1e3
         log(f"pass-through: {len(lat)}/{count} at {rate:g}/s, p50 {result.latency_p50_ms:.1f} ms, "
-            f"p99 {result.latency_p99_ms:.1f} ms")
+            f"p99 {result.latency_p99_ms:.1f} ms, CPU ms per hop per record "
+            + ", ".join(f"{c:.3f}" for c in result.cpu_ms_per_hop_at_rate))
         # throughput: a burst as fast as the producer takes it
         await asyncio.sleep(1.0)
         cpu_before = [_cpu_s(proc.pid) for proc, _ in hops]
