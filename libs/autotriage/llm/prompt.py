@@ -8,6 +8,7 @@ The ids a template shows are not parsed back: the response schema's enum is buil
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -98,11 +99,38 @@ def render_prompt(
         "shortlisted": shortlisted,
     }
     try:
-        system = _compiled(system_template or DEFAULT_SYSTEM_TEMPLATE).render(context)
+        if system_template is None or system_template == DEFAULT_SYSTEM_TEMPLATE:
+            system = _default_system(context, candidates, scope_name, examples or [], shortlisted)
+        else:
+            system = _compiled(system_template).render(context)
         user = _compiled(user_template or DEFAULT_USER_TEMPLATE).render(context)
     except TemplateError as exc:
         raise ConfigError(f"the tenant's prompt template does not render: {exc} (fix prompt_template)") from exc
     return RenderedPrompt(system=system, user=user)
+
+
+_SYSTEM_CACHE: OrderedDict[tuple[object, ...], str] = OrderedDict()
+_SYSTEM_CACHE_SIZE = 256
+
+
+def _default_system(
+    context: dict[str, object],
+    candidates: tuple[Candidate, ...] | list[Candidate],
+    scope_name: str,
+    examples: list[Example],
+    shortlisted: bool,
+) -> str:
+    """The default system message, rendered once per scope's candidate list: it reads only the candidates' ids
+    and paths, the scope name, the examples and ``shortlisted``, and is the same for every ticket of a scope."""
+    key = (tuple((c.id, c.path) for c in candidates), scope_name, tuple(examples), shortlisted)
+    system = _SYSTEM_CACHE.get(key)
+    if system is None:
+        system = _SYSTEM_CACHE[key] = _compiled(DEFAULT_SYSTEM_TEMPLATE).render(context)
+        while len(_SYSTEM_CACHE) > _SYSTEM_CACHE_SIZE:
+            _SYSTEM_CACHE.popitem(last=False)
+    else:
+        _SYSTEM_CACHE.move_to_end(key)
+    return system
 
 
 def validate_template(source: str) -> None:
