@@ -82,11 +82,26 @@ class PassThroughResult:
     burst_per_s: float = float("nan")
     cpu_ms_per_hop: list[float] = field(default_factory=list)  # per record, burst phase, each hop
     cpu_ms_per_hop_at_rate: list[float] = field(default_factory=list)  # per record, fixed-rate phase, each hop
+    idle_cores_per_hop: list[float] = field(default_factory=list)  # CPU / wall with nothing sent, each hop
+    at_rate_wall_s: float = float("nan")
 
     @property
     def cpu_ms_per_hop_mean(self) -> float:
         """CPU ms of one hop per record in the burst (large batches)."""
         return float(np.mean(self.cpu_ms_per_hop)) if self.cpu_ms_per_hop else float("nan")
+
+    @property
+    def idle_cores_mean(self) -> float:
+        """Cores one hop uses with nothing to do (polling, heartbeats)."""
+        return float(np.mean(self.idle_cores_per_hop)) if self.idle_cores_per_hop else float("nan")
+
+    @property
+    def cpu_ms_per_hop_at_rate_above_idle(self) -> float:
+        """CPU ms of one hop per record at the fixed rate beyond its idle cost."""
+        if not self.latency_records:
+            return float("nan")
+        idle_ms = self.idle_cores_mean * self.at_rate_wall_s / self.latency_records * 1e3
+        return max(0.0, self.cpu_ms_per_hop_at_rate_mean - idle_ms)
 
     @property
     def cpu_ms_per_hop_at_rate_mean(self) -> float:
@@ -144,7 +159,8 @@ def _value(n: int) -> bytes:
 
 
 async def run_passthrough(bootstrap: str, prefix: str, partitions: int, rate: float, seconds: float,
-                          burst: int, log: Callable[[str], object] = print) -> PassThroughResult:
+                          burst: int, log: Callable[[str], object] = print, idle_s: float = 5.0
+                          ) -> PassThroughResult:
     """Create the hop topics, run the five hops as processes, measure, stop them and delete the topics."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -174,9 +190,17 @@ async def run_passthrough(bootstrap: str, prefix: str, partitions: int, rate: fl
             conn.recv()
         await producer.start()
         await arrivals.start()
+        # idle: nothing sent
+        cpu_before = [_cpu_s(proc.pid) for proc, _ in hops]
+        idle_started = time.monotonic()
+        await asyncio.sleep(idle_s)
+        idle_wall = time.monotonic() - idle_started
+        result.idle_cores_per_hop = [(_cpu_s(proc.pid) - b) / idle_wall for (proc, _), b in zip(hops, cpu_before,
+                                                                                              strict=True)]
         # latency at a fixed rate
         count = int(rate * seconds)
         cpu_before = [_cpu_s(proc.pid) for proc, _ in hops]
+        rate_started = time.monotonic()
         origin = time.perf_counter()
         for n in range(count):
             delay = origin + n / rate - time.perf_counter()
@@ -185,13 +209,15 @@ async def run_passthrough(bootstrap: str, prefix: str, partitions: int, rate: fl
             await producer.send(topics[0], _value(n), key=f"k{n}".encode())
         await arrivals.wait(range(count), 60)
         used = [_cpu_s(proc.pid) - before for (proc, _), before in zip(hops, cpu_before, strict=True)]
+        result.at_rate_wall_s = time.monotonic() - rate_started
         result.cpu_ms_per_hop_at_rate = [u / max(1, count) * 1e3 for u in used]
         lat = [arrived - sent for n, (sent, arrived) in arrivals.seen.items() if n < count]
         result.latency_records = len(lat)
         if lat:
             result.latency_p50_ms = float(np.percentile(lat, 50)) * 1e3
             result.latency_p99_ms = float(np.percentile(lat, 99)) * 1e3
-        log(f"pass-through: {len(lat)}/{count} at {rate:g}/s, p50 {result.latency_p50_ms:.1f} ms, "
+        log(f"pass-through idle: {result.idle_cores_mean:.3f} cores per hop; "
+            f"{len(lat)}/{count} at {rate:g}/s, p50 {result.latency_p50_ms:.1f} ms, "
             f"p99 {result.latency_p99_ms:.1f} ms, CPU ms per hop per record "
             + ", ".join(f"{c:.3f}" for c in result.cpu_ms_per_hop_at_rate))
         # throughput: a burst as fast as the producer takes it
