@@ -71,19 +71,31 @@ def hop_process(
 
 
 @dataclass
+class AtRate:
+    """The pass-through at one fixed rate: latency end to end and CPU of a hop per record."""
+
+    rate: float
+    records: int = 0
+    p50_ms: float = float("nan")
+    p99_ms: float = float("nan")
+    cpu_ms_per_hop: list[float] = field(default_factory=list)  # each hop
+    wall_s: float = float("nan")
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU ms of one hop per record (mean over the hops)."""
+        return float(np.mean(self.cpu_ms_per_hop)) if self.cpu_ms_per_hop else float("nan")
+
+
+@dataclass
 class PassThroughResult:
     """What one pass-through run measured."""
 
-    latency_rate: float = 0.0
-    latency_records: int = 0
-    latency_p50_ms: float = float("nan")
-    latency_p99_ms: float = float("nan")
+    rates: list[AtRate] = field(default_factory=list)
     burst_records: int = 0
     burst_per_s: float = float("nan")
     cpu_ms_per_hop: list[float] = field(default_factory=list)  # per record, burst phase, each hop
-    cpu_ms_per_hop_at_rate: list[float] = field(default_factory=list)  # per record, fixed-rate phase, each hop
     idle_cores_per_hop: list[float] = field(default_factory=list)  # CPU / wall with nothing sent, each hop
-    at_rate_wall_s: float = float("nan")
 
     @property
     def cpu_ms_per_hop_mean(self) -> float:
@@ -95,18 +107,15 @@ class PassThroughResult:
         """Cores one hop uses with nothing to do (polling, heartbeats)."""
         return float(np.mean(self.idle_cores_per_hop)) if self.idle_cores_per_hop else float("nan")
 
-    @property
-    def cpu_ms_per_hop_at_rate_above_idle(self) -> float:
-        """CPU ms of one hop per record at the fixed rate beyond its idle cost."""
-        if not self.latency_records:
-            return float("nan")
-        idle_ms = self.idle_cores_mean * self.at_rate_wall_s / self.latency_records * 1e3
-        return max(0.0, self.cpu_ms_per_hop_at_rate_mean - idle_ms)
+    def at(self, rate: float) -> AtRate | None:
+        """The measurement at ``rate``, if there is one."""
+        return next((r for r in self.rates if abs(r.rate - rate) < 1e-6), None)
 
-    @property
-    def cpu_ms_per_hop_at_rate_mean(self) -> float:
-        """CPU ms of one hop per record at the fixed rate (small batches, like the pipeline's phases)."""
-        return float(np.mean(self.cpu_ms_per_hop_at_rate)) if self.cpu_ms_per_hop_at_rate else float("nan")
+    def above_idle_ms(self, at: AtRate) -> float:
+        """CPU ms of one hop per record at a rate beyond its idle cost."""
+        if not at.records:
+            return float("nan")
+        return max(0.0, at.cpu_ms - self.idle_cores_mean * at.wall_s / at.records * 1e3)
 
 
 class _Arrivals:
@@ -158,7 +167,7 @@ def _value(n: int) -> bytes:
     return head + b" " * max(0, PAYLOAD_BYTES - len(head))
 
 
-async def run_passthrough(bootstrap: str, prefix: str, partitions: int, rate: float, seconds: float,
+async def run_passthrough(bootstrap: str, prefix: str, partitions: int, rates: Sequence[float], seconds: float,
                           burst: int, log: Callable[[str], object] = print, idle_s: float = 5.0
                           ) -> PassThroughResult:
     """Create the hop topics, run the five hops as processes, measure, stop them and delete the topics."""
@@ -182,7 +191,7 @@ async def run_passthrough(bootstrap: str, prefix: str, partitions: int, rate: fl
         hops.append((proc, parent))
     arrivals = _Arrivals(bootstrap, topics[-1])
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_kwargs())
-    result = PassThroughResult(latency_rate=rate, burst_records=burst)
+    result = PassThroughResult(burst_records=burst)
     try:
         for proc, conn in hops:
             if not await asyncio.to_thread(conn.poll, 90):
@@ -197,34 +206,38 @@ async def run_passthrough(bootstrap: str, prefix: str, partitions: int, rate: fl
         idle_wall = time.monotonic() - idle_started
         result.idle_cores_per_hop = [(_cpu_s(proc.pid) - b) / idle_wall for (proc, _), b in zip(hops, cpu_before,
                                                                                               strict=True)]
-        # latency at a fixed rate
-        count = int(rate * seconds)
-        cpu_before = [_cpu_s(proc.pid) for proc, _ in hops]
-        rate_started = time.monotonic()
-        origin = time.perf_counter()
-        for n in range(count):
-            delay = origin + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await producer.send(topics[0], _value(n), key=f"k{n}".encode())
-        await arrivals.wait(range(count), 60)
-        used = [_cpu_s(proc.pid) - before for (proc, _), before in zip(hops, cpu_before, strict=True)]
-        result.at_rate_wall_s = time.monotonic() - rate_started
-        result.cpu_ms_per_hop_at_rate = [u / max(1, count) * 1e3 for u in used]
-        lat = [arrived - sent for n, (sent, arrived) in arrivals.seen.items() if n < count]
-        result.latency_records = len(lat)
-        if lat:
-            result.latency_p50_ms = float(np.percentile(lat, 50)) * 1e3
-            result.latency_p99_ms = float(np.percentile(lat, 99)) * 1e3
-        log(f"pass-through idle: {result.idle_cores_mean:.3f} cores per hop; "
-            f"{len(lat)}/{count} at {rate:g}/s, p50 {result.latency_p50_ms:.1f} ms, "
-            f"p99 {result.latency_p99_ms:.1f} ms, CPU ms per hop per record "
-            + ", ".join(f"{c:.3f}" for c in result.cpu_ms_per_hop_at_rate))
+        log(f"pass-through idle: {result.idle_cores_mean:.3f} cores per hop")
+        sent = 0
+        for rate in rates:  # latency and CPU at fixed rates
+            count = int(rate * seconds)
+            numbers = range(sent, sent + count)
+            sent += count
+            at = AtRate(rate)
+            cpu_before = [_cpu_s(proc.pid) for proc, _ in hops]
+            rate_started = time.monotonic()
+            origin = time.perf_counter()
+            for i, n in enumerate(numbers):
+                delay = origin + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await producer.send(topics[0], _value(n), key=f"k{n}".encode())
+            await arrivals.wait(numbers, 60)
+            used = [_cpu_s(proc.pid) - before for (proc, _), before in zip(hops, cpu_before, strict=True)]
+            at.wall_s = time.monotonic() - rate_started
+            at.cpu_ms_per_hop = [u / max(1, count) * 1e3 for u in used]
+            lat = [arrivals.seen[n][1] - arrivals.seen[n][0] for n in numbers if n in arrivals.seen]
+            at.records = len(lat)
+            if lat:
+                at.p50_ms = float(np.percentile(lat, 50)) * 1e3
+                at.p99_ms = float(np.percentile(lat, 99)) * 1e3
+            result.rates.append(at)
+            log(f"pass-through: {len(lat)}/{count} at {rate:g}/s, p50 {at.p50_ms:.1f} ms, p99 {at.p99_ms:.1f} ms, "
+                "CPU ms per hop per record " + ", ".join(f"{c:.3f}" for c in at.cpu_ms_per_hop))
+            await asyncio.sleep(1.0)
         # throughput: a burst as fast as the producer takes it
-        await asyncio.sleep(1.0)
         cpu_before = [_cpu_s(proc.pid) for proc, _ in hops]
         started = time.time()
-        numbers = range(count, count + burst)
+        numbers = range(sent, sent + burst)
         for n in numbers:
             await producer.send(topics[0], _value(n), key=f"k{n}".encode())
         arrived = await arrivals.wait(numbers, 300)
