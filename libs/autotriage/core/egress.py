@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import ssl
 import urllib.parse
 import urllib.request
@@ -50,15 +51,34 @@ def _context(path: str) -> ssl.SSLContext:
     return context
 
 
+#: The variables ``proxy_for`` reads; the answers are cached while these keep their values.
+_PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY",
+                    "REQUEST_METHOD")
+_proxy_cache: dict[tuple[str | None, ...], dict[tuple[str, str], str | None]] = {}
+
+
 def proxy_for(url: str) -> str | None:
     """The proxy URL for a request to ``url`` from ``HTTPS_PROXY``/``HTTP_PROXY``, None when there is none
-    or ``NO_PROXY`` exempts the host."""
+    or ``NO_PROXY`` exempts the host. Answers are cached per scheme and host (every PSA request asks) until
+    one of the proxy variables changes."""
     parts = urllib.parse.urlsplit(url)
-    proxies = {k: v for k, v in urllib.request.getproxies_environment().items() if k != "no"}
-    proxy = proxies.get(parts.scheme.lower())
-    if not proxy or not parts.hostname:
+    environ = tuple(os.environ.get(name) for name in _PROXY_VARIABLES)
+    answers = _proxy_cache.get(environ)
+    if answers is None or len(answers) > 1024:
+        _proxy_cache.clear()
+        answers = _proxy_cache[environ] = {}
+    key = (parts.scheme.lower(), parts.hostname or "")
+    if key not in answers:
+        answers[key] = _proxy_for(*key)
+    return answers[key]
+
+
+def _proxy_for(scheme: str, host: str) -> str | None:
+    environment = urllib.request.getproxies_environment()
+    proxy = environment.get(scheme) if scheme != "no" else None
+    if not proxy or not host:
         return None
-    if bypassed(parts.hostname, urllib.request.getproxies_environment().get("no", "")):
+    if bypassed(host, environment.get("no", "")):
         return None
     return proxy if "://" in proxy else f"http://{proxy}"
 

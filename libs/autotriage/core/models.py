@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -47,11 +49,19 @@ class Taxonomy(Frozen):
     candidates: tuple[Candidate, ...]
     fetched_at: datetime
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
-        """A short content hash: changes whenever the set of candidates changes."""
+        """A short content hash: changes whenever the set of candidates changes (computed once per instance:
+        every ticket of the scope asks)."""
         digest = hashlib.sha256("\n".join(f"{c.id}={c.label}" for c in self.candidates).encode())
         return digest.hexdigest()[:12]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Taxonomy:
+        """A copy; with ``update`` its version is computed afresh."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            copied.__dict__.pop("version", None)
+        return copied
 
     def ref(self) -> TaxonomyRef:
         """What events carry instead of the taxonomy itself."""

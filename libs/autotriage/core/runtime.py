@@ -30,6 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+from prometheus_client import Counter, Gauge
+
 from autotriage.core import metrics
 from autotriage.core.bus.base import Bus, CommitRejected, Consumer, Headers, OutputRejected, Record, TopicPartition
 from autotriage.core.bus.topics import DLQ, TICKETS_OUTCOMES, Topics
@@ -171,6 +173,13 @@ class StageRunner(Generic[E]):
         self._commit_failing_since: float | None = None
         self._next_lag = 0.0
         self._parked_shown: set[str] = set()
+        # metric children looked up once, not per record
+        self._m_consumed = metrics.STAGE_CONSUMED.labels(self._labels)
+        self._m_in_flight = metrics.STAGE_IN_FLIGHT.labels(self._labels)
+        self._m_duration = metrics.STAGE_DURATION.labels(self._labels)
+        self._m_processed: dict[str, Counter] = {}
+        self._m_produced: dict[str, Counter] = {}
+        self._m_tenant: dict[str, tuple[Gauge, Gauge]] = {}  # tenant -> (waiting, in flight)
         #: Set when the consume loop died; ``on_fatal`` (set by the host) is then called once.
         self.failure: BaseException | None = None
         self.on_fatal: Callable[[], None] | None = None
@@ -299,7 +308,7 @@ class StageRunner(Generic[E]):
                 consumer.resume(consumer.assignment() - set(self._retry_paused))
             records = await consumer.getmany(opts.poll_timeout_s, max(1, free))
             if records:
-                metrics.STAGE_CONSUMED.labels(self._labels).inc(len(records))
+                self._m_consumed.inc(len(records))
                 for record in records:
                     self._admit(consumer, record)
             now = time.monotonic()
@@ -412,7 +421,7 @@ class StageRunner(Generic[E]):
         except PoisonMessage as exc:
             return await self._dead_letter(record, None, exc), None
         tenant = tenant_of(record.key)
-        gauge = metrics.TENANT_WAITING.labels(self._labels, tenant)
+        gauge, tenant_in_flight = self._tenant_gauges(tenant)
         gauge.inc()
         try:
             await self._slots.acquire(tenant)
@@ -425,8 +434,8 @@ class StageRunner(Generic[E]):
             raise _Fenced
         flight.handling = True
         started = time.perf_counter()
-        metrics.STAGE_IN_FLIGHT.labels(self._labels).inc()
-        metrics.TENANT_IN_FLIGHT.labels(self._labels, tenant).inc()
+        self._m_in_flight.inc()
+        tenant_in_flight.inc()
         try:
             outputs = await self._handle(record, event, tenant)
             if isinstance(outputs, _Diverted):
@@ -435,13 +444,28 @@ class StageRunner(Generic[E]):
                 futures = [await self._send(o.topic, o.event) for o in outputs]
             except OutputRejected as exc:
                 return await self._dead_letter(record, event, PermanentError("output_rejected", str(exc))), None
-            metrics.STAGE_PROCESSED.labels(self._labels, "ok" if outputs else "skipped").inc()
+            self._processed("ok" if outputs else "skipped").inc()
             return futures, event
         finally:
             self._slots.release(tenant)
-            metrics.TENANT_IN_FLIGHT.labels(self._labels, tenant).dec()
-            metrics.STAGE_IN_FLIGHT.labels(self._labels).dec()
-            metrics.STAGE_DURATION.labels(self._labels).observe(time.perf_counter() - started)
+            tenant_in_flight.dec()
+            self._m_in_flight.dec()
+            self._m_duration.observe(time.perf_counter() - started)
+
+    def _tenant_gauges(self, tenant: str) -> tuple[Gauge, Gauge]:
+        """The (waiting, in flight) gauges of a tenant in this stage."""
+        gauges = self._m_tenant.get(tenant)
+        if gauges is None:
+            gauges = self._m_tenant[tenant] = (metrics.TENANT_WAITING.labels(self._labels, tenant),
+                                               metrics.TENANT_IN_FLIGHT.labels(self._labels, tenant))
+        return gauges
+
+    def _processed(self, result: str) -> Counter:
+        """The processed-records counter of one result in this stage."""
+        counter = self._m_processed.get(result)
+        if counter is None:
+            counter = self._m_processed[result] = metrics.STAGE_PROCESSED.labels(self._labels, result)
+        return counter
 
     async def _handle(self, record: Record, event: E, tenant: str) -> Sequence[Output] | _Diverted:
         """The stage's outputs, or the sends that retried or dead-lettered the record instead."""
@@ -472,7 +496,10 @@ class StageRunner(Generic[E]):
     async def _send(self, logical_topic: str, event: Envelope, headers: Headers = ()) -> asyncio.Future[Any]:
         topic = self._topics.name(logical_topic)
         future = await self._bus.producer().send(topic, encode(event), key=event.key, headers=headers)
-        metrics.STAGE_PRODUCED.labels(self._labels, logical_topic).inc()
+        produced = self._m_produced.get(logical_topic)
+        if produced is None:
+            produced = self._m_produced[logical_topic] = metrics.STAGE_PRODUCED.labels(self._labels, logical_topic)
+        produced.inc()
         if isinstance(event, OutcomeRecorded) and event.detail != REDELIVERY:
             record_outcome_metrics(event)
         return future
@@ -504,7 +531,7 @@ class StageRunner(Generic[E]):
         again = event.model_copy(update={"attempt": attempt})
         future = await self._to_retry_tier(record, again, delay, time.time() + delay, exc.reason, exc.message)
         metrics.RETRIES.labels(self._labels, exc.reason).inc()
-        metrics.STAGE_PROCESSED.labels(self._labels, "retry").inc()
+        self._processed("retry").inc()
         log.warning("transient failure, retry %d in %.0fs: %s", attempt, delay, exc.message,
                     extra=_ctx(self.stage.name, event))
         return [future]
@@ -534,7 +561,7 @@ class StageRunner(Generic[E]):
         dlq = self._topics.name(DLQ)
         futures = [await self._bus.producer().send(dlq, record.value, key=record.key, headers=headers)]
         metrics.DEAD_LETTERS.labels(self._labels, exc.reason).inc()
-        metrics.STAGE_PROCESSED.labels(self._labels, "dead_letter").inc()
+        self._processed("dead_letter").inc()
         log.error("dead-lettered (%s): %s", exc.reason, exc.message, extra=_ctx(self.stage.name, event))
         if event is not None:
             failed = OutcomeRecorded(

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletion
@@ -53,6 +53,8 @@ REASONING_HEADROOM_TOKENS = 2000
 #: Request parameters dropped (or, for reasoning_effort "minimal", lowered to "low") once when a model or an
 #: Azure api-version rejects them, instead of failing every ticket.
 ADAPTABLE_PARAMS = ("prompt_cache_key", "logprobs", "temperature", "reasoning_effort")
+#: The Chat Completions path (the Azure client maps it to its deployment's path).
+CHAT_COMPLETIONS = "/chat/completions"
 _GPT5_MINIMAL = re.compile(r"^gpt-5(?:-mini|-nano)?(?:-\d{4}-\d{2}-\d{2})?$")
 
 
@@ -312,7 +314,12 @@ class OpenAIClassifier(Classifier):
             t0 = time.perf_counter()
             try:
                 async with asyncio.timeout(self.settings.timeout_s):  # total deadline; the SDK's is per phase
-                    response = await self.client.chat.completions.create(**self._request(messages, ids))
+                    # The SDK's own request path (auth, Azure deployment routing, errors, response model) without
+                    # ``create``'s recursive parameter transform, which only copies this plain JSON body and
+                    # cost ~0.5 ms of CPU per call.
+                    response = await self.client.post(
+                        CHAT_COMPLETIONS, body=self._request(messages, ids), cast_to=ChatCompletion
+                    )
             except (openai.APIError, TimeoutError) as exc:
                 failure = classify_failure(exc)
                 self._observe(failure.kind, t0)
@@ -339,7 +346,7 @@ class OpenAIClassifier(Classifier):
                 continue
             self._observe("ok", t0)
             metrics.LLM_QUOTA_EXHAUSTED.labels(self.tenant.id).set(0)
-            return cast(ChatCompletion, response)
+            return response
 
     def _adapt(self, exc: openai.BadRequestError) -> bool:
         """Drop (once) a parameter this model or api-version rejects; ``True`` when the request can be resent."""

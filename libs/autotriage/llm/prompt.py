@@ -9,6 +9,7 @@ The ids a template shows are not parsed back: the response schema's enum is buil
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -116,11 +117,41 @@ def render_prompt(
     }
     default = SHORTLIST_SYSTEM_TEMPLATE if shortlisted else DEFAULT_SYSTEM_TEMPLATE
     try:
-        system = _compiled(system_template or default).render(context)
+        template = system_template or default
+        if template in (DEFAULT_SYSTEM_TEMPLATE, SHORTLIST_SYSTEM_TEMPLATE):
+            system = _default_system(context, template, candidates, scope_name, examples or [], ask_confidence)
+        else:
+            system = _compiled(template).render(context)
         user = _compiled(user_template or DEFAULT_USER_TEMPLATE).render(context)
     except TemplateError as exc:
         raise ConfigError(f"the tenant's prompt template does not render: {exc} (fix prompt_template)") from exc
     return RenderedPrompt(system=system, user=user)
+
+
+_SYSTEM_CACHE: OrderedDict[tuple[object, ...], str] = OrderedDict()
+_SYSTEM_CACHE_SIZE = 256
+
+
+def _default_system(
+    context: dict[str, object],
+    template: str,
+    candidates: tuple[Candidate, ...] | list[Candidate],
+    scope_name: str,
+    examples: list[Example],
+    ask_confidence: bool,
+) -> str:
+    """A built-in system message (full list or shortlist), rendered once per candidate list: it reads only the
+    candidates' ids and paths, the scope name, the examples and ``ask_confidence``, the same for every ticket."""
+    key = (template == SHORTLIST_SYSTEM_TEMPLATE, context["shortlisted"], tuple((c.id, c.path) for c in candidates),
+           scope_name, tuple(examples), ask_confidence)
+    system = _SYSTEM_CACHE.get(key)
+    if system is None:
+        system = _SYSTEM_CACHE[key] = _compiled(template).render(context)
+        while len(_SYSTEM_CACHE) > _SYSTEM_CACHE_SIZE:
+            _SYSTEM_CACHE.popitem(last=False)
+    else:
+        _SYSTEM_CACHE.move_to_end(key)
+    return system
 
 
 def validate_template(source: str) -> None:

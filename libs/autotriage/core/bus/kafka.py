@@ -68,6 +68,7 @@ class KafkaBus(Bus):
         rebalance_timeout_ms: int = 60_000,
         max_request_bytes: int = 8 * 1024 * 1024,
         security: Mapping[str, Any] | None = None,
+        fetch_max_wait_ms: int = 50,
     ) -> None:
         self._bootstrap = bootstrap_servers
         #: TLS/SASL keyword arguments for every client (``kafka_security.client_kwargs``).
@@ -79,6 +80,7 @@ class KafkaBus(Bus):
         self._rebalance_timeout_ms = rebalance_timeout_ms
         self._max_request_bytes = max_request_bytes
         self._linger_ms = linger_ms
+        self._fetch_max_wait_ms = fetch_max_wait_ms
         self._aio_producer: AIOKafkaProducer | None = None
         self._producer: _KafkaProducer | None = None
         self._consumers: list[AIOKafkaConsumer] = []
@@ -137,6 +139,7 @@ class KafkaBus(Bus):
             heartbeat_interval_ms=max(1000, self._session_timeout_ms // 10),
             rebalance_timeout_ms=self._rebalance_timeout_ms,
             max_partition_fetch_bytes=self._max_request_bytes,
+            fetch_max_wait_ms=self._fetch_max_wait_ms,
             isolation_level="read_committed",
             **self._security,
         )

@@ -1,0 +1,281 @@
+"""The floor under the pipeline: a bare aiokafka 5-hop pass-through on the same broker (used by ``make bench``).
+
+Five hop processes, each consuming one topic, producing every record unchanged to the next, and committing
+once the batch's sends are acknowledged - no decoding, no logic. Producer and consumer are configured like the
+stages' (idempotent zstd producer with ``acks=all`` and ``linger_ms=10``, ``read_committed`` consumer, manual
+commits), so the difference between a stage and a hop is the stage's own cost.
+
+Two measurements: latency at a fixed rate (send time to arrival on the last topic, p50/p99), and throughput
+(a burst of records sent as fast as the producer takes them: records / (first send to last arrival)), with the
+CPU seconds of each hop per record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+import psutil
+
+HOPS = 5
+#: Typical size of a pipeline event (a ``TicketNormalized`` of the sample tickets is 1-2 KB).
+PAYLOAD_BYTES = 1200
+
+
+def producer_kwargs() -> dict[str, object]:
+    """The stages' producer settings (``KafkaBus.start``)."""
+    return {"enable_idempotence": True, "acks": "all", "compression_type": "zstd", "linger_ms": 10,
+            "max_batch_size": 128 * 1024, "request_timeout_ms": 30_000}
+
+
+async def _hop(bootstrap: str, source: str, sink: str, group: str, conn: multiprocessing.connection.Connection) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_kwargs())
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                auto_offset_reset="earliest", isolation_level="read_committed")
+    await producer.start()
+    await consumer.start()
+    told = False
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100, max_records=1000)
+            if not told and consumer.assignment():
+                conn.send("ready")
+                told = True
+            acks = [await producer.send(sink, m.value, key=m.key) for ms in batches.values() for m in ms]
+            if acks:
+                await asyncio.gather(*acks)
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def hop_process(
+    bootstrap: str, source: str, sink: str, group: str, conn: multiprocessing.connection.Connection
+) -> None:
+    """Child process entry point of one hop."""
+    asyncio.run(_hop(bootstrap, source, sink, group, conn))
+
+
+@dataclass
+class AtRate:
+    """The pass-through at one fixed rate: latency end to end and CPU of a hop per record."""
+
+    rate: float
+    records: int = 0
+    p50_ms: float = float("nan")
+    p99_ms: float = float("nan")
+    cpu_ms_per_hop: list[float] = field(default_factory=list)  # each hop
+    wall_s: float = float("nan")
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU ms of one hop per record (mean over the hops)."""
+        return float(np.mean(self.cpu_ms_per_hop)) if self.cpu_ms_per_hop else float("nan")
+
+
+@dataclass
+class PassThroughResult:
+    """What one pass-through run measured."""
+
+    rates: list[AtRate] = field(default_factory=list)
+    burst_records: int = 0
+    burst_per_s: float = float("nan")
+    cpu_ms_per_hop: list[float] = field(default_factory=list)  # per record, burst phase, each hop
+    idle_cores_per_hop: list[float] = field(default_factory=list)  # CPU / wall with nothing sent, each hop
+
+    @property
+    def cpu_ms_per_hop_mean(self) -> float:
+        """CPU ms of one hop per record in the burst (large batches)."""
+        return float(np.mean(self.cpu_ms_per_hop)) if self.cpu_ms_per_hop else float("nan")
+
+    @property
+    def idle_cores_mean(self) -> float:
+        """Cores one hop uses with nothing to do (polling, heartbeats)."""
+        return float(np.mean(self.idle_cores_per_hop)) if self.idle_cores_per_hop else float("nan")
+
+    def at(self, rate: float) -> AtRate | None:
+        """The measurement at ``rate``, if there is one."""
+        return next((r for r in self.rates if abs(r.rate - rate) < 1e-6), None)
+
+    def above_idle_ms(self, at: AtRate) -> float:
+        """CPU ms of one hop per record at a rate beyond its idle cost."""
+        if not at.records:
+            return float("nan")
+        return max(0.0, at.cpu_ms - self.idle_cores_mean * at.wall_s / at.records * 1e3)
+
+
+class _Arrivals:
+    """Group-less reader of the last topic: arrival time per record number."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self.seen: dict[int, tuple[float, float]] = {}  # n -> (sent, arrived)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, group_id=None,
+                                    enable_auto_commit=False, auto_offset_reset="earliest",
+                                    isolation_level="read_committed")
+        await consumer.start()
+
+        async def run() -> None:
+            try:
+                while not self._stop.is_set():
+                    for ms in (await consumer.getmany(timeout_ms=100, max_records=5000)).values():
+                        now = time.time()
+                        for m in ms:
+                            head = orjson.loads(m.value[: m.value.index(b"}") + 1])
+                            self.seen.setdefault(head["n"], (head["t"], now))
+            finally:
+                await consumer.stop()
+
+        self._task = asyncio.create_task(run())
+
+    async def wait(self, numbers: Sequence[int], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(n in self.seen for n in numbers):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, 10)
+
+
+def _value(n: int) -> bytes:
+    head = orjson.dumps({"n": n, "t": time.time()})
+    return head + b" " * max(0, PAYLOAD_BYTES - len(head))
+
+
+async def run_passthrough(bootstrap: str, prefix: str, partitions: int, rates: Sequence[float], seconds: float,
+                          burst: int, log: Callable[[str], object] = print, idle_s: float = 5.0
+                          ) -> PassThroughResult:
+    """Create the hop topics, run the five hops as processes, measure, stop them and delete the topics."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    topics = [f"{prefix}hop{i}" for i in range(HOPS + 1)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
+    finally:
+        await admin.close()
+    ctx = multiprocessing.get_context("spawn")
+    hops = []
+    for i in range(HOPS):
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=hop_process, args=(bootstrap, topics[i], topics[i + 1], f"{prefix}hop{i}", child),
+                           daemon=True, name=f"hop-{i}")
+        proc.start()
+        hops.append((proc, parent))
+    arrivals = _Arrivals(bootstrap, topics[-1])
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_kwargs())
+    result = PassThroughResult(burst_records=burst)
+    try:
+        for proc, conn in hops:
+            if not await asyncio.to_thread(conn.poll, 90):
+                raise RuntimeError(f"{proc.name} did not join its group in 90 s")
+            conn.recv()
+        await producer.start()
+        await arrivals.start()
+        # idle: nothing sent
+        cpu_before = [_cpu_s(proc.pid) for proc, _ in hops]
+        idle_started = time.monotonic()
+        await asyncio.sleep(idle_s)
+        idle_wall = time.monotonic() - idle_started
+        result.idle_cores_per_hop = [(_cpu_s(proc.pid) - b) / idle_wall for (proc, _), b in zip(hops, cpu_before,
+                                                                                              strict=True)]
+        log(f"pass-through idle: {result.idle_cores_mean:.3f} cores per hop")
+        sent = 0
+        for rate in rates:  # latency and CPU at fixed rates
+            count = int(rate * seconds)
+            numbers = range(sent, sent + count)
+            sent += count
+            at = AtRate(rate)
+            cpu_before = [_cpu_s(proc.pid) for proc, _ in hops]
+            rate_started = time.monotonic()
+            origin = time.perf_counter()
+            for i, n in enumerate(numbers):
+                delay = origin + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await producer.send(topics[0], _value(n), key=f"k{n}".encode())
+            await arrivals.wait(numbers, 60)
+            used = [_cpu_s(proc.pid) - before for (proc, _), before in zip(hops, cpu_before, strict=True)]
+            at.wall_s = time.monotonic() - rate_started
+            at.cpu_ms_per_hop = [u / max(1, count) * 1e3 for u in used]
+            lat = [arrivals.seen[n][1] - arrivals.seen[n][0] for n in numbers if n in arrivals.seen]
+            at.records = len(lat)
+            if lat:
+                at.p50_ms = float(np.percentile(lat, 50)) * 1e3
+                at.p99_ms = float(np.percentile(lat, 99)) * 1e3
+            result.rates.append(at)
+            log(f"pass-through: {len(lat)}/{count} at {rate:g}/s, p50 {at.p50_ms:.1f} ms, p99 {at.p99_ms:.1f} ms, "
+                "CPU ms per hop per record " + ", ".join(f"{c:.3f}" for c in at.cpu_ms_per_hop))
+            await asyncio.sleep(1.0)
+        # throughput: a burst as fast as the producer takes it
+        cpu_before = [_cpu_s(proc.pid) for proc, _ in hops]
+        started = time.time()
+        numbers = range(sent, sent + burst)
+        for n in numbers:
+            await producer.send(topics[0], _value(n), key=f"k{n}".encode())
+        arrived = await arrivals.wait(numbers, 300)
+        last = max((arrivals.seen[n][1] for n in numbers if n in arrivals.seen), default=float("nan"))
+        cpu_used = [_cpu_s(proc.pid) - before for (proc, _), before in zip(hops, cpu_before, strict=True)]
+        done = sum(1 for n in numbers if n in arrivals.seen)
+        result.burst_per_s = done / (last - started) if done else float("nan")
+        result.cpu_ms_per_hop = [used / max(1, done) * 1e3 for used in cpu_used]
+        log(f"pass-through burst: {done}/{burst} {'arrived' if arrived else 'NOT all arrived'}, "
+            f"{result.burst_per_s:.0f} records/s, CPU ms per hop per record "
+            + ", ".join(f"{c:.3f}" for c in result.cpu_ms_per_hop))
+    finally:
+        with contextlib.suppress(Exception):
+            await producer.stop()
+        with contextlib.suppress(Exception):
+            await arrivals.stop()
+        for proc, _ in hops:
+            if proc.pid is not None and proc.is_alive():
+                os.kill(proc.pid, signal.SIGTERM)
+        for proc, _ in hops:
+            proc.join(15)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        with contextlib.suppress(Exception):
+            await admin.start()
+            await admin.delete_topics(topics)
+        with contextlib.suppress(Exception):
+            await admin.close()
+    return result
+
+
+def _cpu_s(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user + times.system)
