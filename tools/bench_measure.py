@@ -328,6 +328,17 @@ async def in_flight_of(session: aiohttp.ClientSession, url: str, stage: str) -> 
 
 
 
+async def sample_in_flight(
+    session: aiohttp.ClientSession, url: str, stop: asyncio.Event, samples: list[float]
+) -> None:
+    """Every 0.5 s until ``stop``, the classifier's in-flight count into ``samples``."""
+    while not stop.is_set():
+        value = await in_flight_of(session, url, "classifier")
+        if value is not None:
+            samples.append(value)
+        await asyncio.sleep(0.5)
+
+
 def llm_phase_latencies(phase: LLMPhase, done: Sequence[str], bodies: Sequence[dict[str, Any]],
                         index: dict[str, int], classified_at: dict[str, float], by_ticket: dict[str, float],
                         started: float, ended: float) -> None:

@@ -51,12 +51,12 @@ from bench_measure import (
     TopicTimes,
     broker_pid,
     cpu_s,
-    in_flight_of,
     llm_phase_latencies,
     open_loop,
     pct,
     peak_rss_mb,
     read_topic,
+    sample_in_flight,
 )
 from bench_passthrough import PassThroughResult, run_passthrough
 from bench_report import print_cpu, print_floor, print_llm, print_machine, print_phases, print_profile, print_targets
@@ -273,15 +273,7 @@ class Bench:
             cpu_before = {n: cpu_s(p) for n, p in pids.items()}
             samples: list[float] = []
             stop_sampling = asyncio.Event()
-
-            async def sample() -> None:
-                while not stop_sampling.is_set():
-                    value = await in_flight_of(session, classifier.url, "classifier")
-                    if value is not None:
-                        samples.append(value)
-                    await asyncio.sleep(0.5)
-
-            sampler = asyncio.create_task(sample())
+            sampler = asyncio.create_task(sample_in_flight(session, classifier.url, stop_sampling, samples))
             console.log(f"LLM phase: {count} tickets at {phase.rate:g}/s to one classifier, concurrency "
                         f"{phase.concurrency}, window {phase.window}, LLM lognormal p50 {args.llm_p50:g} s "
                         f"p99 {args.llm_p99:g} s")
@@ -292,15 +284,7 @@ class Bench:
                 delay = origin + n / phase.rate - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                old, new = event["ticket_id"], str(50_000_000 + n)
-                marker = f"bmk{index.get(event['tenant'], 0)}t"
-                ticket = event["ticket"]
-                for name in ("summary", "description"):
-                    ticket[name] = ticket[name].replace(marker + old, marker + new)
-                ticket["id"] = event["ticket_id"] = new
-                event["event_id"] = uuid.uuid4().hex
-                event["occurred_at"] = datetime.now().astimezone().isoformat()
-                key = f"{event['tenant']}:{new}"
+                key = renumber(event, n, index)
                 keys.append(key)
                 await producer.send(f"{prefix}tickets.enriched", orjson.dumps(event), key=key.encode())
             ended = time.time()
@@ -401,6 +385,19 @@ class Bench:
                 "passthrough": asdict(pt) if pt else None, "llm_phase": asdict(lp) if lp else None,
                 "idle_cores": self.idle_cores,
                 "doubles_unattributed_s": self.doubles_unattributed}
+
+def renumber(event: dict[str, Any], n: int, index: dict[str, int]) -> str:
+    """Make an earlier ``tickets.enriched`` event the ``n``-th new ticket of the LLM phase; its key."""
+    old, new = event["ticket_id"], str(50_000_000 + n)
+    marker = f"bmk{index.get(event['tenant'], 0)}t"
+    ticket = event["ticket"]
+    for name in ("summary", "description"):
+        ticket[name] = ticket[name].replace(marker + old, marker + new)
+    ticket["id"] = event["ticket_id"] = new
+    event["event_id"] = uuid.uuid4().hex
+    event["occurred_at"] = datetime.now().astimezone().isoformat()
+    return f"{event['tenant']}:{new}"
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
