@@ -41,7 +41,8 @@ OUTAGE_S = float(os.environ.get("AUTOTRIAGE_FAULTS_OUTAGE_S", "30"))
 
 
 async def test_sigkill_every_stage_three_times(tmp_path: Path, kafka_bootstrap: str, topic_prefix: str) -> None:
-    """SIGKILL each stage while it has records in flight, three rounds, while 60 tickets stream in."""
+    """SIGKILL each stage while it has records in flight, three rounds, while 150 tickets stream in (a killed
+    member's restart is ready once the group dropped it: the 10 s session timeout, so the feed lasts 150 s)."""
     rig = FaultRig(
         tmp_path, kafka_bootstrap, topic_prefix, llm_latency_s=0.25, psa_latency_s=0.04,
         # Re-read the taxonomy for every ticket: the taxonomy-cache stage then has PSA calls in flight to kill.
@@ -50,7 +51,7 @@ async def test_sigkill_every_stage_three_times(tmp_path: Path, kafka_bootstrap: 
     try:
         await rig.start()
         assert rig.pipeline is not None
-        rig.start_feeding(per_tenant=20, interval_s=1.0)
+        rig.start_feeding(per_tenant=50, interval_s=1.0)
         for round_no in (1, 2, 3):
             for stage in BOUNCE_ORDER:
                 busy = await rig.wait_busy(stage, timeout=15)
@@ -65,8 +66,8 @@ async def test_sigkill_every_stage_three_times(tmp_path: Path, kafka_bootstrap: 
         counts = await rig.report("sigkill x3 per stage")
         mid_batch = sum("mid-batch" in e for e in rig.events)
         print(f"[sigkill x3 per stage] kills={len(rig.events)} mid_batch={mid_batch}")
-        assert mid_batch >= 12, "most kills should hit a stage with records in flight"
-        assert counts.accepted == 60
+        assert mid_batch >= 10, "most kills should hit a stage with records in flight"
+        assert counts.accepted == 150
     finally:
         await rig.stop()
 

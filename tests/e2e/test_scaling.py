@@ -46,8 +46,9 @@ SETTINGS = {
     "AUTOTRIAGE_CONCURRENCY": "64",
     # the longest tier is the longest park: Retry-After: 120 is honoured in full
     "AUTOTRIAGE_RETRY_TIERS_S": "[2, 20, 120]",
+    "AUTOTRIAGE_SESSION_TIMEOUT_MS": "30000",  # the production default (the other e2e tests use 10 s)
 }
-SESSION_TIMEOUT_S = 30.0  # the default: a member that stops heartbeating leaves the group after this
+SESSION_TIMEOUT_S = 30.0  # a member that stops heartbeating leaves the group after this
 
 
 async def test_scaling_replicas_brownout_and_a_kill(tmp_path: Path, kafka_bootstrap: str, topic_prefix: str) -> None:

@@ -67,6 +67,8 @@ class Pipeline:
             "AUTOTRIAGE_RETRY_TIERS_S": "[0.5, 2, 8]",
             "AUTOTRIAGE_MAX_ATTEMPTS": "6",
             "AUTOTRIAGE_LIVENESS_TIMEOUT_S": "30",
+            # a SIGKILLed member's partitions move (and its restart is ready) after the session timeout
+            "AUTOTRIAGE_SESSION_TIMEOUT_MS": "10000",
         })
         env.update(self.settings)
         return env
