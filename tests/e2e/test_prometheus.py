@@ -98,6 +98,7 @@ async def test_prometheus_scrapes_stages_and_every_expression_evaluates(
     reader = TopicReader(kafka_bootstrap, Topics(topic_prefix).name(TICKETS_OUTCOMES))
     prom_port = free_port()
     prom: subprocess.Popen[bytes] | None = None
+    prom_log = (tmp_path / "prometheus.log").open("wb")
     try:
         await pipeline.create_topics()
         await pipeline.start_all()
@@ -115,7 +116,7 @@ async def test_prometheus_scrapes_stages_and_every_expression_evaluates(
                 f"--web.listen-address=127.0.0.1:{prom_port}",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "prometheus.log").open("wb"),
+            stderr=prom_log,
         )
         base = f"http://127.0.0.1:{prom_port}"
         ids = [sim.create_ticket(t.summary, t.details, t.scope) for t in new_tickets(19)]
@@ -148,6 +149,7 @@ async def test_prometheus_scrapes_stages_and_every_expression_evaluates(
         if prom is not None:
             prom.terminate()
             prom.wait(20)
+        prom_log.close()
         await reader.stop()
         await pipeline.stop_all()
         await sim.stop()
