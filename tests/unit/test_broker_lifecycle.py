@@ -28,7 +28,9 @@ esac
 
 
 def run(fake: Path, *command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    # the script's defaults (port 19092), whatever broker the calling shell points at
+    unset = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT")
+    environ = {k: v for k, v in os.environ.items() if k not in unset}
     environ.update({"KAFKA_SH": str(fake), **(env or {})})
     return subprocess.run(["bash", str(SCRIPT), *command], capture_output=True, text=True, env=environ,
                           timeout=30, check=False)
