@@ -2,7 +2,7 @@
 
 Five hop processes, each consuming one topic, producing every record unchanged to the next, and committing
 once the batch's sends are acknowledged - no decoding, no logic. Producer and consumer are configured like the
-stages' (idempotent zstd producer with ``acks=all`` and ``linger_ms=10``, ``read_committed`` consumer, manual
+stages' (idempotent zstd producer with ``acks=all`` and the stages' ``linger_ms``, ``read_committed`` consumer, manual
 commits), so the difference between a stage and a hop is the stage's own cost.
 
 Two measurements: latency at a fixed rate (send time to arrival on the last topic, p50/p99), and throughput
@@ -31,10 +31,24 @@ HOPS = 5
 PAYLOAD_BYTES = 1200
 
 
+def _stage_defaults() -> tuple[int, int]:
+    """The stages' producer linger and consumer fetch wait (``AUTOTRIAGE_KAFKA_*`` as the stages read them)."""
+    from autotriage.core.settings import Settings
+
+    settings = Settings()
+    return settings.kafka_linger_ms, settings.kafka_fetch_max_wait_ms
+
+
 def producer_kwargs() -> dict[str, object]:
     """The stages' producer settings (``KafkaBus.start``)."""
-    return {"enable_idempotence": True, "acks": "all", "compression_type": "zstd", "linger_ms": 10,
+    return {"enable_idempotence": True, "acks": "all", "compression_type": "zstd", "linger_ms": _stage_defaults()[0],
             "max_batch_size": 128 * 1024, "request_timeout_ms": 30_000}
+
+
+def consumer_kwargs() -> dict[str, object]:
+    """The stages' consumer settings that shape latency (``KafkaBus.consumer``)."""
+    return {"enable_auto_commit": False, "auto_offset_reset": "earliest", "isolation_level": "read_committed",
+            "fetch_max_wait_ms": _stage_defaults()[1]}
 
 
 async def _hop(bootstrap: str, source: str, sink: str, group: str, conn: multiprocessing.connection.Connection) -> None:
@@ -43,8 +57,7 @@ async def _hop(bootstrap: str, source: str, sink: str, group: str, conn: multipr
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_kwargs())
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest", isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, **consumer_kwargs())
     await producer.start()
     await consumer.start()
     told = False
@@ -131,8 +144,7 @@ class _Arrivals:
         from aiokafka import AIOKafkaConsumer
 
         consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest",
-                                    isolation_level="read_committed")
+                                    **consumer_kwargs())
         await consumer.start()
 
         async def run() -> None:

@@ -73,6 +73,8 @@ def make_bus(settings: Settings, client_id: str = "autotriage") -> Bus:
             client_id=client_id,
             session_timeout_ms=settings.session_timeout_ms,
             rebalance_timeout_ms=settings.rebalance_timeout_ms,
+            linger_ms=settings.kafka_linger_ms,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             security=kwargs_from_settings(settings),
         )
     return MemoryBus(default_partitions=settings.partitions)

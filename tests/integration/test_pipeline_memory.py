@@ -68,3 +68,5 @@ async def test_fifty_halo_tickets_in_one_process(tmp_path: Path) -> None:
         assert sim.note_count(ticket_id) == 1
         assert "[autotriage:acme:" in sim.notes[ticket_id][0]
     assert all(o.action.value == "applied" for o in outcomes)
+    # every ticket reached the writer once, as a first delivery: no PSA call to look for an earlier note
+    assert sim.requests["list_notes"] == 0

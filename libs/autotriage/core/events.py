@@ -44,6 +44,9 @@ class Envelope(BaseModel):
     ticket_id: str
     occurred_at: AwareDatetime
     attempt: int = 0
+    #: An earlier attempt may already have done this ticket's downstream work (the record that produced this
+    #: event was a redelivery or a retry); stages that write outside Kafka check before writing again.
+    repeat: bool = False
 
     @property
     def key(self) -> bytes:
@@ -57,6 +60,7 @@ class Envelope(BaseModel):
             "psa": self.psa,
             "ticket_id": self.ticket_id,
             "occurred_at": self.occurred_at,
+            "repeat": self.repeat,
         }
 
 

@@ -13,6 +13,11 @@ How a record moves (one consumer per stage process, subscribed to the input topi
   a retry partition whose head is not due is paused and re-read from that record when it is due. Permanent
   failures, outputs the bus refuses (too large) and records out of attempts go to the dead-letter topic with a
   reason, and a ``failed`` outcome is recorded, so no accepted ticket goes unaccounted for.
+- An event whose record may have been handled before - a retry, or a record this member found in its partition's
+  backlog when it was assigned the partition (the previous owner may have handled it without committing) - is
+  handed to the stage with ``repeat`` set, and the flag travels on in its outputs' envelopes; records produced
+  after the assignment were never fetched by another member. Stages with side effects outside Kafka (the
+  writer's PSA note) check for earlier work only when it is set.
 - On a rebalance the revoked partitions start nothing new, their in-flight records get a little less than the
   group's rebalance timeout to finish, what is complete is committed, the rest is dropped (redelivered to the
   new owner); a commit the group rejects is not retried.
@@ -126,6 +131,7 @@ class _InFlight:
     offsets: PartitionOffsets
     task: asyncio.Task[None] | None = None
     handling: bool = False  # holds a slot: on revoke it gets time to finish instead of being dropped at once
+    repeat: bool = True  # may have been handled before (see ``StageRunner._may_repeat``)
 
 
 def record_outcome_metrics(outcome: OutcomeRecorded) -> None:
@@ -162,6 +168,10 @@ class StageRunner(Generic[E]):
         self._in_flight: dict[asyncio.Task[None], _InFlight] = {}
         self._key_tail: dict[bytes | None, asyncio.Future[None]] = {}
         self._retry_paused: dict[TopicPartition, float] = {}  # partition -> wall-clock time its head is due
+        #: input partition -> first offset no other member can have fetched (its end when this member first
+        #: read from it after being assigned it)
+        self._fresh_from: dict[TopicPartition, int] = {}
+        self._backlog_unknown: set[TopicPartition] = set()  # assigned, end not asked yet
         self._window_paused = False
         self._revoking: set[TopicPartition] = set()
         #: The group rejected a commit: this member lost its generation (evicted, e.g. CPU-starved past the
@@ -230,12 +240,27 @@ class StageRunner(Generic[E]):
     async def _on_assigned(self, partitions: set[TopicPartition]) -> None:
         self._fenced = False
         for tp in partitions:
+            self._fresh_from.pop(tp, None)
             if tp not in self._offsets:
                 self._offsets[tp] = PartitionOffsets()
         own = {p for t, p in partitions if t == self._input}
         if own:
+            self._backlog_unknown |= {(self._input, p) for p in own}
+            if self._consumer is not None:
+                await self._note_backlog(self._consumer)
             await self.stage.on_assigned(own)
         self._joined = True
+
+    async def _note_backlog(self, consumer: Consumer) -> None:
+        """Remember where each newly assigned input partition ends: only records below that can have been
+        fetched by its previous owner. Ends the bus cannot tell come from the first fetch (``_may_repeat``)."""
+        partitions, self._backlog_unknown = self._backlog_unknown & consumer.assignment(), set()
+        try:
+            async with asyncio.timeout(5.0):  # within a rebalance: never hold the group up for long
+                self._fresh_from.update(await consumer.end_offsets(partitions))
+        except Exception as exc:  # the first fetch's end is the (more cautious) fallback
+            log.info("end offsets not known at assignment (%s); the first fetch's are used", exc,
+                     extra={"stage": self.stage.name})
 
     async def _on_revoked(self, partitions: set[TopicPartition]) -> None:
         """Start nothing new on the revoked partitions, give their running records a bounded time, commit what is
@@ -262,6 +287,8 @@ class StageRunner(Generic[E]):
             for tp in partitions:
                 self._offsets.pop(tp, None)
                 self._retry_paused.pop(tp, None)
+                self._fresh_from.pop(tp, None)
+                self._backlog_unknown.discard(tp)
             self._revoking -= partitions
 
     # --- consume loop -------------------------------------------------------------------------------
@@ -296,6 +323,8 @@ class StageRunner(Generic[E]):
         next_commit = time.monotonic() + opts.commit_interval_s
         while not self._stopping.is_set():
             self._beat = time.monotonic()
+            if self._backlog_unknown:
+                await self._note_backlog(consumer)
             self._resume_due(consumer)
             free = opts.window - len(self._in_flight)
             if free <= 0:
@@ -331,12 +360,27 @@ class StageRunner(Generic[E]):
                 self._retry_paused[tp] = due
                 return
         offsets.start(record.offset)
-        flight = _InFlight(record, offsets)
+        flight = _InFlight(record, offsets, repeat=self._may_repeat(consumer, record))
         if self._tg is None:
             raise RuntimeError("records are admitted only inside the consume loop's task group")
         task = self._tg.create_task(self._run(flight), name=f"{self.stage.name}-{record.offset}")
         flight.task = task
         self._in_flight[task] = flight
+
+    def _may_repeat(self, consumer: Consumer, record: Record) -> bool:
+        """Whether an earlier attempt may have handled this record: a retry, or an input record below the end its
+        partition had when it was assigned to this member (the previous owner may have handled it without
+        committing; the end of the first fetch stands in when that was not known). Unsure counts as a repeat."""
+        if record.topic != self._input:
+            return True
+        tp = (record.topic, record.partition)
+        fresh_from = self._fresh_from.get(tp)
+        if fresh_from is None:
+            end = consumer.highwater(tp)
+            if end is None:
+                return True
+            fresh_from = self._fresh_from[tp] = end
+        return record.offset < fresh_from
 
     def _resume_due(self, consumer: Consumer) -> None:
         if not self._retry_paused:
@@ -420,6 +464,8 @@ class StageRunner(Generic[E]):
             event = decode(record.value, self.stage.event_type)
         except PoisonMessage as exc:
             return await self._dead_letter(record, None, exc), None
+        if flight.repeat and not event.repeat:
+            event = event.model_copy(update={"repeat": True})
         tenant = tenant_of(record.key)
         gauge, tenant_in_flight = self._tenant_gauges(tenant)
         gauge.inc()

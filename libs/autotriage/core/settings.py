@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     liveness_timeout_s: float = Field(default=60.0, gt=0, description="poll loop silent this long: not alive")
     session_timeout_ms: int = Field(default=30_000, ge=6000)
     rebalance_timeout_ms: int = Field(default=60_000, ge=10_000)
+    kafka_linger_ms: int = Field(
+        default=0, ge=0, le=1000,
+        description="how long the producer holds a record to batch it (each stage hop adds up to this latency; "
+        "under load records batch anyway while a request is in flight)",
+    )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=50, ge=1, le=10_000,
+        description="longest a consumer's fetch waits at the broker for data (latency vs. idle polling CPU)",
+    )
     taxonomy_ttl_s: float = Field(default=3600.0, gt=0)
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"

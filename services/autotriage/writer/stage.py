@@ -46,8 +46,9 @@ class WriterStage(Stage[TicketClassified]):
         current = await client.fetch_current(event.ticket_id)  # re-read just before writing
         decision = decide(policy, event.mode, result, event.ticket.category, current.category)
         marker = note_marker(event.tenant, event.ticket_id)
-        if decision.write_note and await client.has_note_with(event.ticket_id, marker):
-            # A redelivery after the note was written: the work is done; never write twice.
+        if decision.write_note and event.repeat and await client.has_note_with(event.ticket_id, marker):
+            # A repeat after the note was written: the work is done; never write twice. Only a ticket that may
+            # have been here before (``repeat``: a retry or a redelivery, here or upstream) costs this PSA call.
             return [self._outcome(event, Decision(decision.action, decision.reason), detail=REDELIVERY)]
         if decision.write_category and result.candidate is not None:
             await client.write_category(current, result.candidate)

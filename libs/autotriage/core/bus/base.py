@@ -104,6 +104,14 @@ class Consumer(ABC):
     def resume(self, partitions: set[TopicPartition]) -> None:
         """Fetch from these partitions again."""
 
+    def highwater(self, partition: TopicPartition) -> int | None:
+        """The partition's end offset as of this member's latest fetch from it (None: not known)."""
+        return None
+
+    async def end_offsets(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """The partitions' current end offsets, asked of the bus (partitions it cannot answer for are left out)."""
+        return {}
+
     @abstractmethod
     def seek(self, partition: TopicPartition, offset: int) -> None:
         """Fetch ``partition`` from ``offset`` next (to re-read records handed out but not started)."""

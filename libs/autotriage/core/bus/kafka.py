@@ -314,6 +314,16 @@ class _KafkaConsumer(Consumer):
         if tp in self._aio.assignment():
             self._aio.seek(tp, offset)
 
+    def highwater(self, partition: TP) -> int | None:
+        tp = TopicPartition(*partition)
+        return self._aio.highwater(tp) if tp in self._aio.assignment() else None
+
+    async def end_offsets(self, partitions: set[TP]) -> dict[TP, int]:
+        if not partitions:
+            return {}
+        ends = await self._aio.end_offsets([TopicPartition(t, p) for t, p in partitions])
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
     async def lag(self, topics: set[str] | None = None) -> int:
         total = 0
         assigned = [tp for tp in self._aio.assignment() if topics is None or tp.topic in topics]

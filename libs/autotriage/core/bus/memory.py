@@ -189,6 +189,15 @@ class _MemoryConsumer(Consumer):
         if partition in self._position:
             self._position[partition] = offset
 
+    def highwater(self, partition: TopicPartition) -> int | None:
+        if partition not in self._position:
+            return None
+        name, number = partition
+        return len(self._bus._topic(name).partitions[number])
+
+    async def end_offsets(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: end for tp in partitions if (end := self.highwater(tp)) is not None}
+
     async def stop(self) -> None:
         self._stopped = True
 
