@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from autotriage.core.bus.base import TopicSpec
@@ -75,5 +77,32 @@ async def test_read_table_returns_the_latest_value_per_key(kafka_bootstrap: str,
         table = await bus.read_table(topic)
         assert table == {b"acme:1": b"acme:1-v2", b"acme:3": b"acme:3-v2", b"beta:7": b"beta:7-v2"}
         assert await bus.read_table(f"{topic_prefix}missing") == {}
+    finally:
+        await bus.stop()
+
+
+async def test_a_followed_table_tells_its_watchers_every_entry_and_change(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    bus = KafkaBus(kafka_bootstrap, client_id="test-watch")
+    await bus.start()
+    topic = f"{topic_prefix}spend"
+    try:
+        await bus.ensure_topics([TopicSpec(topic, 2, compacted=True)])
+        await (await bus.producer().send(topic, b"1", key=b"a"))
+        table = await bus.table(topic)
+        seen: dict[bytes, bytes | None] = {}
+        table.watch(seen.__setitem__)
+        assert seen == {b"a": b"1"}  # what was there before watching
+        await (await bus.producer().send(topic, b"2", key=b"b"))
+        assert bus._aio_producer is not None
+        await bus._aio_producer.send_and_wait(topic, None, key=b"a")  # a tombstone (compaction deletes the key)
+        assert await table.wait_for(b"b", lambda v: v == b"2", 10.0) == b"2"
+        for _ in range(100):
+            if b"a" in seen and seen[b"a"] is None:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == {b"a": None, b"b": b"2"}
+        await table.close()
     finally:
         await bus.stop()

@@ -9,11 +9,11 @@ import pytest
 
 from autotriage.core import metrics
 from autotriage.core.bus.memory import MemoryBus
-from autotriage.core.bus.topics import Topics
+from autotriage.core.bus.topics import BUDGET_SPEND, Topics
 from autotriage.core.models import Candidate, PSAKind, Taxonomy, Ticket, Usage
 from autotriage.core.tenants import DEFAULT_PRICES, Budget, LLMSettings
 from autotriage.policy.budget import BudgetLedger, Exhausted, Reservation, estimate_usage
-from autotriage.policy.spend_board import SpendBoard
+from autotriage.policy.spend_board import SpendBoard, Totals
 
 
 class FakeClock:
@@ -177,6 +177,23 @@ async def test_other_replicas_in_flight_reservations_count_against_the_cap() -> 
     held = await one.reserve("inflight", budget, usage(0.8, 100))
     assert isinstance(held, Reservation)
     assert isinstance(await two.reserve("inflight", budget, usage(0.3, 100)), Exhausted)  # 0.8 held elsewhere
+
+
+async def test_the_board_adds_up_only_the_asking_tenants_replicas_and_follows_deletions() -> None:
+    bus, topics = MemoryBus(), Topics("b3.")
+    boards = [SpendBoard(bus, topics, replica=f"r{n}") for n in range(3)]
+    await boards[0].start()
+    for n, board in enumerate(boards):
+        for tenant in range(200):  # many tenants and periods: one tenant's question reads its own entries only
+            await board.publish(f"t{tenant}", "day:2026-03-04", Totals(usd=0.01 * (n + 1), tokens=10 * (n + 1)))
+    await boards[1].publish("t7", "month:2026-03", Totals(usd=5.0))
+    assert boards[0].others("t7", "day:2026-03-04") == Totals(usd=pytest.approx(0.05), tokens=50)  # r1 + r2
+    assert boards[0].others("t7", "month:2026-03") == Totals(usd=5.0)
+    await bus.producer().send(topics.name(BUDGET_SPEND), None, key=b"t7|day:2026-03-04|r2")  # a tombstone
+    assert boards[0].others("t7", "day:2026-03-04") == Totals(usd=pytest.approx(0.02), tokens=20)
+    late = SpendBoard(bus, topics, replica="late")  # a board started later indexes what is already there
+    await late.start()
+    assert late.others("t7", "day:2026-03-04") == Totals(usd=pytest.approx(0.03), tokens=30)
 
 
 async def test_tenants_and_uncapped_budgets_are_independent() -> None:

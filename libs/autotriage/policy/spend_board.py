@@ -49,26 +49,46 @@ class SpendBoard(FollowedTopic):
     def __init__(self, bus: Bus, topics: Topics, replica: str | None = None) -> None:
         super().__init__(bus, topics.name(BUDGET_SPEND))
         self.replica = replica or replica_id()
+        #: ``tenant|period`` -> replica -> its latest totals, kept current as records arrive, so a reservation
+        #: adds up one tenant's replicas instead of scanning every tenant's records
+        self._index: dict[str, dict[str, Totals]] = {}
+
+    async def start(self) -> None:
+        """Read the topic to its end, index it, and keep the index current."""
+        await super().start()
+        if self._table is not None:
+            self._table.watch(self._apply)
+
+    def _apply(self, key: bytes, raw: bytes | None) -> None:
+        scope, _, replica = key.decode("utf-8", "replace").rpartition("|")
+        if not scope:
+            return
+        if raw is None:
+            self._index.get(scope, {}).pop(replica, None)
+            return
+        try:
+            value = orjson.loads(raw)
+            totals = Totals(float(value.get("usd", 0.0)), int(value.get("tokens", 0)),
+                            float(value.get("reserved_usd", 0.0)), int(value.get("reserved_tokens", 0)))
+        except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
+            log.warning("unreadable spend record %r in %s", key, self._topic)
+            return
+        self._index.setdefault(scope, {})[replica] = totals
 
     def others(self, tenant: str, period_key: str) -> Totals:
         """The sum of the other replicas' totals for a tenant's period (``day:2026-12-05``, ``month:2026-12``)."""
         if self._table is None:
             return Totals()
-        prefix = f"{tenant}|{period_key}|".encode()
-        own = prefix + self.replica.encode()
+        self._table.refresh()
         usd = reserved_usd = 0.0
         tokens = reserved_tokens = 0
-        for key, raw in self._table.items():
-            if not key.startswith(prefix) or key == own:
+        for replica, totals in self._index.get(f"{tenant}|{period_key}", {}).items():
+            if replica == self.replica:
                 continue
-            try:
-                value = orjson.loads(raw)
-                usd += float(value.get("usd", 0.0))
-                tokens += int(value.get("tokens", 0))
-                reserved_usd += float(value.get("reserved_usd", 0.0))
-                reserved_tokens += int(value.get("reserved_tokens", 0))
-            except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
-                log.warning("unreadable spend record %r in %s", key, self._topic)
+            usd += totals.usd
+            tokens += totals.tokens
+            reserved_usd += totals.reserved_usd
+            reserved_tokens += totals.reserved_tokens
         return Totals(usd, tokens, reserved_usd, reserved_tokens)
 
     async def publish(self, tenant: str, period_key: str, totals: Totals) -> None:

@@ -137,6 +137,14 @@ class Table(ABC):
         """Wait up to ``timeout_s`` until ``key`` has a value that ``accept`` takes; that value, or None."""
 
     @abstractmethod
+    def watch(self, on_change: Callable[[bytes, bytes | None], None]) -> None:
+        """Call ``on_change(key, value)`` for every entry in the view now and for every later change (``None``:
+        the key was deleted), so a reader can keep an index of its own instead of scanning ``items``."""
+
+    def refresh(self) -> None:  # noqa: B027 - views that follow in the background have nothing to do
+        """Apply records that have arrived but are not in the view yet."""
+
+    @abstractmethod
     async def close(self) -> None:
         """Stop the background reader."""
 

@@ -355,6 +355,7 @@ class _KafkaTable(Table):
     ) -> None:
         self._topic = topic
         self._values: dict[bytes, bytes] = {}
+        self._watchers: list[Callable[[bytes, bytes | None], None]] = []
         self._changed = asyncio.Condition()
         self._reader = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
@@ -396,6 +397,8 @@ class _KafkaTable(Table):
                         self._values.pop(m.key, None)  # tombstone
                     else:
                         self._values[m.key] = m.value
+                    for on_change in self._watchers:
+                        on_change(m.key, m.value)
             self._changed.notify_all()
 
     async def _follow(self) -> None:
@@ -413,6 +416,11 @@ class _KafkaTable(Table):
 
     def items(self) -> list[tuple[bytes, bytes]]:
         return list(self._values.items())
+
+    def watch(self, on_change: Callable[[bytes, bytes | None], None]) -> None:
+        for key, value in self._values.items():
+            on_change(key, value)
+        self._watchers.append(on_change)
 
     async def wait_for(self, key: bytes, accept: Callable[[bytes], bool], timeout_s: float) -> bytes | None:
         async with self._changed:

@@ -210,6 +210,7 @@ class _MemoryTable(Table):
         self._topic = topic
         self._values: dict[bytes, bytes] = {}
         self._read: list[int] = []
+        self._watchers: list[Callable[[bytes, bytes | None], None]] = []
 
     def _refresh(self) -> None:
         partitions = self._bus._topic(self._topic).partitions
@@ -219,7 +220,18 @@ class _MemoryTable(Table):
             for record in log[self._read[index] :]:
                 if record.key is not None:
                     self._values[record.key] = record.value
+                    for on_change in self._watchers:
+                        on_change(record.key, record.value)
             self._read[index] = len(log)
+
+    def refresh(self) -> None:
+        self._refresh()
+
+    def watch(self, on_change: Callable[[bytes, bytes | None], None]) -> None:
+        self._refresh()
+        for key, value in self._values.items():
+            on_change(key, value)
+        self._watchers.append(on_change)
 
     def get(self, key: bytes) -> bytes | None:
         self._refresh()
