@@ -9,10 +9,10 @@ The ids a template shows are not parsed back: the response schema's enum is buil
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cachetools import LRUCache
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -128,8 +128,7 @@ def render_prompt(
     return RenderedPrompt(system=system, user=user)
 
 
-_SYSTEM_CACHE: OrderedDict[tuple[object, ...], str] = OrderedDict()
-_SYSTEM_CACHE_SIZE = 256
+_SYSTEM_CACHE: LRUCache[tuple[object, ...], str] = LRUCache(maxsize=256)
 
 
 def _default_system(
@@ -147,10 +146,6 @@ def _default_system(
     system = _SYSTEM_CACHE.get(key)
     if system is None:
         system = _SYSTEM_CACHE[key] = _compiled(template).render(context)
-        while len(_SYSTEM_CACHE) > _SYSTEM_CACHE_SIZE:
-            _SYSTEM_CACHE.popitem(last=False)
-    else:
-        _SYSTEM_CACHE.move_to_end(key)
     return system
 
 
