@@ -75,6 +75,7 @@ def make_bus(settings: Settings, client_id: str = "autotriage") -> Bus:
             rebalance_timeout_ms=settings.rebalance_timeout_ms,
             linger_ms=settings.kafka_linger_ms,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            fetch_min_bytes=settings.kafka_fetch_min_bytes,
             security=kwargs_from_settings(settings),
         )
     return MemoryBus(default_partitions=settings.partitions)

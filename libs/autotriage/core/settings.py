@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         default=50, ge=1, le=10_000,
         description="longest a consumer's fetch waits at the broker for data (latency vs. idle polling CPU)",
     )
+    kafka_fetch_min_bytes: int = Field(
+        default=1, ge=1, le=16 * 1024 * 1024,
+        description="data a fetch waits for (up to the fetch wait) before it returns: more batches records per "
+        "request at high rates, at up to the fetch wait of latency per stage",
+    )
     taxonomy_ttl_s: float = Field(default=3600.0, gt=0)
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"

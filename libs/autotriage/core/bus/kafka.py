@@ -69,6 +69,7 @@ class KafkaBus(Bus):
         max_request_bytes: int = 8 * 1024 * 1024,
         security: Mapping[str, Any] | None = None,
         fetch_max_wait_ms: int = 50,
+        fetch_min_bytes: int = 1,
     ) -> None:
         self._bootstrap = bootstrap_servers
         #: TLS/SASL keyword arguments for every client (``kafka_security.client_kwargs``).
@@ -81,6 +82,7 @@ class KafkaBus(Bus):
         self._max_request_bytes = max_request_bytes
         self._linger_ms = linger_ms
         self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._fetch_min_bytes = fetch_min_bytes
         self._aio_producer: AIOKafkaProducer | None = None
         self._producer: _KafkaProducer | None = None
         self._consumers: list[AIOKafkaConsumer] = []
@@ -140,6 +142,7 @@ class KafkaBus(Bus):
             rebalance_timeout_ms=self._rebalance_timeout_ms,
             max_partition_fetch_bytes=self._max_request_bytes,
             fetch_max_wait_ms=self._fetch_max_wait_ms,
+            fetch_min_bytes=self._fetch_min_bytes,
             isolation_level="read_committed",
             **self._security,
         )
