@@ -33,12 +33,14 @@ class Recorder(Stage[TicketNormalized]):
     input_topic = TICKETS_NORMALIZED
     event_type = TicketNormalized
 
-    def __init__(self, name: str, handled: Counter[str]) -> None:
+    def __init__(self, name: str, handled: Counter[str], repeats: dict[str, list[bool]] | None = None) -> None:
         self.name = name
         self.handled = handled
+        self.repeats = repeats if repeats is not None else {}
 
     async def handle(self, event: TicketNormalized) -> Sequence[Output]:
         self.handled[event.ticket_id] += 1
+        self.repeats.setdefault(event.ticket_id, []).append(event.repeat)
         summary = event.ticket.summary
         if summary.startswith("sleep:"):
             await asyncio.sleep(float(summary.split(":")[1]))
@@ -143,6 +145,47 @@ async def test_rebalance_with_records_in_flight_loses_nothing_handles_nothing_tw
             await runner.stop()
         for bus in buses:
             await bus.stop()
+
+
+async def test_after_a_crash_the_new_member_flags_the_uncommitted_backlog_and_nothing_newer(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    topics = Topics(topic_prefix, (1.0, 5.0))
+    handled: Counter[str] = Counter()
+    repeats: dict[str, list[bool]] = {}
+    options = RunnerOptions(concurrency=8, window=32, poll_timeout_s=0.05, commit_interval_s=3600)
+    first_bus = KafkaBus(kafka_bootstrap, client_id="crashing", session_timeout_ms=6000)
+    await first_bus.start()
+    await first_bus.ensure_topics([*topics.specs(2), TopicSpec(topics.name(OUT), 2)])
+    first = StageRunner(Recorder("crash", handled, repeats), first_bus, topics, options)
+    await first.start()
+    await _until(lambda: _ready(first), 30, "first member assigned")
+    await _produce(first_bus, topics, [_event(f"old{n}", "fast") for n in range(10)])
+    await _until(lambda: _handled(handled, 10), 30, "the first member handled the records")
+
+    async def killed(only: object = None) -> None:  # SIGKILL: nothing is committed on the way out
+        return None
+
+    first._commit = killed  # type: ignore[method-assign]
+    first._stopping.set()
+    assert first._task is not None
+    await asyncio.gather(first._task, return_exceptions=True)
+    await first_bus.stop()
+    second_bus = KafkaBus(kafka_bootstrap, client_id="taking-over", session_timeout_ms=6000)
+    await second_bus.start()
+    second = StageRunner(Recorder("crash", handled, repeats), second_bus, topics,
+                         RunnerOptions(concurrency=8, window=32, poll_timeout_s=0.05))
+    try:
+        await second.start()
+        await _until(lambda: _ready(second), 60, "second member assigned")
+        await _until(lambda: _handled(handled, 20), 30, "the backlog handled again")
+        await _produce(second_bus, topics, [_event(f"new{n}", "fast") for n in range(10)])
+        await _until(lambda: _handled(handled, 30), 30, "the new records handled")
+    finally:
+        await second.stop()
+        await second_bus.stop()
+    assert {t: r for t, r in repeats.items() if t.startswith("old")} == {f"old{n}": [False, True] for n in range(10)}
+    assert {t: r for t, r in repeats.items() if t.startswith("new")} == {f"new{n}": [False] for n in range(10)}
 
 
 async def test_a_long_retry_after_never_blocks_the_poll_loop_or_evicts_the_member(
@@ -251,3 +294,7 @@ async def _retried(handled: Counter[str]) -> bool:
 
 async def _has(bootstrap: str, topic: str, count: int) -> bool:
     return await _count(bootstrap, topic) >= count
+
+
+async def _handled(handled: Counter[str], at_least: int) -> bool:
+    return sum(handled.values()) >= at_least
