@@ -133,11 +133,23 @@ def pct(values: Sequence[float], q: float) -> float:
 
 
 def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process; a stage's (``autotriage serve``) also counts its live worker
+    processes (the classifier's text workers are its cost too). Other processes count alone: the load generator
+    is this process, whose children are everything else."""
     try:
-        times = psutil.Process(pid).cpu_times()
+        process = psutil.Process(pid)
+        times = process.cpu_times()
+        total = times.user + times.system
+        if "serve" in process.cmdline():
+            for child in process.children(recursive=True):
+                try:
+                    child_times = child.cpu_times()
+                except psutil.Error:
+                    continue
+                total += child_times.user + child_times.system
     except psutil.Error:
         return 0.0
-    return float(times.user + times.system)
+    return float(total)
 
 
 def peak_rss_mb(pid: int) -> float:
