@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(default=30_000, ge=6000)
     rebalance_timeout_ms: int = Field(default=60_000, ge=10_000)
     taxonomy_ttl_s: float = Field(default=3600.0, gt=0)
+    text_workers: int = Field(
+        default=1, ge=0, description="classifier: worker processes that clean and redact large tickets off the "
+        "event loop (0: a thread, which shares the interpreter lock and lets one hostile e-mail stall the loop)"
+    )
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
     drain_timeout_s: float = Field(default=30.0, gt=0)
