@@ -40,6 +40,7 @@ from autotriage.psa.base import (
     HistoricalTicket,
     PSAClient,
     WebhookEvent,
+    email_address,
     iso_z,
 )
 from autotriage.psa.http import PSAError, PSAHttp, Response
@@ -58,7 +59,6 @@ CONTACT_FAILURE_TTL_S = 300.0
 CONTACT_CACHE_SIZE = 20_000
 # The Contacts entity's e-mail fields, in the order they are tried (Autotask REST Contacts entity).
 _CONTACT_EMAILS = ("emailAddress", "emailAddress2", "emailAddress3")
-_EMAIL = re.compile(r"[^@\s<>\"]{1,64}@[^@\s<>\"]{1,253}")
 PAGE_SIZE = 500
 THRESHOLD_STOP = 0.80
 NOTE_TITLE = "autotriage categorization"
@@ -479,11 +479,7 @@ class AutotaskClient(PSAClient):
         contact = body.get("item") if isinstance(body, dict) else None
         if not isinstance(contact, dict):
             return ""  # unknown or deleted contact: remembered as "no sender"
-        for name in _CONTACT_EMAILS:
-            value = contact.get(name)
-            if isinstance(value, str) and (found := _EMAIL.fullmatch(value.strip())):
-                return found.group(0)
-        return ""
+        return next((email for name in _CONTACT_EMAILS if (email := email_address(contact.get(name)))), "")
 
     # --- taxonomy -----------------------------------------------------------------------------------
     async def fetch_taxonomy(self, scope: str) -> Taxonomy:
