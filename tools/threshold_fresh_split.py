@@ -4,15 +4,17 @@
 For each bundled PSA's history (and, when given, the public "IT service tickets" CSV): a deterministic, per-category
 split (``--fraction`` held out, several ``--seeds``), the shipped local model trained on the rest exactly as
 ``autotriage learn`` trains it, then the precision of its predictions at the stored threshold on the held-out part,
-with the Wilson one-sided 95 % lower bound, next to what the training promised. Measuring only: not a test.
+with the Wilson one-sided 95 % lower bound, next to what the training promised; pooled over the seeds. With
+``--history N`` the same for a small history: N training tickets, every other ticket held out. Measuring only.
 
-    python3 tools/threshold_fresh_split.py [--public PATH/TO/tickets.csv] [--seeds 3] [--fraction 0.2]
+    python3 tools/threshold_fresh_split.py [--public PATH/TO/tickets.csv] [--seeds 3] [--fraction 0.2] [--history 300]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,9 +42,13 @@ class Fresh:
     note: str
 
 
-def measure(rows: Sequence[LabelledTicket], seed: str, fraction: float) -> Fresh:
-    """Train on a split of ``rows``, count the held-out predictions at or above the stored threshold."""
+def measure(rows: Sequence[LabelledTicket], seed: str, fraction: float, history: int | None = None) -> Fresh:
+    """Train on a split of ``rows`` (``history``: only that many tickets of the training part, in a fixed random
+    order, the rest held out too), count the held-out predictions at or above the stored threshold."""
     train, test = holdout_split(rows, fraction, seed=seed)
+    if history is not None:
+        shuffled = sorted(train, key=lambda e: hashlib.sha256(f"{seed}:{e.key}".encode()).hexdigest())
+        train, test = shuffled[:history], test + shuffled[history:]
     model = train_model(train, tenant="fresh", config=TrainingConfig(keep_neighbours=False))
     meta = model.meta
     if meta.threshold is None:
@@ -57,12 +63,15 @@ def measure(rows: Sequence[LabelledTicket], seed: str, fraction: float) -> Fresh
     return Fresh(meta.threshold, meta.threshold_precision_lower, hits, point.count, len(test), "")
 
 
-def report(name: str, rows: Sequence[LabelledTicket], seeds: int, fraction: float) -> None:
+def report(name: str, rows: Sequence[LabelledTicket], seeds: int, fraction: float,
+           history: int | None = None) -> None:
     """Print one line per seed and the pooled precision over every seed's held-out tickets."""
     hits = kept = 0
+    if history is not None:
+        name = f"{name}/{history}"
     for s in range(seeds):
         started = time.perf_counter()
-        fresh = measure(rows, f"fresh-{s}", fraction)
+        fresh = measure(rows, f"fresh-{s}", fraction, history)
         took = time.perf_counter() - started
         if fresh.threshold is None:
             print(f"{name:12s} seed {s}: no threshold stored ({fresh.note}) [{took:.0f} s]")
@@ -91,9 +100,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--fraction", type=float, default=0.2)
     parser.add_argument("--psa", choices=PSAS, action="append", help="only these PSAs (default: all)")
+    parser.add_argument("--history", type=int, action="append", default=[],
+                        help="also train on only this many tickets (e.g. 300), every other ticket held out")
     args = parser.parse_args()
     for psa in args.psa or PSAS:
-        report(psa, read_labelled(DATA / psa / "history.jsonl"), args.seeds, args.fraction)
+        rows = read_labelled(DATA / psa / "history.jsonl")
+        report(psa, rows, args.seeds, args.fraction)
+        for size in args.history:
+            report(psa, rows, args.seeds, args.fraction, size)
     if args.public is not None:
         report("public", read_public(args.public), 1, args.fraction)
 

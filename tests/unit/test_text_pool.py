@@ -32,6 +32,9 @@ HTML_NEWSLETTER = Ticket(id="9102", scope="1", summary="March product news", des
 LOG_PASTE = Ticket(id="9103", scope="1", summary="Backup job fails every night", description=(
     "The Veeam job for FS01 failed again, log below. Server 10.20.30.40, MAC 00:1A:2B:3C:4D:5E.\n\n"
     + "2026-03-02 01:00:0%d Error: Failed to connect to repository \\\\NAS02\\backups (0x80070035)\n" * 400))
+HUGE_HTML = Ticket(id="9105", scope="1", summary="Fwd: invoice", description=(
+    "<div>" + "<p>Invoice 4471 attached, pay to IBAN DE44 5001 0517 5407 3249 31 or call (555) 0123</p>" * 6_000
+    + "<p>the line that is never read</p>"))  # well over the cleaning's input cap: shipped cut to it
 SMALL = Ticket(id="9104", scope="1", summary="Printer offline", description="The front desk printer says offline.")
 
 
@@ -56,7 +59,7 @@ async def test_a_worker_process_gives_exactly_the_inline_prompt() -> None:
     text = TextPool(1, process_chars=2_000)
     text.start()
     try:
-        for ticket in (FORWARDED_PHISH, HTML_NEWSLETTER, LOG_PASTE):
+        for ticket in (FORWARDED_PHISH, HTML_NEWSLETTER, LOG_PASTE, HUGE_HTML):
             assert len(ticket.description) > text.process_chars
             for policy in POLICIES:
                 assert await text.view(ticket, policy, BUDGET) == prompt_view(ticket, policy, BUDGET), ticket.id

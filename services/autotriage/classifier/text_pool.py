@@ -20,6 +20,7 @@ from autotriage.classifier.view import PromptView, prompt_view
 from autotriage.core.errors import TransientError
 from autotriage.core.models import Ticket
 from autotriage.core.tenants import Policy
+from autotriage.core.text.clean import MAX_INPUT_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ class TextPool:
             return self.prepare(ticket, policy, budget)
         if self.workers <= 0:
             return await asyncio.to_thread(self.prepare, ticket, policy, budget)
+        if len(ticket.description) > MAX_INPUT_CHARS:  # never read further: ship only what is read
+            ticket = ticket.model_copy(update={"description": ticket.description[:MAX_INPUT_CHARS]})
         for attempt in range(1, ATTEMPTS + 1):
             pool = self._running()
             try:
