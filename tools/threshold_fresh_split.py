@@ -63,13 +63,13 @@ def measure(rows: Sequence[LabelledTicket], seed: str, fraction: float, history:
     return Fresh(meta.threshold, meta.threshold_precision_lower, hits, point.count, len(test), "")
 
 
-def report(name: str, rows: Sequence[LabelledTicket], seeds: int, fraction: float,
+def report(name: str, rows: Sequence[LabelledTicket], seeds: range, fraction: float,
            history: int | None = None) -> None:
     """Print one line per seed and the pooled precision over every seed's held-out tickets."""
     hits = kept = 0
     if history is not None:
         name = f"{name}/{history}"
-    for s in range(seeds):
+    for s in seeds:
         started = time.perf_counter()
         fresh = measure(rows, f"fresh-{s}", fraction, history)
         took = time.perf_counter() - started
@@ -97,19 +97,21 @@ def main() -> None:
     """Every bundled PSA, then the public set when given."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--public", type=Path, help="the public IT service tickets CSV (never copied here)")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="splits per data set")
+    parser.add_argument("--first-seed", type=int, default=0, help="number of the first split (more splits later)")
     parser.add_argument("--fraction", type=float, default=0.2)
     parser.add_argument("--psa", choices=PSAS, action="append", help="only these PSAs (default: all)")
     parser.add_argument("--history", type=int, action="append", default=[],
                         help="also train on only this many tickets (e.g. 300), every other ticket held out")
     args = parser.parse_args()
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     for psa in args.psa or PSAS:
         rows = read_labelled(DATA / psa / "history.jsonl")
-        report(psa, rows, args.seeds, args.fraction)
+        report(psa, rows, seeds, args.fraction)
         for size in args.history:
-            report(psa, rows, args.seeds, args.fraction, size)
+            report(psa, rows, seeds, args.fraction, size)
     if args.public is not None:
-        report("public", read_public(args.public), 1, args.fraction)
+        report("public", read_public(args.public), range(args.first_seed, args.first_seed + 1), args.fraction)
 
 
 if __name__ == "__main__":
