@@ -12,6 +12,7 @@ import pytest
 
 from autotriage.classifier.text_pool import TextPool
 from autotriage.classifier.view import PromptView, prompt_view
+from autotriage.core import metrics
 from autotriage.core.errors import TransientError
 from autotriage.core.models import Ticket
 from autotriage.core.tenants import Policy
@@ -79,12 +80,14 @@ async def test_a_worker_killed_mid_ticket_is_replaced_and_the_ticket_prepared(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(MARK_ENV, str(tmp_path / "mark"))  # spawned workers inherit the environment
+    restarts = metrics.REGISTRY.get_sample_value("autotriage_text_worker_restarts_total") or 0.0
     text = TextPool(1, process_chars=2_000, prepare=_dies_once)
     try:
         view = await text.view(FORWARDED_PHISH, Policy(), BUDGET)
     finally:
         await text.close()
     assert (tmp_path / "mark").read_text() == "killed" and text.restarts == 1
+    assert metrics.REGISTRY.get_sample_value("autotriage_text_worker_restarts_total") == restarts + 1
     assert view == prompt_view(FORWARDED_PHISH, Policy(), BUDGET)
 
 

@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from autotriage.classifier.view import PromptView, prompt_view
+from autotriage.core import metrics
 from autotriage.core.errors import TransientError
 from autotriage.core.models import Ticket
 from autotriage.core.tenants import Policy
@@ -90,6 +91,7 @@ class TextPool:
                 log.warning("text worker lost while preparing ticket %s (attempt %d of %d): restarting the pool",
                             ticket.id, attempt, ATTEMPTS)
                 self.restarts += 1
+                metrics.TEXT_WORKER_RESTARTS.inc()
                 if self._pool is pool:
                     self._pool = None
                     pool.shutdown(wait=False, cancel_futures=True)
