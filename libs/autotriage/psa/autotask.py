@@ -41,6 +41,7 @@ from autotriage.psa.base import (
     WebhookEvent,
     iso_z,
 )
+from autotriage.psa.changes import CategoryChange, by_time, looks_automated, mentions, parse_when, text_of
 from autotriage.psa.http import PSAError, PSAHttp, Response
 from autotriage.psa.webhook_auth import header
 
@@ -119,6 +120,11 @@ def autotask_escape(text: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+#: Words of a TicketHistory action/detail that mark a category change / a move to another queue (UNCONFIRMED).
+HISTORY_CATEGORY_WORDS = ("issue type", "issuetype", "sub-issue", "subissue")
+HISTORY_SCOPE_WORDS = ("queue",)
 
 
 def _utf16_escape(char: str) -> str:
@@ -610,6 +616,31 @@ class AutotaskClient(PSAClient):
         out = [ClosedTicket(self._to_ticket(r, fields), _parse_time(r.get("completedDate")), hours.get(int(r["id"])))
                for r in rows]
         return sorted(out, key=lambda c: c.closed_at or datetime.min.replace(tzinfo=UTC))
+
+    async def category_changes(self, ticket_id: str) -> list[CategoryChange]:
+        """``POST TicketHistory/query`` with exactly one ``ticketID eq`` filter (no other filter is allowed;
+        one page, as history paging is reported unusable). Entries: id, ticketID, resourceID, date, action,
+        detail. UNCONFIRMED: whether issue type / sub-issue type / queue changes get their own ``action`` labels
+        (the help also lists a generic "Edited") and the grammar of ``detail``; so an entry counts when its
+        action or detail names those fields, and is automated when it names a workflow rule or an API user
+        (otherwise, with a resourceID, a person: an API user not named in the text is counted as one).
+        Initial values set at creation are not recorded. Each call counts against the hourly API budget."""
+        _check_id(ticket_id)
+        query = {"filter": [{"op": "eq", "field": "ticketID", "value": int(ticket_id)}]}
+        body = await self._api("POST", "TicketHistory/query", "query_ticket_history", json=query)
+        items = body.get("items") if isinstance(body, dict) else None
+        changes = []
+        for item in items if isinstance(items, list) else []:
+            entry = _lower_keys(item) if isinstance(item, dict) else {}
+            action, detail = text_of(entry.get("action")), text_of(entry.get("detail"))
+            scope = mentions(f"{action} {detail}", HISTORY_SCOPE_WORDS)
+            if not scope and not mentions(f"{action} {detail}", HISTORY_CATEGORY_WORDS):
+                continue
+            actor = text_of(entry.get("resourceid"))
+            automated = True if looks_automated(action, detail) else (False if actor else None)
+            changes.append(CategoryChange(parse_when(entry.get("date")), actor, automated, scope,
+                                          f"{action}: {detail}" if detail else action))
+        return by_time(changes)
 
     async def close(self) -> None:
         await self.http.close()
