@@ -32,8 +32,9 @@ class Month:
 
 def play_month(sim: Simulator, psa: str, n: int = 500, change: float = 0.15, rescope: int = 0,
                seed: int = 7) -> Month:
-    """``n`` tickets categorized (mode apply, confidence spread over 0.5-1.0); ``change`` of them get another
-    category from a technician; ``rescope`` more are moved to the other scope; every ticket closes today."""
+    """``n`` tickets categorized two hours ago (mode apply, confidence spread over 0.5-1.0); ``change`` of them
+    get another category from a technician an hour later (in the PSA's history); ``rescope`` more are moved to
+    the other scope; every ticket closes half an hour ago."""
     rng = random.Random(seed)
     scope, other = SCOPES[psa]
     paths = sorted(sim.valid_paths(scope))
@@ -48,12 +49,12 @@ def play_month(sim: Simulator, psa: str, n: int = 500, change: float = 0.15, res
         month.texts[tid] = summary
         outcomes.append(OutcomeRecorded(
             tenant="acme", psa=PSAKind(psa), ticket_id=tid, occurred_at=now - timedelta(hours=2),
-            action=Action.APPLIED, mode="apply", scope=str(scope), category=" > ".join(path),
-            confidence=0.5 + 0.5 * rng.random(), model="local-test",
+            finished_at=now - timedelta(hours=2), action=Action.APPLIED, mode="apply", scope=str(scope),
+            category=" > ".join(path), confidence=0.5 + 0.5 * rng.random(), model="local-test",
         ))
         if i < n_change:
             final = paths[(i % len(paths) + 1 + rng.randrange(len(paths) - 1)) % len(paths)]
-            sim.set_category(tid, final)
+            sim.set_category(tid, final, at=now - timedelta(hours=1))
             month.changed[tid] = final
         moved = n_change <= i < n_change + rescope
         if moved:

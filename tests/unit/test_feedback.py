@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +85,10 @@ async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
     assert 'autotriage_feedback_tickets{mode="apply",tenant="acme",verdict="changed"} 75.0' in prom
     assert f'verdict="rescoped"}} {float(rescope)}' in prom
     assert f"{ratio:.1%}" in out
+    # who changed it, from the PSA's history: one history call per corrected ticket, none for the rest
+    assert "who changed autotriage's category (75 history calls" in out
+    assert re.search(r"a technician\s*│\s*75\b", out) and re.search(r"re-scoped .*│\s*20\b", out)
+    assert re.search(r"workflow rule or API user\s*│\s*0\b", out)
     lines = corrections.read_text().splitlines()
     assert len(lines) == 75
     import json

@@ -41,7 +41,15 @@ from autotriage.psa.base import (
     WebhookEvent,
     iso_z,
 )
-from autotriage.psa.changes import CategoryChange, by_time, looks_automated, mentions, parse_when, text_of
+from autotriage.psa.changes import (
+    CategoryChange,
+    by_time,
+    looks_automated,
+    mentions,
+    parse_when,
+    text_of,
+    unquoted,
+)
 from autotriage.psa.http import PSAError, PSAHttp, Response
 from autotriage.psa.webhook_auth import header
 
@@ -633,11 +641,12 @@ class AutotaskClient(PSAClient):
         for item in items if isinstance(items, list) else []:
             entry = _lower_keys(item) if isinstance(item, dict) else {}
             action, detail = text_of(entry.get("action")), text_of(entry.get("detail"))
-            scope = mentions(f"{action} {detail}", HISTORY_SCOPE_WORDS)
-            if not scope and not mentions(f"{action} {detail}", HISTORY_CATEGORY_WORDS):
+            words = f"{action} {unquoted(detail)}"
+            scope = mentions(words, HISTORY_SCOPE_WORDS)
+            if not scope and not mentions(words, HISTORY_CATEGORY_WORDS):
                 continue
             actor = text_of(entry.get("resourceid"))
-            automated = True if looks_automated(action, detail) else (False if actor else None)
+            automated = True if looks_automated(words) else (False if actor else None)
             changes.append(CategoryChange(parse_when(entry.get("date")), actor, automated, scope,
                                           f"{action}: {detail}" if detail else action))
         return by_time(changes)

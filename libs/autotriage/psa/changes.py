@@ -17,6 +17,7 @@ from typing import Any
 #: Word beginnings (in an actor's name or an entry's source) that mark a workflow rule, an integration or an API user.
 AUTOMATION_WORDS = ("api", "workflow", "integrat", "automat", "script", "rule", "system")
 _WORD = re.compile(r"[a-z0-9]+")
+_QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'|“[^”]*”')
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,12 @@ def mentions(text: str, words: tuple[str, ...]) -> bool:
     """Whether ``text`` contains any of ``words`` (case-insensitive substring)."""
     folded = text.casefold()
     return any(word in folded for word in words)
+
+
+def unquoted(text: str) -> str:
+    """The text without its quoted parts (old and new values, e.g. a category named "Keyboard"), so keywords
+    match the entry's own words, not the names of the values."""
+    return _QUOTED.sub(" ", text)
 
 
 def looks_automated(*texts: str) -> bool:

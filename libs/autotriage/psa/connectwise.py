@@ -45,7 +45,15 @@ from autotriage.psa.base import (
     WebhookEvent,
     iso_z,
 )
-from autotriage.psa.changes import CategoryChange, by_time, looks_automated, mentions, parse_when, text_of
+from autotriage.psa.changes import (
+    CategoryChange,
+    by_time,
+    looks_automated,
+    mentions,
+    parse_when,
+    text_of,
+    unquoted,
+)
 from autotriage.psa.http import PSAError, PSAHttp, Response
 from autotriage.psa.signing_keys import FetchGate, SigningKeys, retry_later
 from autotriage.psa.webhook_auth import header
@@ -762,7 +770,7 @@ class ConnectWiseClient(PSAClient):
         for row in rows if isinstance(rows, list) else []:
             entry = lower_keys(row) if isinstance(row, dict) else {}
             text = text_of(entry.get("text"))
-            kind = f"{text_of(entry.get('audittype'))} {text_of(entry.get('auditsubtype'))} {text}"
+            kind = f"{text_of(entry.get('audittype'))} {text_of(entry.get('auditsubtype'))} {unquoted(text)}"
             scope = mentions(kind, AUDIT_SCOPE_WORDS)
             if not scope and not mentions(kind, AUDIT_CATEGORY_WORDS):
                 continue

@@ -196,6 +196,8 @@ class HaloSimulator(Simulator):
         }
         resource = request.match_info.route.resource
         canonical = resource.canonical if resource is not None else request.path
+        if canonical == "/api/Tickets/{id}" and request.query.get("include_auditing") == "true":
+            return "get_ticket_audit"
         return names.get((request.method, canonical), f"{request.method} {canonical}")
 
     def fault_body(self, status: int) -> dict[str, Any]:
