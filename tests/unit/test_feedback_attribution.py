@@ -125,3 +125,24 @@ def test_a_move_and_back_is_a_rescope_and_entries_of_unknown_actors_are_unknown(
     assert changed_by(item, [own, person, anonymous]) is ChangedBy.UNKNOWN
     assert changed_by(item, [CategoryChange(None, "jsmith", False, False)]) is ChangedBy.UNKNOWN  # undated
     assert changed_by(item, None) is ChangedBy.UNKNOWN
+
+
+async def test_autotask_history_stops_when_the_hourly_budget_is_nearly_used() -> None:
+    sim = make_simulator("autotask")
+    await sim.start()
+    client = _client(sim)
+    try:
+        scope, _ = SCOPES["autotask"]
+        paths = sorted(sim.valid_paths(scope))
+        items = []
+        for _ in range(3):
+            tid, decision = await _autotriage_writes(sim, client, scope, paths[0])
+            sim.set_category(tid, paths[1], at=datetime.now(UTC) + timedelta(minutes=10))
+            items.append(judge(decision, sim.category_of(tid), str(scope)))
+        sim.threshold_used = 9_000  # type: ignore[attr-defined]  # 90 % of the 10,000 an hour
+        result = await attribute(client, items)
+    finally:
+        await client.close()
+        await sim.stop()
+    assert set(result.by_ticket.values()) == {ChangedBy.UNKNOWN} and len(result.by_ticket) == 3
+    assert sim.requests[HISTORY_OP["autotask"]] == 0 and sim.requests["threshold_information"] == 1
