@@ -89,6 +89,8 @@ async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
     assert "who changed autotriage's category (75 history calls" in out
     assert re.search(r"a technician\s*│\s*75\b", out) and re.search(r"re-scoped .*│\s*20\b", out)
     assert re.search(r"workflow rule or API user\s*│\s*0\b", out)
+    assert 'autotriage_feedback_changed_by_tickets{changed_by="technician",tenant="acme"} 75.0' in prom
+    assert f'autotriage_feedback_changed_by_tickets{{changed_by="rescoped",tenant="acme"}} {float(rescope)}' in prom
     lines = corrections.read_text().splitlines()
     assert len(lines) == 75
     import json

@@ -74,9 +74,13 @@ def print_attribution(console: Console, attribution: Attribution) -> None:
     console.print(table)
 
 
-def export_metrics(report: AgreementReport, target: float) -> None:
+def export_metrics(report: AgreementReport, target: float, attribution: Attribution | None = None) -> None:
     """Set the feedback gauges for the tenant (bounded labels only)."""
     tenant = report.tenant
+    if attribution is not None:
+        counts = attribution.counts
+        for cause in ChangedBy:
+            metrics.FEEDBACK_CHANGED_BY.labels(tenant, cause.value).set(counts[cause])
     for mode in {mode for mode, _ in report.verdicts}:
         for verdict in Verdict:
             metrics.FEEDBACK_TICKETS.labels(tenant, mode, verdict.value).set(report.verdicts[(mode, verdict)])
@@ -121,7 +125,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console | None = 
         history_limit=args.history_limit))
     print_agreement(console, report, window, closed)
     print_attribution(console, attribution)
-    export_metrics(report, args.target)
+    export_metrics(report, args.target, attribution)
     if args.metrics_file is not None:
         write_to_textfile(str(args.metrics_file), metrics.FEEDBACK_REGISTRY)
         console.print(f"metrics written to {args.metrics_file}")
