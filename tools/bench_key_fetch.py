@@ -32,31 +32,8 @@ from autotriage.app import build_host
 from autotriage.core.bus.memory import MemoryBus
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import load_tenants
+from autotriage.sandbox.blackhole import Blackhole
 from autotriage.sandbox.connectwise import ConnectWiseSimulator
-
-
-class Blackhole:
-    """Accepts TCP connections and never answers."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.port = 0
-        self._writers: list[asyncio.StreamWriter] = []
-        self._server: asyncio.Server | None = None
-
-    async def _accept(self, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self._writers.append(writer)
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        for writer in self._writers:
-            writer.close()
-        if self._server is not None:
-            self._server.close()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -9,10 +9,12 @@ word, spaces. Each function gets the whole input (the caps inside the functions 
 
 Prints, per function and size, the slowest input and its time (best of ``--repeat``), the ratio to a same-run
 baseline (``str.lower`` of the same input: one linear pass in C), and a verdict against the 50 ms target. Then
-the event-loop lag p50/p99/max of the classifier's ``prompt_view_async`` on a stream of these tickets (large ones
-prepared on a worker thread) next to the same stream prepared inline.
+the event-loop lag p50/p99/max and the CPU per ticket of the classifier's text preparation on one stream of these
+tickets, three ways in the same run: inline, large tickets on a thread, large tickets in a worker process (what
+the classifier does). Last, the CPU per ordinary ticket (bundled sample data) called directly and through the
+pool's size check (small tickets stay inline: it must not grow).
 
-    python3 tools/bench_text.py [--repeat 3] [--tickets 60]
+    python3 tools/bench_text.py [--repeat 3] [--tickets 60] [--small 600] [--lag-only]
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from autotriage.classifier.view import prompt_view, prompt_view_async
+import psutil
+
+from autotriage.classifier.text_pool import PROCESS_CHARS, TextPool
+from autotriage.classifier.view import prompt_view
 from autotriage.core.loop_lag import LoopLagMonitor
 from autotriage.core.models import Ticket
 from autotriage.core.tenants import Policy
@@ -31,9 +36,11 @@ from autotriage.core.text.pii import Redactor
 from autotriage.core.text.prepare import prepare_ticket
 from autotriage.core.text.tokens import count_tokens
 from autotriage.policy.noise import detect_noise
+from autotriage.sandbox.common import load_sample
 
 SIZES = {"64 KB": 64 * 1024, "256 KB": 256 * 1024, "1 MB": 1024 * 1024}
 TARGET_S = 0.050
+LAG_TARGET_S = 0.005
 BUDGET = 1200
 
 UNITS = {
@@ -108,35 +115,114 @@ def bench_functions(repeat: int) -> bool:
     return ok
 
 
-async def _stream(tickets: list[Ticket], offload: bool) -> LoopLagMonitor:
+MODES = ("inline", "thread", "process")
+
+
+def _worker_cpu() -> float:
+    """CPU seconds of this process's children (the text workers)."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+async def _stream(tickets: list[Ticket], mode: str) -> tuple[LoopLagMonitor, float, float, float]:
+    """Prepare ``tickets`` one after another as the classifier does in ``mode``: the loop-lag monitor and wall time
+    of a pass with 5 ms of other work between tickets, then the CPU seconds per ticket of this process and of its
+    workers in a pass without the monitor (whose own wake-ups would count)."""
+    pool = TextPool(1 if mode == "process" else 0, process_chars=PROCESS_CHARS)
+    pool.start()
+
+    async def prepare(ticket: Ticket) -> None:
+        if mode == "inline":
+            prompt_view(ticket, POLICY, BUDGET)
+        else:
+            await pool.view(ticket, POLICY, BUDGET)
+
+    for ticket in tickets[:4]:  # the worker is up and warm before the clock starts
+        await prepare(ticket)
     monitor = LoopLagMonitor(interval_s=0.002)
     monitor.start()
     await asyncio.sleep(0.02)
+    started = time.perf_counter()
     for ticket in tickets:
-        if offload:
-            await prompt_view_async(ticket, POLICY, BUDGET)
-        else:
-            prompt_view(ticket, POLICY, BUDGET)
+        await prepare(ticket)
         await asyncio.sleep(0.005)  # other tenants' work between tickets
+    took = time.perf_counter() - started
     await monitor.stop()
-    return monitor
+    cpu, workers = time.process_time(), _worker_cpu()
+    for ticket in tickets:
+        await prepare(ticket)
+    cpu, workers = (time.process_time() - cpu) / len(tickets), (_worker_cpu() - workers) / len(tickets)
+    await pool.close()
+    return monitor, took, cpu, workers
+
+
+def _hostile(n: int) -> list[Ticket]:
+    """Every hostile input at the pool's size cut (prepared inline) and at 64 KB, 256 KB and 1 MB, in turn."""
+    summary = "RE: printer"
+    units, sizes = list(UNITS.values()), [PROCESS_CHARS - len(summary), *SIZES.values()]
+    return [Ticket(id=str(i), scope="1", summary=summary,
+                   description=(units[i % len(units)] * (sizes[i % len(sizes)] // len(units[i % len(units)]))))
+            for i in range(n)]
 
 
 def bench_loop_lag(n: int) -> None:
-    """Event-loop lag while hostile tickets of every size are prepared, offloaded vs inline."""
-    units = list(UNITS.values())
-    sizes = list(SIZES.values())
-    tickets = [Ticket(id=str(i), scope="1", summary="RE: printer",
-                      description=(units[i % len(units)] * (sizes[i % len(sizes)] // len(units[i % len(units)]))))
-               for i in range(n)]
-    for offload in (True, False):
-        started = time.perf_counter()
-        monitor = asyncio.run(_stream(tickets, offload))
-        took = time.perf_counter() - started
-        label = "prompt_view_async (large on a thread)" if offload else "prompt_view inline (no offload)"
-        print(f"{label:40s} {n} tickets in {took:5.2f} s: loop lag p50 {monitor.quantile(0.5) * 1000:6.2f} ms, "
+    """Event-loop lag and CPU per ticket while the same hostile stream is prepared inline, large tickets on a
+    thread (shares the interpreter lock) and large tickets in a worker process."""
+    tickets = _hostile(n)
+    print(f"event-loop lag while {n} hostile tickets ({PROCESS_CHARS} chars - 1 MB) are prepared, 5 ms apart")
+    for mode in MODES:
+        monitor, took, cpu, workers = asyncio.run(_stream(tickets, mode))
+        verdict = "ok" if monitor.quantile(0.99) <= LAG_TARGET_S else "OVER 5 ms"
+        print(f"  {mode:8s} {took:6.2f} s: lag p50 {monitor.quantile(0.5) * 1000:6.2f} ms, "
               f"p99 {monitor.quantile(0.99) * 1000:6.2f} ms, max {max(monitor.samples) * 1000:6.2f} ms "
-              f"({len(monitor.samples)} samples)")
+              f"({len(monitor.samples)} samples); CPU per ticket {cpu * 1000:6.2f} ms on the loop's process + "
+              f"{workers * 1000:6.2f} ms in workers  {verdict}")
+
+
+def _small(n: int) -> list[Ticket]:
+    """Ordinary tickets of the bundled sample data (every PSA's ``new.jsonl``), cycled to ``n``."""
+    rows = [row for psa in ("autotask", "connectwise", "halo") for row in load_sample(psa).new]
+    return [Ticket(id=str(i), scope="1", summary=rows[i % len(rows)].summary, description=rows[i % len(rows)].details)
+            for i in range(n)]
+
+
+async def _cpu_per_ticket(tickets: list[Ticket], pool: TextPool | None) -> tuple[float, float]:
+    """CPU seconds per ticket of this process and of the pool's workers."""
+    started, workers = time.process_time(), _worker_cpu()
+    for ticket in tickets:
+        if pool is None:
+            prompt_view(ticket, POLICY, BUDGET)
+        else:
+            await pool.view(ticket, POLICY, BUDGET)
+    return (time.process_time() - started) / len(tickets), (_worker_cpu() - workers) / len(tickets)
+
+
+def bench_small_tickets(n: int) -> None:
+    """CPU per ordinary ticket: ``prompt_view`` called directly, and through the process pool's size check."""
+    tickets = _small(n)
+    over = sum(len(t.summary) + len(t.description) > PROCESS_CHARS for t in tickets)
+
+    async def run() -> tuple[float, tuple[float, float]]:
+        pool = TextPool(1, process_chars=PROCESS_CHARS)
+        pool.start()
+        try:
+            await _cpu_per_ticket(tickets, None)  # warm caches
+            direct = min([(await _cpu_per_ticket(tickets, None))[0] for _ in range(3)])
+            pooled = min([await _cpu_per_ticket(tickets, pool) for _ in range(3)], key=sum)
+        finally:
+            await pool.close()
+        return direct, pooled
+
+    direct, (loop_cpu, worker_cpu) = asyncio.run(run())
+    print(f"ordinary tickets ({n} from the sample data, {over} over the {PROCESS_CHARS}-char cut): CPU "
+          f"{direct * 1000:.3f} ms per ticket direct; through TextPool {loop_cpu * 1000:.3f} ms on the loop's "
+          f"process + {worker_cpu * 1000:.3f} ms in workers (ratio {(loop_cpu + worker_cpu) / direct:.2f})")
 
 
 def main() -> None:
@@ -144,11 +230,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tickets", type=int, default=60)
+    parser.add_argument("--small", type=int, default=600, help="ordinary tickets for the CPU-per-ticket check")
+    parser.add_argument("--lag-only", action="store_true", help="skip the per-function table")
     args = parser.parse_args()
     count_tokens("warm up")  # loads the tokenizer's encoding once, outside the measurements
-    ok = bench_functions(args.repeat)
+    ok = True if args.lag_only else bench_functions(args.repeat)
     print()
     bench_loop_lag(args.tickets)
+    bench_small_tickets(args.small)
     print("\nall functions under 50 ms at every size" if ok else "\nSOME FUNCTIONS ARE OVER 50 ms")
 
 

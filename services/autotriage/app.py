@@ -120,7 +120,8 @@ def build_host(
         "normalizer": lambda: runner(NormalizerStage(PSAClients(tenants))),
         "taxonomy-cache": lambda: runner(
             TaxonomyCacheStage(PSAClients(tenants), TaxonomyStore(bus, topics), settings.taxonomy_ttl_s)),
-        "classifier": lambda: runner(ClassifierStage(tenants, classifiers, bus=bus, topics=topics)),
+        "classifier": lambda: runner(
+            ClassifierStage(tenants, classifiers, bus=bus, topics=topics, text_workers=settings.text_workers)),
         "writer": lambda: runner(WriterStage(tenants, PSAClients(tenants))),
     }
     if set(builders) != set(NAMES):  # the registry (stages.py) and this wiring must name the same stages

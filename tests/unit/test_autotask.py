@@ -412,3 +412,63 @@ async def test_simulator_enforces_the_thread_limit(sim: AutotaskSimulator) -> No
     async with aiohttp.ClientSession() as session:
         statuses = await asyncio.gather(*(get(session) for _ in range(10)))
     assert statuses.count(429) >= 1 and sim.thread_rejections >= 1
+
+
+# --- the ticket's sender: the contact's e-mail, one cached call per contact -----------------------------------
+async def test_the_contacts_email_becomes_the_sender_with_one_call_per_contact(sim: Sim, client: Client) -> None:
+    sim.add_contact(41001, "Priya", "Natarajan", "priya.n@harbourdental.example")
+    first = await client.fetch_ticket(sim.create_ticket("Outlook keeps asking for a password", "…", QUEUE,
+                                                        contact_id=41001))
+    second = await client.fetch_ticket(sim.create_ticket("Scanner offline", "…", QUEUE, contact_id=41001))
+    assert first.contact_email == second.contact_email == "priya.n@harbourdental.example"
+    assert sim.requests["get_contact"] == 1  # the second ticket of the same contact is answered from the cache
+
+
+async def test_a_ticket_without_contact_makes_no_contact_call(sim: Sim, client: Client) -> None:
+    ticket = await client.fetch_ticket(sim.create_ticket("Monitoring: disk C: 95% full", "…", QUEUE,
+                                                         contact_id=None))
+    assert ticket.contact_email == "" and sim.requests["get_contact"] == 0
+
+
+@pytest.mark.parametrize(("primary", "second", "sender"), [
+    ("", "front.desk@harbourdental.example", "front.desk@harbourdental.example"),  # only the 2nd address is set
+    ("not an address", "", ""),
+    ("  reception@harbourdental.example ", "", "reception@harbourdental.example"),
+])
+async def test_the_first_usable_contact_address_is_the_sender(
+    sim: Sim, client: Client, primary: str, second: str, sender: str
+) -> None:
+    sim.add_contact(41002, "Front", "Desk", primary, email2=second)
+    ticket = await client.fetch_ticket(sim.create_ticket("Phones down", "…", QUEUE, contact_id=41002))
+    assert ticket.contact_email == sender
+
+
+async def test_an_unknown_contact_gives_no_sender_and_is_not_asked_again(sim: Sim, client: Client) -> None:
+    for _ in range(2):  # a contact deleted since the ticket was opened: Autotask answers {"item": null}
+        ticket = await client.fetch_ticket(sim.create_ticket("VPN drops", "…", QUEUE, contact_id=99999))
+        assert ticket.contact_email == "" and ticket.summary == "VPN drops"
+    assert sim.requests["get_contact"] == 1
+
+
+@pytest.mark.parametrize("status", [500, 403, 404])
+async def test_a_failing_contact_call_never_costs_the_ticket(sim: Sim, client: Client, status: int) -> None:
+    sim.add_contact(41003, "Sam", "Okafor", "sam@harbourdental.example")
+    sim.inject(status, times=20, operations={"get_contact"}, body={"errors": ["Contacts: access denied"]}
+               if status == 403 else None)
+    tid = sim.create_ticket("New starter laptop", "Please set up a laptop for Ana", QUEUE, contact_id=41003)
+    ticket = await client.fetch_ticket(tid)
+    assert ticket.id == tid and ticket.description.startswith("Please set up") and ticket.contact_email == ""
+    asked = sim.requests["get_contact"]
+    await client.fetch_ticket(tid)  # the failure is remembered for a while: no call storm while Contacts fails
+    assert sim.requests["get_contact"] == asked
+
+
+async def test_a_bounce_contact_lets_the_noise_filter_see_the_bounce(sim: Sim, client: Client) -> None:
+    from autotriage.policy.noise import detect_noise
+
+    sim.add_contact(41004, "Mail", "Delivery System", "MAILER-DAEMON@mail.harbourdental.example")
+    ticket = await client.fetch_ticket(sim.create_ticket(
+        "Undeliverable: quarterly statement", "Your message couldn't be delivered to accounts@oldvendor.example.",
+        QUEUE, contact_id=41004))
+    noise = detect_noise(ticket)
+    assert ticket.contact_email.startswith("MAILER-DAEMON@") and noise is not None

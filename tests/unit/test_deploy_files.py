@@ -691,6 +691,7 @@ def test_alert_rules_have_for_severity_summary_description() -> None:
         "AutotriageStageUnhealthy": ["autotriage_stage_healthy == 0"],
         "AutotriageBudgetExhausted": ["autotriage_budget_exhausted_total"],
         "AutotriagePSAApiErrors": ["autotriage_psa_api_errors_per_requests"],
+        "AutotriageTextWorkerRestarts": ["autotriage_text_worker_restarts_total"],
     }
     for alert, needles in required.items():
         assert alert in exprs, f"alert {alert} missing"
@@ -895,6 +896,18 @@ ALERT_UNIT_TESTS: list[dict[str, Any]] = [
         "alert_rule_test": [
             _expect("12m", "AutotriageTargetDown", {"severity": "critical", **_WRITER}),
             _expect("20m", "AutotriageRestarting", {"severity": "warning", **_WRITER}),
+        ],
+    },
+    {
+        "interval": "1m",
+        "input_series": [
+            # c:1 loses a text worker every 5 minutes from minute 10; w:1 once.
+            _series("autotriage_text_worker_restarts_total", "0x10 1+0.2x20", **_C1),
+            _series("autotriage_text_worker_restarts_total", "0x10 1x20", **_W1),
+        ],
+        "alert_rule_test": [
+            _expect("12m", "AutotriageTextWorkerRestarts"),
+            _expect("25m", "AutotriageTextWorkerRestarts", {"severity": "warning", **_C1}),
         ],
     },
     {

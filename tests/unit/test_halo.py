@@ -565,3 +565,20 @@ async def test_history_paginates_and_yields_categorized_closed(monkeypatch: pyte
     assert len({h.ticket.id for h in found}) == 205
     assert found[0].path == ("Hardware", "Laptop")
     assert [h.ticket.id for h in first_five] == [h.ticket.id for h in found[:5]]
+
+
+# --- the ticket's sender (UNCONFIRMED field names: read defensively) ------------------------------------------
+@pytest.mark.parametrize(("fields", "sender"), [
+    ({"user_emailaddress": "jo.smith@baysidedental.example"}, "jo.smith@baysidedental.example"),
+    ({"user_emailaddress": "", "emailaddress": " desk@baysidedental.example "}, "desk@baysidedental.example"),
+    ({"user_emailaddress": {"address": "jo@x.example"}}, ""),  # an unexpected shape: no sender, no error
+    ({"user_emailaddress": "Jo Smith"}, ""),
+    ({}, ""),  # what the reference documents: user_id / user_name only
+])
+async def test_the_end_users_email_is_the_sender_when_halo_sends_one(
+    sim: HaloSimulator, client: HaloClient, fields: dict[str, Any], sender: str
+) -> None:
+    tid = laptop(sim)
+    sim.tickets[int(tid)].update(fields)
+    ticket = await client.fetch_ticket(tid)
+    assert ticket.contact_email == sender and ticket.summary == "Laptop will not boot"

@@ -29,34 +29,11 @@ from autotriage.core.service import ServiceHost
 from autotriage.core.settings import Settings
 from autotriage.core.tenants import load_tenants
 from autotriage.psa.signing_keys import FetchGate, SigningKeys
+from autotriage.sandbox.blackhole import Blackhole
 from autotriage.sandbox.connectwise import ConnectWiseSimulator
 from tests.support.pipeline import environ, tenant_entry, write_tenants
 
 RAW = Topics().name(WEBHOOKS_RAW)
-
-
-class Blackhole:
-    """A TCP server that accepts every connection and never answers (a key host that hangs)."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: list[asyncio.StreamWriter] = []
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self._writers.append(writer)
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        for writer in self._writers:
-            writer.close()
-        if self._server is not None:
-            self._server.close()
 
 
 @dataclass

@@ -259,3 +259,20 @@ async def test_the_prompt_text_is_cleaned_once_per_ticket(monkeypatch: pytest.Mo
 
     assert prepare_ticket_text(fake.seen[0], 1200) == (fake.seen[0].summary, fake.seen[0].description)
     assert len(calls) == 1 and fake.seen[0].description == "The VPN drops every hour since the update."
+
+
+async def test_a_large_ticket_is_prepared_in_the_stages_worker_process_and_stop_ends_it() -> None:
+    fake = FakeClassifier()
+    stage = ClassifierStage(tenants(), FakeClassifiers(tenants(), fake))
+    await stage.start()
+    log = "".join(f"01:00:{i % 60:02d} backup to 10.0.0.{i % 250} failed, mail ops@acme.example\n" for i in range(400))
+    try:
+        out = await run(stage, enriched("Nightly backup fails", log))
+        assert stage.text._pool is not None  # over the size cut: prepared in the worker
+        workers = list((stage.text._pool._processes or {}).values())
+    finally:
+        await stage.stop()
+    assert out is not None and out.classification.verdict is Verdict.CHOSEN
+    [seen] = fake.seen
+    assert "10.0.0." not in seen.description and "ops@acme.example" not in seen.description  # redacted there
+    assert workers and not any(w.is_alive() for w in workers) and stage.text._pool is None

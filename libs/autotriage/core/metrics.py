@@ -265,6 +265,11 @@ EVENT_LOOP_LAG = Histogram(
     buckets=LOOP_LAG_BUCKETS,
     registry=REGISTRY,
 )
+TEXT_WORKER_RESTARTS = Counter(
+    "autotriage_text_worker_restarts_total",
+    "Classifier text-worker pools restarted because a worker process died (killed, out of memory)",
+    registry=REGISTRY,
+)
 
 # --- feedback (a scheduled job: its own registry, written as a node-exporter textfile or served) -------
 #: Gauges of the latest feedback run per tenant; labels are bounded: mode (off/shadow/suggest/apply), level

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         "request at high rates, at up to the fetch wait of latency per stage",
     )
     taxonomy_ttl_s: float = Field(default=3600.0, gt=0)
+    text_workers: int = Field(
+        default=1, ge=0, description="classifier: worker processes that clean and redact large tickets off the "
+        "event loop (0: a thread, which shares the interpreter lock and lets one hostile e-mail stall the loop)"
+    )
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
     drain_timeout_s: float = Field(default=30.0, gt=0)

@@ -66,7 +66,7 @@ class ModelMeta(BaseModel):
     threshold: float | None = None
     threshold_precision: float | None = None
     threshold_coverage: float | None = None
-    #: The Wilson lower bound (one-sided 95 %) of the precision at the threshold, what the threshold promises.
+    #: The Wilson lower bound (one-sided 97.5 %) of the precision at the threshold, what the threshold promises.
     threshold_precision_lower: float | None = None
     #: Why there is no threshold (too little held-out history, or no threshold reaches the target).
     threshold_note: str = ""

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from autotriage.core import metrics
+from autotriage.core.caches import SingleFlight
 from autotriage.core.errors import ConfigError, PermanentError, TransientError, WebhookRejected
 from autotriage.core.events import utcnow
 from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
@@ -39,6 +40,7 @@ from autotriage.psa.base import (
     HistoricalTicket,
     PSAClient,
     WebhookEvent,
+    email_address,
     iso_z,
 )
 from autotriage.psa.changes import (
@@ -59,6 +61,13 @@ API_VERSION = "v1.0/"
 ZONE_TTL_S = 6 * 3600.0
 FIELDS_TTL_S = 3600.0
 FIELDS_REFRESH_MIN_S = 60.0
+#: A contact's e-mail (the ticket's sender for the noise rules) is looked up once per contact and kept this long;
+#: a failed look-up is not retried for ``CONTACT_FAILURE_TTL_S`` (the ticket goes on without a sender).
+CONTACT_TTL_S = 3600.0
+CONTACT_FAILURE_TTL_S = 300.0
+CONTACT_CACHE_SIZE = 20_000
+# The Contacts entity's e-mail fields, in the order they are tried (Autotask REST Contacts entity).
+_CONTACT_EMAILS = ("emailAddress", "emailAddress2", "emailAddress3")
 PAGE_SIZE = 500
 THRESHOLD_STOP = 0.80
 NOTE_TITLE = "autotriage categorization"
@@ -311,6 +320,7 @@ class AutotaskClient(PSAClient):
         self._fields_at = 0.0
         self._fields_lock = asyncio.Lock()
         self._note_codes: tuple[int, int] | None = None
+        self._contacts: SingleFlight[int, str] = SingleFlight(CONTACT_TTL_S, maxsize=CONTACT_CACHE_SIZE)
 
     # --- transport ----------------------------------------------------------------------------------
     async def zone(self) -> str:
@@ -464,7 +474,32 @@ class AutotaskClient(PSAClient):
         fields = await self._ticket_fields()
         if self._has_unknown(raw, fields):
             fields = await self._ticket_fields(unknown=True)
-        return self._to_ticket(raw, fields)
+        ticket = self._to_ticket(raw, fields)
+        email = await self.contact_email(raw.get("contactID"))
+        return ticket.model_copy(update={"contact_email": email}) if email else ticket
+
+    async def contact_email(self, contact_id: Any) -> str:
+        """The e-mail address of a ticket's contact (``GET Contacts/{id}``, cached per contact), or "" when the
+        ticket has no contact, the contact has no address, or the look-up fails: the sender only helps the noise
+        rules, so it never costs a ticket."""
+        cid = _as_int(contact_id)
+        if cid is None or cid <= 0:
+            return ""
+        try:
+            email, _ = await self._contacts.get(cid, lambda: self._load_contact_email(cid))
+        except Exception as exc:  # noqa: BLE001 - any failure: no sender, the ticket goes on
+            log.warning("autotask: contact %s of tenant %s not read (%s): the ticket goes on without a sender",
+                        cid, self.tenant.id, exc)
+            self._contacts.put(cid, "", ttl_s=CONTACT_FAILURE_TTL_S)
+            return ""
+        return email
+
+    async def _load_contact_email(self, contact_id: int) -> str:
+        body = await self._api("GET", f"Contacts/{contact_id}", "get_contact")
+        contact = body.get("item") if isinstance(body, dict) else None
+        if not isinstance(contact, dict):
+            return ""  # unknown or deleted contact: remembered as "no sender"
+        return next((email for name in _CONTACT_EMAILS if (email := email_address(contact.get(name)))), "")
 
     # --- taxonomy -----------------------------------------------------------------------------------
     async def fetch_taxonomy(self, scope: str) -> Taxonomy:

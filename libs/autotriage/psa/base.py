@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,18 @@ class ClosedTicket:
     ticket: Ticket
     closed_at: datetime | None
     hours: float | None = None
+
+
+_EMAIL = re.compile(r"[^@\s<>\"(),;]{1,64}@[^@\s<>\"(),;]{1,253}")
+
+
+def email_address(value: object) -> str:
+    """``value`` as an e-mail address (trimmed), or "" when it is not one (missing, empty, not a string, not an
+    address): PSA contact fields are read defensively, a sender only helps the noise rules."""
+    if not isinstance(value, str):
+        return ""
+    found = _EMAIL.fullmatch(value.strip())
+    return found.group(0) if found else ""
 
 
 def iso_z(when: datetime) -> str:

@@ -28,6 +28,7 @@ from autotriage.psa.base import (
     HistoricalTicket,
     PSAClient,
     WebhookEvent,
+    email_address,
     iso_z,
 )
 from autotriage.psa.changes import CategoryChange, by_time, looks_automated, mentions, parse_when, text_of
@@ -190,7 +191,9 @@ class HaloClient(PSAClient):
             scope_name=str(raw.get("tickettype_name") or ""),
             category=CategoryState(path=path, native={self.field: value} if value else {}),
             company=str(raw.get("client_name") or ""),
-            contact_email=str(raw.get("user_emailaddress") or raw.get("emailaddress") or ""),
+            # UNCONFIRMED: the reference documents only user_id / user_name; these names are what Halo instances
+            # are seen to return. Anything else (missing, not an address) is no sender. No mail headers exist.
+            contact_email=email_address(raw.get("user_emailaddress")) or email_address(raw.get("emailaddress")),
             source=str(raw.get("source") or ""),
             priority=str(raw.get("priority_id") or ""),
             native={"tickettype_id": raw.get("tickettype_id")},

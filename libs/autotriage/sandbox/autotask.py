@@ -28,6 +28,8 @@ from autotriage.sandbox.common import TECHNICIAN, WORKFLOW, HistoryClock, Sample
 API = "/atservicesrest/v1.0"
 FIRST_ISSUE_VALUE = 10
 FIRST_SUB_VALUE = 100
+#: The contact every simulated ticket is opened by unless a test says otherwise.
+DEFAULT_CONTACT_ID = 30682
 STATUS = {1: "New", 5: "Complete", 7: "Waiting Customer", 8: "In Progress"}
 PRIORITY = {4: "Critical", 1: "High", 2: "Medium", 3: "Low"}
 SOURCE = {-1: "Client Portal", 1: "Other", 2: "Phone", 4: "Email", 6: "Web Portal", 11: "Monitoring Alert"}
@@ -168,6 +170,7 @@ class AutotaskSimulator(Simulator):
         self.issue_types: dict[int, dict[str, Any]] = {}
         self.sub_issue_types: dict[int, dict[str, Any]] = {}
         self.tickets: dict[int, dict[str, Any]] = {}
+        self.contacts: dict[int, dict[str, Any]] = {}
         self.ticket_notes: dict[int, list[dict[str, Any]]] = {}
         self.time_entries: list[dict[str, Any]] = []
         #: TicketHistory rows (id, ticketID, resourceID, date, action, detail)
@@ -178,6 +181,7 @@ class AutotaskSimulator(Simulator):
         self._note_ids = itertools.count(29900001)
         self._sequence = itertools.count(1)
         self.app.middlewares.append(self._api_middleware)
+        self.add_contact(DEFAULT_CONTACT_ID, "Jo", "Smith", "jo.smith@bayside.example")
         self._load(sample or load_sample(PSAKind.AUTOTASK), seed_history)
         self._routes()
 
@@ -242,9 +246,19 @@ class AutotaskSimulator(Simulator):
             raise KeyError(path)
         return issue, sub
 
+    def add_contact(self, contact_id: int, first: str, last: str, email: str = "", *, company_id: int = 174,
+                    email2: str = "", active: bool = True) -> int:
+        """A Contacts entity row as ``GET /V1.0/Contacts/{id}`` returns it (e-mail fields may be empty)."""
+        self.contacts[contact_id] = {
+            "id": contact_id, "companyID": company_id, "firstName": first, "lastName": last,
+            "emailAddress": email or None, "emailAddress2": email2 or None, "emailAddress3": None,
+            "isActive": 1 if active else 0, "phone": "555-0100", "title": None, "userDefinedFields": [],
+        }
+        return contact_id
+
     def create_ticket(
         self, summary: str, details: str, scope: int, category: tuple[str, ...] | None = None,
-        *, source: str = "", created_at: str = "",
+        *, source: str = "", created_at: str = "", contact_id: int | None = DEFAULT_CONTACT_ID,
     ) -> str:
         tid = next(self._ids)
         issue, sub = self.values_of(category) if category else (None, None)
@@ -253,7 +267,7 @@ class AutotaskSimulator(Simulator):
         self.tickets[tid] = {
             "id": tid, "ticketNumber": f"T{time.strftime('%Y%m%d', time.gmtime())}.{tid % 10000:04d}",
             "title": summary, "description": details, "queueID": int(scope), "companyID": 174,
-            "contactID": 30682, "priority": 2, "status": 1, "source": source_value, "issueType": issue,
+            "contactID": contact_id, "priority": 2, "status": 1, "source": source_value, "issueType": issue,
             "subIssueType": sub, "ticketCategory": 3, "ticketType": 1, "createDate": now,
             "completedDate": None, "creatorResourceID": 29682885, "assignedResourceID": None,
             "userDefinedFields": [],
@@ -333,6 +347,7 @@ class AutotaskSimulator(Simulator):
         r.add_post(f"{API}/TicketHistory/query", self._query_history)
         r.add_get(f"{API}/TimeEntries/query/next", self._query_time)
         r.add_get(f"{API}/Tickets/{{id:\\d+}}", self._get_ticket)
+        r.add_get(f"{API}/Contacts/{{id:\\d+}}", self._get_contact)
         r.add_patch(f"{API}/Tickets/{{id:\\d+}}", self._patch_by_url)
         r.add_get(f"{API}/Tickets/{{id:\\d+}}/Notes", self._list_notes)
         r.add_post(f"{API}/Tickets/{{id:\\d+}}/Notes", self._post_note)
@@ -348,6 +363,7 @@ class AutotaskSimulator(Simulator):
             ("POST", "/TimeEntries/query"): "query_time_entries",
             ("POST", "/TicketHistory/query"): "query_ticket_history",
             ("GET", "/TimeEntries/query/next"): "query_time_entries",
+            ("GET", "/Contacts/{id}"): "get_contact",
             ("GET", "/Tickets/{id}"): "get_ticket", ("PATCH", "/Tickets/{id}"): "update_ticket_by_url",
             ("GET", "/Tickets/{id}/Notes"): "list_notes", ("POST", "/Tickets/{id}/Notes"): "add_note",
         }
@@ -439,6 +455,10 @@ class AutotaskSimulator(Simulator):
     async def _get_ticket(self, request: web.Request) -> web.Response:
         ticket = self.tickets.get(int(request.match_info["id"]))
         return web.json_response({"item": ticket})
+
+    async def _get_contact(self, request: web.Request) -> web.Response:
+        """Like every Autotask entity GET: ``{"item": {...}}``, ``{"item": null}`` for an unknown id."""
+        return web.json_response({"item": self.contacts.get(int(request.match_info["id"]))})
 
     async def _patch_by_url(self, request: web.Request) -> web.Response:
         return web.json_response(

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from autotriage.classifier.ledger import ClassifiedLedger
-from autotriage.classifier.view import prompt_view_async
+from autotriage.classifier.text_pool import TextPool
 from autotriage.classifiers import Classifiers
 from autotriage.core import metrics
 from autotriage.core.bus.base import Bus
@@ -46,6 +46,7 @@ class ClassifierStage(Stage[TicketEnriched]):
         bus: Bus | None = None,
         topics: Topics | None = None,
         budgets: BudgetLedger | None = None,
+        text_workers: int = 1,
     ) -> None:
         self.tenants = tenants
         self.classifiers = classifiers or Classifiers(tenants)
@@ -55,18 +56,21 @@ class ClassifierStage(Stage[TicketEnriched]):
         self.ledger = ClassifiedLedger(bus, topics)
         self.board = SpendBoard(bus, topics)
         self.budgets = budgets or BudgetLedger(board=self.board)
+        self.text = TextPool(text_workers)  # large tickets' text preparation, off the event loop
 
     async def start(self) -> None:
         """Follow the taxonomies, the classify-once ledger and the shared spend."""
         await self.taxonomies.start()
         await self.ledger.start()
         await self.board.start()
+        self.text.start()
 
     async def stop(self) -> None:
         await self.classifiers.close()
         await self.board.close()
         await self.ledger.close()
         await self.taxonomies.close()
+        await self.text.close()
 
     async def handle(self, event: TicketEnriched) -> Sequence[Output]:
         tenant = self.tenants.get(event.tenant)
@@ -101,7 +105,7 @@ class ClassifierStage(Stage[TicketEnriched]):
         ctx = {"tenant": tenant.id, "ticket": event.ticket_id}
         if policy.mode == Mode.OFF:
             return policy.mode, Classification(verdict=Verdict.SKIPPED, reason="mode_off")
-        view = await prompt_view_async(event.ticket, policy, tenant.llm.ticket_token_budget)
+        view = await self.text.view(event.ticket, policy, tenant.llm.ticket_token_budget)
         if (noise := view.noise) is not None:
             metrics.NOISE_FILTERED.labels(tenant.id, noise.kind).inc()
             log.info("noise (%s, %s): not classified", noise.kind, noise.cue, extra=ctx)

@@ -1,12 +1,12 @@
 """What the model sees of a ticket: the noise verdict, then the text cleaned once, redacted, trimmed to the budget.
 
 One function for the classifier stage and for ``autotriage preview``, so the preview shows exactly what would
-be sent. Large inputs are prepared on a worker thread so that one hostile e-mail never stalls the event loop.
+be sent. The classifier prepares large inputs in a worker process (``text_pool.py``) so that one hostile e-mail
+never stalls the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -16,10 +16,6 @@ from autotriage.core.text.clean import plain_text
 from autotriage.core.text.pii import redact_ticket
 from autotriage.core.text.prepare import prepare_ticket
 from autotriage.policy.noise import Noise, detect_noise
-
-#: Tickets with more characters than this are prepared on a worker thread (below it the work takes well under a
-#: millisecond or two).
-OFFLOAD_CHARS = 8_000
 
 
 @dataclass(frozen=True)
@@ -53,9 +49,3 @@ def prompt_view(ticket: Ticket, policy: Policy, budget: int) -> PromptView:
 
     return PromptView(None, prepare_ticket(ticket, budget, redact if policy.redact_pii else None), found)
 
-
-async def prompt_view_async(ticket: Ticket, policy: Policy, budget: int) -> PromptView:
-    """``prompt_view``, on a worker thread for large tickets."""
-    if len(ticket.description) + len(ticket.summary) > OFFLOAD_CHARS:
-        return await asyncio.to_thread(prompt_view, ticket, policy, budget)
-    return prompt_view(ticket, policy, budget)

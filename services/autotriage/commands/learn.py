@@ -67,9 +67,9 @@ def summary_table(model: LocalModel, path: Path | None = None) -> Table:
                       "llm.cascade_threshold to override)")
     else:
         table.add_row("cascade threshold", f"{meta.threshold:.3f} (precision {pct(meta.threshold_precision)}, at "
-                      f"least {pct(meta.threshold_precision_lower)} with 95 % confidence; handles "
-                      f"{pct(meta.threshold_coverage)} of tickets without the LLM; the saved model is the one "
-                      "measured)")
+                      f"least {pct(meta.threshold_precision_lower)} with 97.5 % confidence; handles "
+                      f"{pct(meta.threshold_coverage)} of tickets without the LLM; measured on fold models that never "
+                      "saw the tickets)")
     if meta.shortlist_k is not None:
         recall = meta.topk_recall[meta.shortlist_k - 1]
         table.add_row("LLM shortlist", f"top {meta.shortlist_k} categories (held-out top-{meta.shortlist_k} recall "
