@@ -146,3 +146,25 @@ async def test_autotask_history_stops_when_the_hourly_budget_is_nearly_used() ->
         await sim.stop()
     assert set(result.by_ticket.values()) == {ChangedBy.UNKNOWN} and len(result.by_ticket) == 3
     assert sim.requests[HISTORY_OP["autotask"]] == 0 and sim.requests["threshold_information"] == 1
+
+
+async def test_within_the_limit_applied_categories_are_read_first() -> None:
+    sim = make_simulator("halo")
+    await sim.start()
+    client = _client(sim)
+    try:
+        scope, _ = SCOPES["halo"]
+        paths = sorted(sim.valid_paths(scope))
+        items = []
+        for mode in ("suggest", "shadow", "apply"):
+            tid, decision = await _autotriage_writes(sim, client, scope, paths[0])
+            sim.set_category(tid, paths[1], at=datetime.now(UTC) + timedelta(minutes=10))
+            items.append(judge(decision.model_copy(update={"mode": mode}), sim.category_of(tid), str(scope)))
+        result = await attribute(client, items, limit=1)
+    finally:
+        await client.close()
+        await sim.stop()
+    modes = {j.decision.ticket_id: j.decision.mode for j in items}
+    assert {modes[t]: cause for t, cause in result.by_ticket.items()} == {
+        "apply": ChangedBy.TECHNICIAN, "suggest": ChangedBy.UNKNOWN, "shadow": ChangedBy.UNKNOWN}
+    assert result.calls == 1

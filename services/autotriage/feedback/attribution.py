@@ -93,11 +93,12 @@ class Attribution:
 
 async def attribute(client: PSAClient, judged: Iterable[Judged], limit: int = DEFAULT_HISTORY_LIMIT) -> Attribution:
     """Who changed each disagreeing ticket (by ticket id) and how many history calls it took: only tickets
-    changed in their own scope cost a call, at most ``limit``; the rest beyond it are unknown. Calls go
+    changed in their own scope cost a call, at most ``limit`` (applied ones first); the rest are unknown. Calls go
     through the adapter's rate-aware HTTP (retries, Retry-After, its concurrency limit)."""
     out: dict[str, ChangedBy] = {}
     to_read: list[Judged] = []
-    for item in disagreeing(judged):
+    # applied categories first: who overrode a category autotriage wrote matters most within the limit
+    for item in sorted(disagreeing(judged), key=lambda j: j.decision.mode != "apply"):
         if item.verdict is Verdict.RESCOPED:
             out[item.decision.ticket_id] = ChangedBy.RESCOPED
         elif len(to_read) < limit:
