@@ -59,7 +59,7 @@ async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
     await sim.start()
     try:
         rescope = 20
-        month = play_month(sim, psa, n=500, change=0.15, rescope=rescope)
+        month = play_month(sim, psa, n=500, change=0.15, rescope=rescope, by_workflow=10)
         decisions = tmp_path / "decisions.jsonl"
         await JsonlDecisionLog(decisions).record(month.decisions)
         tenants = tmp_path / "tenants.yaml"
@@ -87,9 +87,9 @@ async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
     assert f"{ratio:.1%}" in out
     # who changed it, from the PSA's history: one history call per corrected ticket, none for the rest
     assert "who changed autotriage's category (75 history calls" in out
-    assert re.search(r"a technician\s*│\s*75\b", out) and re.search(r"re-scoped .*│\s*20\b", out)
-    assert re.search(r"workflow rule or API user\s*│\s*0\b", out)
-    assert 'autotriage_feedback_changed_by_tickets{changed_by="technician",tenant="acme"} 75.0' in prom
+    assert re.search(r"a technician\s*│\s*65\b", out) and re.search(r"re-scoped .*│\s*20\b", out)
+    assert re.search(r"workflow rule or API user\s*│\s*10\b", out) and re.search(r"unknown .*│\s*0\b", out)
+    assert 'autotriage_feedback_changed_by_tickets{changed_by="technician",tenant="acme"} 65.0' in prom
     assert f'autotriage_feedback_changed_by_tickets{{changed_by="rescoped",tenant="acme"}} {float(rescope)}' in prom
     lines = corrections.read_text().splitlines()
     assert len(lines) == 75
