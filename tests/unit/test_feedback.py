@@ -70,7 +70,8 @@ async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
         corrections = tmp_path / "corrections.jsonl"
         code = await asyncio.to_thread(main, [
             "feedback", "--tenant", "acme", "--since", "1d", "--decisions", str(decisions), "--tenants-file",
-            str(tenants), "--metrics-file", str(metrics_file), "--corrections", str(corrections)])
+            str(tenants), "--metrics-file", str(metrics_file), "--corrections", str(corrections),
+            "--history-rate", "500"])
     finally:
         await sim.stop()
     assert code == 0

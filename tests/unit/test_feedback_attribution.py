@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -168,3 +169,25 @@ async def test_within_the_limit_applied_categories_are_read_first() -> None:
     assert {modes[t]: cause for t, cause in result.by_ticket.items()} == {
         "apply": ChangedBy.TECHNICIAN, "suggest": ChangedBy.UNKNOWN, "shadow": ChangedBy.UNKNOWN}
     assert result.calls == 1
+
+
+async def test_history_calls_are_paced() -> None:
+    sim = make_simulator("halo")
+    await sim.start()
+    client = _client(sim)
+    try:
+        scope, _ = SCOPES["halo"]
+        paths = sorted(sim.valid_paths(scope))
+        items = []
+        for _ in range(4):
+            tid, decision = await _autotriage_writes(sim, client, scope, paths[0])
+            sim.set_category(tid, paths[1], at=datetime.now(UTC) + timedelta(minutes=10))
+            items.append(judge(decision, sim.category_of(tid), str(scope)))
+        started = time.perf_counter()
+        result = await attribute(client, items, rate=20.0)  # 4 calls at 20 a second: the last starts at 0.15 s
+        took = time.perf_counter() - started
+    finally:
+        await client.close()
+        await sim.stop()
+    assert set(result.by_ticket.values()) == {ChangedBy.TECHNICIAN} and result.calls == 4
+    assert took >= 0.15

@@ -14,7 +14,13 @@ from rich.table import Table
 
 from autotriage.core import metrics
 from autotriage.core.settings import Settings
-from autotriage.feedback.attribution import DEFAULT_HISTORY_LIMIT, Attribution, ChangedBy, attribute_for
+from autotriage.feedback.attribution import (
+    DEFAULT_HISTORY_LIMIT,
+    DEFAULT_HISTORY_RATE,
+    Attribution,
+    ChangedBy,
+    attribute_for,
+)
 from autotriage.feedback.runs import Window, judged_in, tenant_of
 from autotriage.policy.feedback import BUCKETS, LEVELS, AgreementReport, Verdict, agreement
 
@@ -107,13 +113,13 @@ def write_corrections(report: AgreementReport, path: Path) -> int:
 
 async def feedback(settings: Settings, tenant_id: str, span: str, decisions: Path | None,
                    with_text: bool = False, history_limit: int = DEFAULT_HISTORY_LIMIT,
-                   ) -> tuple[AgreementReport, Window, int, Attribution]:
+                   history_rate: float = DEFAULT_HISTORY_RATE) -> tuple[AgreementReport, Window, int, Attribution]:
     """Read, join and aggregate one tenant's closed tickets of the last ``span``; read the PSA's history of
     at most ``history_limit`` tickets whose category was changed, to tell who changed it."""
     tenant = tenant_of(settings, tenant_id)
     window = Window.last(span)
     closed, judged = await judged_in(settings, tenant, window, decisions, with_text=with_text)
-    attribution = await attribute_for(tenant, judged, history_limit)
+    attribution = await attribute_for(tenant, judged, history_limit, history_rate)
     return agreement(tenant.id, judged), window, len(closed), attribution
 
 
@@ -122,7 +128,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console | None = 
     console = console or Console()
     report, window, closed, attribution = asyncio.run(feedback(
         settings, args.tenant, args.since, args.decisions, with_text=args.corrections is not None,
-        history_limit=args.history_limit))
+        history_limit=args.history_limit, history_rate=args.history_rate))
     print_agreement(console, report, window, closed)
     print_attribution(console, attribution)
     export_metrics(report, args.target, attribution)

@@ -32,6 +32,9 @@ def add_feedback(sub: Subparsers, common: AddCommon) -> None:
     p.add_argument("--history-limit", dest="history_limit", type=int, default=200,
                    help="read the PSA's history (who changed the category) of at most this many corrected "
                    "tickets per run; 0 skips it (default 200; Autotask counts each call against its hourly limit)")
+    p.add_argument("--history-rate", dest="history_rate", type=float, default=1.0,
+                   help="history calls per second at most, to leave the PSA's rate limit to live triage "
+                   "(default 1; 0: unpaced)")
     common(p)
     p.set_defaults(handler=_lazy("feedback"))
 

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 OWN_WRITE_SLACK = timedelta(seconds=60)
 #: History calls one feedback run makes at most (Autotask: each counts against 10,000 calls an hour).
 DEFAULT_HISTORY_LIMIT = 200
+#: History calls a second at most: the feedback job shares the tenant's PSA rate limit with live triage
+#: (Halo: ~300 requests per rolling 5 minutes, so per-ticket reads top out near 1 a second).
+DEFAULT_HISTORY_RATE = 1.0
 
 
 class ChangedBy(StrEnum):
@@ -91,10 +94,25 @@ class Attribution:
         return Counter(self.by_ticket.values())
 
 
-async def attribute(client: PSAClient, judged: Iterable[Judged], limit: int = DEFAULT_HISTORY_LIMIT) -> Attribution:
+async def _paced(client: PSAClient, ticket_ids: list[str], rate: float) -> list[list[CategoryChange] | None]:
+    """The histories, the i-th call started no earlier than ``i / rate`` seconds in (``rate <= 0``: at once)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def one(index: int, ticket_id: str) -> list[CategoryChange] | None:
+        if rate > 0:
+            await asyncio.sleep(max(0.0, start + index / rate - loop.time()))
+        return await _history(client, ticket_id)
+
+    return await asyncio.gather(*(one(i, t) for i, t in enumerate(ticket_ids)))
+
+
+async def attribute(client: PSAClient, judged: Iterable[Judged], limit: int = DEFAULT_HISTORY_LIMIT,
+                    rate: float = 0.0) -> Attribution:
     """Who changed each disagreeing ticket (by ticket id) and how many history calls it took: only tickets
-    changed in their own scope cost a call, at most ``limit`` (applied ones first); the rest are unknown. Calls go
-    through the adapter's rate-aware HTTP (retries, Retry-After, its concurrency limit)."""
+    changed in their own scope cost a call, at most ``limit`` (applied ones first); the rest are unknown. Calls
+    start at most ``rate`` a second (``0``: unpaced) and go through the adapter's rate-aware HTTP (retries,
+    Retry-After, its concurrency limit)."""
     out: dict[str, ChangedBy] = {}
     to_read: list[Judged] = []
     # applied categories first: who overrode a category autotriage wrote matters most within the limit
@@ -105,18 +123,19 @@ async def attribute(client: PSAClient, judged: Iterable[Judged], limit: int = DE
             to_read.append(item)
         else:
             out[item.decision.ticket_id] = ChangedBy.UNKNOWN
-    histories = await asyncio.gather(*(_history(client, j.decision.ticket_id) for j in to_read))
+    histories = await _paced(client, [j.decision.ticket_id for j in to_read], rate)
     for item, changes in zip(to_read, histories, strict=True):
         out[item.decision.ticket_id] = changed_by(item, changes)
     return Attribution(out, len(to_read), limit)
 
 
-async def attribute_for(tenant: Tenant, judged: Iterable[Judged], limit: int = DEFAULT_HISTORY_LIMIT) -> Attribution:
+async def attribute_for(tenant: Tenant, judged: Iterable[Judged], limit: int = DEFAULT_HISTORY_LIMIT,
+                        rate: float = DEFAULT_HISTORY_RATE) -> Attribution:
     """:func:`attribute` with the tenant's own PSA client (opened and closed here)."""
     from autotriage.psa.registry import make_client  # noqa: PLC0415 - the PSA registry loads every adapter: only when reading
 
     client = make_client(tenant)
     try:
-        return await attribute(client, judged, limit)
+        return await attribute(client, judged, limit, rate)
     finally:
         await client.close()
