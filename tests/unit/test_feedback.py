@@ -87,7 +87,7 @@ async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
     assert f'verdict="rescoped"}} {float(rescope)}' in prom
     assert f"{ratio:.1%}" in out
     # who changed it, from the PSA's history: one history call per corrected ticket, none for the rest
-    assert "who changed autotriage's category (75 history calls" in out
+    assert "who changed autotriage's category (75 history reads" in out
     assert re.search(r"a technician\s*│\s*65\b", out) and re.search(r"re-scoped .*│\s*20\b", out)
     assert re.search(r"workflow rule or API user\s*│\s*10\b", out) and re.search(r"unknown .*│\s*0\b", out)
     assert 'autotriage_feedback_changed_by_tickets{changed_by="technician",tenant="acme"} 65.0' in prom

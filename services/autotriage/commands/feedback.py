@@ -71,7 +71,7 @@ CAUSES = {ChangedBy.TECHNICIAN: "a technician", ChangedBy.AUTOMATION: "a workflo
 def print_attribution(console: Console, attribution: Attribution) -> None:
     """Who changed autotriage's category on the disagreeing tickets, from the PSA's history."""
     counts = attribution.counts
-    table = Table(title=f"who changed autotriage's category ({attribution.calls} history calls, "
+    table = Table(title=f"who changed autotriage's category ({attribution.calls} history reads, "
                   f"limit {attribution.limit})")
     table.add_column("changed by")
     table.add_column("tickets", justify="right")

@@ -82,7 +82,8 @@ async def _history(client: PSAClient, ticket_id: str) -> list[CategoryChange] | 
 
 @dataclass
 class Attribution:
-    """Who changed each disagreeing ticket (by ticket id) and the history calls it cost."""
+    """Who changed each disagreeing ticket (by ticket id) and how many histories were read (one call each,
+    unless the PSA's budget stop ended them first)."""
 
     by_ticket: dict[str, ChangedBy] = field(default_factory=dict)
     calls: int = 0
