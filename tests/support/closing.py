@@ -14,7 +14,7 @@ from autotriage.core.events import OutcomeRecorded
 from autotriage.core.models import Action, PSAKind
 from autotriage.feedback.decisions import decisions_of
 from autotriage.policy.feedback import Decision
-from autotriage.sandbox.common import Simulator
+from autotriage.sandbox.common import TECHNICIAN, WORKFLOW, Simulator
 
 #: (main scope, scope tickets are moved to) per PSA, from the bundled taxonomies.
 SCOPES = {"connectwise": (12, 14), "autotask": (29682833, 29682840), "halo": (1, 3)}
@@ -31,9 +31,11 @@ class Month:
 
 
 def play_month(sim: Simulator, psa: str, n: int = 500, change: float = 0.15, rescope: int = 0,
-               seed: int = 7) -> Month:
-    """``n`` tickets categorized (mode apply, confidence spread over 0.5-1.0); ``change`` of them get another
-    category from a technician; ``rescope`` more are moved to the other scope; every ticket closes today."""
+               seed: int = 7, by_workflow: int = 0) -> Month:
+    """``n`` tickets categorized two hours ago (mode apply, confidence spread over 0.5-1.0); ``change`` of them
+    get another category from a technician an hour later (in the PSA's history); ``rescope`` more are moved to
+    the other scope; every ticket closes half an hour ago. The first ``by_workflow`` changes are a workflow
+    rule's, not a technician's."""
     rng = random.Random(seed)
     scope, other = SCOPES[psa]
     paths = sorted(sim.valid_paths(scope))
@@ -48,12 +50,12 @@ def play_month(sim: Simulator, psa: str, n: int = 500, change: float = 0.15, res
         month.texts[tid] = summary
         outcomes.append(OutcomeRecorded(
             tenant="acme", psa=PSAKind(psa), ticket_id=tid, occurred_at=now - timedelta(hours=2),
-            action=Action.APPLIED, mode="apply", scope=str(scope), category=" > ".join(path),
-            confidence=0.5 + 0.5 * rng.random(), model="local-test",
+            finished_at=now - timedelta(hours=2), action=Action.APPLIED, mode="apply", scope=str(scope),
+            category=" > ".join(path), confidence=0.5 + 0.5 * rng.random(), model="local-test",
         ))
         if i < n_change:
             final = paths[(i % len(paths) + 1 + rng.randrange(len(paths) - 1)) % len(paths)]
-            sim.set_category(tid, final)
+            sim.set_category(tid, final, by=WORKFLOW if i < by_workflow else TECHNICIAN, at=now - timedelta(hours=1))
             month.changed[tid] = final
         moved = n_change <= i < n_change + rescope
         if moved:

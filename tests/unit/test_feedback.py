@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,7 +59,7 @@ async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
     await sim.start()
     try:
         rescope = 20
-        month = play_month(sim, psa, n=500, change=0.15, rescope=rescope)
+        month = play_month(sim, psa, n=500, change=0.15, rescope=rescope, by_workflow=10)
         decisions = tmp_path / "decisions.jsonl"
         await JsonlDecisionLog(decisions).record(month.decisions)
         tenants = tmp_path / "tenants.yaml"
@@ -69,7 +70,8 @@ async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
         corrections = tmp_path / "corrections.jsonl"
         code = await asyncio.to_thread(main, [
             "feedback", "--tenant", "acme", "--since", "1d", "--decisions", str(decisions), "--tenants-file",
-            str(tenants), "--metrics-file", str(metrics_file), "--corrections", str(corrections)])
+            str(tenants), "--metrics-file", str(metrics_file), "--corrections", str(corrections),
+            "--history-rate", "500"])
     finally:
         await sim.stop()
     assert code == 0
@@ -84,6 +86,12 @@ async def test_feedback_reports_the_agreement_exactly(psa: str, tmp_path: Path,
     assert 'autotriage_feedback_tickets{mode="apply",tenant="acme",verdict="changed"} 75.0' in prom
     assert f'verdict="rescoped"}} {float(rescope)}' in prom
     assert f"{ratio:.1%}" in out
+    # who changed it, from the PSA's history: one history call per corrected ticket, none for the rest
+    assert "who changed autotriage's category (75 history reads" in out
+    assert re.search(r"a technician\s*│\s*65\b", out) and re.search(r"re-scoped .*│\s*20\b", out)
+    assert re.search(r"workflow rule or API user\s*│\s*10\b", out) and re.search(r"unknown .*│\s*0\b", out)
+    assert 'autotriage_feedback_changed_by_tickets{changed_by="technician",tenant="acme"} 65.0' in prom
+    assert f'autotriage_feedback_changed_by_tickets{{changed_by="rescoped",tenant="acme"}} {float(rescope)}' in prom
     lines = corrections.read_text().splitlines()
     assert len(lines) == 75
     import json

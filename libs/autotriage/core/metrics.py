@@ -305,6 +305,13 @@ FEEDBACK_TARGET = Gauge(
     ["tenant"],
     registry=FEEDBACK_REGISTRY,
 )
+FEEDBACK_CHANGED_BY = Gauge(
+    "autotriage_feedback_changed_by_tickets",
+    "Closed tickets whose category differs from autotriage's, by who changed it according to the PSA's history "
+    "(technician, workflow_or_api, rescoped, unknown; latest feedback window)",
+    ["tenant", "changed_by"],
+    registry=FEEDBACK_REGISTRY,
+)
 FEEDBACK_LAST_RUN = Gauge(
     "autotriage_feedback_last_run_timestamp_seconds",
     "When the feedback job last finished for a tenant (Unix time)",

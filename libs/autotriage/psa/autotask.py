@@ -43,6 +43,15 @@ from autotriage.psa.base import (
     email_address,
     iso_z,
 )
+from autotriage.psa.changes import (
+    CategoryChange,
+    by_time,
+    looks_automated,
+    mentions,
+    parse_when,
+    text_of,
+    unquoted,
+)
 from autotriage.psa.http import PSAError, PSAHttp, Response
 from autotriage.psa.webhook_auth import header
 
@@ -128,6 +137,13 @@ def autotask_escape(text: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+#: Words of a TicketHistory action/detail that mark a category change / a move to another queue (UNCONFIRMED).
+HISTORY_CATEGORY_WORDS = ("issue type", "issuetype", "sub-issue", "subissue")
+HISTORY_SCOPE_WORDS = ("queue",)
+#: History reads between two looks at ThresholdInformation.
+HISTORY_THRESHOLD_EVERY = 100
 
 
 def _utf16_escape(char: str) -> str:
@@ -293,6 +309,10 @@ class AutotaskClient(PSAClient):
         self.conn: AutotaskConnection = tenant.psa
         self.http = PSAHttp("autotask", max_concurrency=self.conn.max_concurrency, ca_bundle=tenant.ca_bundle)
         self._configured_zone = normalise_zone(str(self.conn.zone_url)) if self.conn.zone_url else None
+        #: history reads so far, and the budget stop that ends them for this client (see ``category_changes``)
+        self._history_calls = 0
+        self._history_check: asyncio.Task[float] | None = None
+        self._history_stop: TransientError | None = None
         self._zone: str | None = self._configured_zone
         self._zone_at = 0.0
         self._zone_lock = asyncio.Lock()
@@ -645,6 +665,44 @@ class AutotaskClient(PSAClient):
         out = [ClosedTicket(self._to_ticket(r, fields), _parse_time(r.get("completedDate")), hours.get(int(r["id"])))
                for r in rows]
         return sorted(out, key=lambda c: c.closed_at or datetime.min.replace(tzinfo=UTC))
+
+    async def category_changes(self, ticket_id: str) -> list[CategoryChange]:
+        """``POST TicketHistory/query`` with exactly one ``ticketID eq`` filter (no other filter is allowed;
+        one page, as history paging is reported unusable). Entries: id, ticketID, resourceID, date, action,
+        detail. UNCONFIRMED: whether issue type / sub-issue type / queue changes get their own ``action`` labels
+        (the help also lists a generic "Edited") and the grammar of ``detail``; so an entry counts when its
+        action or detail names those fields, and is automated when it names a workflow rule or an API user
+        (otherwise, with a resourceID, a person: an API user not named in the text is counted as one).
+        Initial values set at creation are not recorded. Each call counts against the hourly API budget: it is
+        checked before the first read and every ``HISTORY_THRESHOLD_EVERY`` reads, and once it is nearly used
+        every further read fails at once (TransientError) without a call."""
+        _check_id(ticket_id)
+        if self._history_stop is not None:
+            raise self._history_stop
+        calls, self._history_calls = self._history_calls, self._history_calls + 1
+        if calls % HISTORY_THRESHOLD_EVERY == 0 or self._history_check is None:
+            self._history_check = asyncio.ensure_future(self.check_threshold())
+        try:
+            await self._history_check  # concurrent reads wait for the same look at the budget
+        except TransientError as exc:
+            self._history_stop = exc
+            raise
+        query = {"filter": [{"op": "eq", "field": "ticketID", "value": int(ticket_id)}]}
+        body = await self._api("POST", "TicketHistory/query", "query_ticket_history", json=query)
+        items = body.get("items") if isinstance(body, dict) else None
+        changes = []
+        for item in items if isinstance(items, list) else []:
+            entry = _lower_keys(item) if isinstance(item, dict) else {}
+            action, detail = text_of(entry.get("action")), text_of(entry.get("detail"))
+            words = f"{action} {unquoted(detail)}"
+            scope = mentions(words, HISTORY_SCOPE_WORDS)
+            if not scope and not mentions(words, HISTORY_CATEGORY_WORDS):
+                continue
+            actor = text_of(entry.get("resourceid"))
+            automated = True if looks_automated(words) else (False if actor else None)
+            changes.append(CategoryChange(parse_when(entry.get("date")), actor, automated, scope,
+                                          f"{action}: {detail}" if detail else action))
+        return by_time(changes)
 
     async def close(self) -> None:
         await self.http.close()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from autotriage.core.models import Candidate, CategoryState, PSAKind, Taxonomy, Ticket
+from autotriage.psa.changes import CategoryChange
 
 #: Webhook event kinds every adapter maps its PSA's events to.
 CREATED = "created"
@@ -129,6 +130,11 @@ class PSAClient(ABC):
         PSA's rate limits. ``with_text``: also the description where it costs an extra call (ConnectWise)."""
         raise NotImplementedError(f"{self.kind.value}: reading closed tickets is not supported")
         yield  # pragma: no cover
+
+    async def category_changes(self, ticket_id: str) -> list[CategoryChange]:
+        """The ticket's history entries that touched its category or scope, oldest first (one call; the
+        recognition of entries is UNCONFIRMED per PSA, see ``psa.changes``). Raises on a failing call."""
+        raise NotImplementedError(f"{self.kind.value}: reading a ticket's history is not supported")
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release the HTTP session."""

@@ -45,6 +45,15 @@ from autotriage.psa.base import (
     WebhookEvent,
     iso_z,
 )
+from autotriage.psa.changes import (
+    CategoryChange,
+    by_time,
+    looks_automated,
+    mentions,
+    parse_when,
+    text_of,
+    unquoted,
+)
 from autotriage.psa.http import PSAError, PSAHttp, Response
 from autotriage.psa.signing_keys import FetchGate, SigningKeys, retry_later
 from autotriage.psa.webhook_auth import header
@@ -83,6 +92,12 @@ DNS_TIMEOUT_S = 2.0
 
 
 # --- small pure helpers ------------------------------------------------------------------------------
+#: Words of an audit entry's subtype or text that mark a category change / a move to another board
+#: (UNCONFIRMED: matched by substring, see ``category_changes``).
+AUDIT_CATEGORY_WORDS = ("type", "item")
+AUDIT_SCOPE_WORDS = ("board",)
+
+
 def lower_keys(obj: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a JSON object with lower-cased keys (CW clients disagree on ``MessageId``/``MessageID``)."""
     return {str(k).lower(): v for k, v in obj.items()}
@@ -740,6 +755,29 @@ class ConnectWiseClient(PSAClient):
                                        float(hours) if isinstance(hours, int | float) else None)
         finally:
             await pages.aclose()
+
+    async def category_changes(self, ticket_id: str) -> list[CategoryChange]:
+        """``GET /system/audittrail?type=Ticket&id=..`` (a bare array of AuditTrailEntry: text, enteredDate,
+        enteredBy, auditType, auditSubType, auditSource; no old/new values). UNCONFIRMED: which auditType /
+        auditSubType a board or type/subType/item change gets, the text's grammar, the values of auditSource and
+        whether enteredBy is always a member identifier; so an entry counts when its subtype or text names a
+        category field, as a move when it names the board, and as automated when its source or author is
+        named like an API member / workflow (``psa.changes.looks_automated``)."""
+        _require_id(ticket_id, "ticket id")
+        rows = await self._get("system/audittrail", "audit_trail",
+                               {"type": "Ticket", "id": ticket_id, "page": "1", "pageSize": str(PAGE_SIZE)})
+        changes = []
+        for row in rows if isinstance(rows, list) else []:
+            entry = lower_keys(row) if isinstance(row, dict) else {}
+            text = text_of(entry.get("text"))
+            kind = f"{text_of(entry.get('audittype'))} {text_of(entry.get('auditsubtype'))} {unquoted(text)}"
+            scope = mentions(kind, AUDIT_SCOPE_WORDS)
+            if not scope and not mentions(kind, AUDIT_CATEGORY_WORDS):
+                continue
+            actor, source = text_of(entry.get("enteredby")), text_of(entry.get("auditsource"))
+            automated = looks_automated(actor, source) if actor or source else None
+            changes.append(CategoryChange(parse_when(entry.get("entereddate")), actor, automated, scope, text))
+        return by_time(changes)
 
     async def close(self) -> None:
         await self.http.close()

@@ -31,6 +31,7 @@ from autotriage.psa.base import (
     email_address,
     iso_z,
 )
+from autotriage.psa.changes import CategoryChange, by_time, looks_automated, mentions, parse_when, text_of
 from autotriage.psa.http import PSAError, PSAHttp
 from autotriage.psa.webhook_auth import check_basic_auth
 
@@ -48,6 +49,11 @@ def map_halo_event(name: str) -> str:
     if "update" in lowered or "status" in lowered or "change" in lowered:
         return UPDATED
     return OTHER
+
+
+#: Words of an audit row's field / table name that mark a category change / a ticket type change (UNCONFIRMED).
+AUDIT_CATEGORY_WORDS = ("category",)
+AUDIT_SCOPE_WORDS = ("tickettype", "ticket type", "ticket_type")
 
 
 def _ticket_id(value: Any) -> str | None:
@@ -314,6 +320,29 @@ class HaloClient(PSAClient):
             if not rows or page * PAGE_SIZE >= total:
                 return
             page += 1
+
+    async def category_changes(self, ticket_id: str) -> list[CategoryChange]:
+        """``GET Tickets/{id}?include_auditing=true`` -> ``audit_log`` (Audit: agent_id, user_id, username,
+        date, table_name, value, from, to). UNCONFIRMED: whether type/category edits create rows and how
+        ``value``/``from``/``to`` encode them (no public code reads them); so a row counts when its field name
+        (``value`` / ``table_name``) names a category or the ticket type, and is automated when the username
+        reads like an integration / API agent or a workflow."""
+        raw = await self._api("GET", f"Tickets/{int(ticket_id)}", "get_ticket_audit",
+                              params={"include_auditing": "true", "includedetails": "false"})
+        rows = raw.get("audit_log") if isinstance(raw, dict) else None
+        changes = []
+        for row in rows if isinstance(rows, list) else []:
+            entry = row if isinstance(row, dict) else {}
+            named = f"{text_of(entry.get('value'))} {text_of(entry.get('table_name'))}"
+            scope = mentions(named, AUDIT_SCOPE_WORDS)
+            if not scope and not mentions(named, AUDIT_CATEGORY_WORDS):
+                continue
+            name = text_of(entry.get("username"))
+            actor = name or text_of(entry.get("agent_id"))
+            automated = looks_automated(name) if name else None
+            text = f"{text_of(entry.get('value'))}: {text_of(entry.get('from'))} -> {text_of(entry.get('to'))}"
+            changes.append(CategoryChange(parse_when(entry.get("date")), actor, automated, scope, text))
+        return by_time(changes)
 
     async def close(self) -> None:
         await self.http.close()

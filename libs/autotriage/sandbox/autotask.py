@@ -23,7 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from autotriage.core.models import PSAKind
-from autotriage.sandbox.common import HistoryClock, SampleData, Simulator, iso, load_sample
+from autotriage.sandbox.common import TECHNICIAN, WORKFLOW, HistoryClock, SampleData, Simulator, iso, load_sample
 
 API = "/atservicesrest/v1.0"
 FIRST_ISSUE_VALUE = 10
@@ -39,6 +39,13 @@ NOTE_TYPES = {
 PUBLISH = {1: ("All Autotask Users", True), 2: ("Internal Only", True), 4: ("Internal & Co-Managed", True)}
 THREAD_LIMIT_MESSAGE = "Thread limit reached: only 3 concurrent requests are allowed per object endpoint"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+#: History actors as (resourceID, what the detail adds); the API user is the resource behind autotriage's
+#: credentials. Whether a workflow rule is named in ``detail`` is UNCONFIRMED.
+API_USER = "api"
+HISTORY_ACTORS: dict[str, tuple[int | None, str]] = {
+    API_USER: (29682900, ""), TECHNICIAN: (29682885, ""), WORKFLOW: (None, ' by Workflow Rule "Route by keyword"')}
 
 
 def dotnet_json(value: Any) -> str:
@@ -166,6 +173,9 @@ class AutotaskSimulator(Simulator):
         self.contacts: dict[int, dict[str, Any]] = {}
         self.ticket_notes: dict[int, list[dict[str, Any]]] = {}
         self.time_entries: list[dict[str, Any]] = []
+        #: TicketHistory rows (id, ticketID, resourceID, date, action, detail)
+        self.ticket_history: list[dict[str, Any]] = []
+        self._history_ids = itertools.count(880001)
         self._time_ids = itertools.count(7700001)
         self._ids = itertools.count(351181)
         self._note_ids = itertools.count(29900001)
@@ -273,14 +283,36 @@ class AutotaskSimulator(Simulator):
                 path += (self.sub_issue_types[ticket["subIssueType"]]["label"],)
         return path
 
-    def set_category(self, ticket_id: str, path: tuple[str, ...]) -> None:
+    def set_category(self, ticket_id: str, path: tuple[str, ...], *, by: str = TECHNICIAN,
+                     at: datetime | None = None) -> None:
         issue, sub = self.values_of(path) if path else (None, None)
+        self._record_category(self.tickets[int(ticket_id)], issue, sub, HISTORY_ACTORS[by], at)
         self.tickets[int(ticket_id)].update(issueType=issue, subIssueType=sub)
+
+    def _label(self, table: dict[int, dict[str, Any]], value: Any) -> str:
+        return str(table[value]["label"]) if isinstance(value, int) and value in table else ""
+
+    def _record_category(self, ticket: dict[str, Any], issue: Any, sub: Any, actor: tuple[int | None, str],
+                         at: datetime | None = None) -> None:
+        """History rows for changed issue / sub-issue types (action and detail grammar made up: UNCONFIRMED)."""
+        for name, table, old, new in (("Issue Type", self.issue_types, ticket["issueType"], issue),
+                                      ("Sub-Issue Type", self.sub_issue_types, ticket["subIssueType"], sub)):
+            if old != new:
+                detail = f'{name} changed from "{self._label(table, old)}" to "{self._label(table, new)}"'
+                self._record(ticket, name, detail + actor[1], actor[0], at)
+
+    def _record(self, ticket: dict[str, Any], action: str, detail: str, resource: int | None,
+                at: datetime | None = None) -> None:
+        self.ticket_history.append({"id": next(self._history_ids), "ticketID": ticket["id"], "resourceID": resource,
+                                    "date": iso(at or datetime.now(UTC)), "action": action, "detail": detail})
 
     def close_ticket(self, ticket_id: str, *, hours: float = 0.5, closed_at: datetime | None = None,
                      scope: int | None = None) -> None:
         ticket = self.tickets[int(ticket_id)]
         if scope is not None:
+            if int(scope) != ticket["queueID"]:
+                self._record(ticket, "Queue", f'Queue changed from "{self.queues.get(ticket["queueID"], "")}" to '
+                             f'"{self.queues.get(int(scope), "")}"', HISTORY_ACTORS[TECHNICIAN][0], closed_at)
             ticket["queueID"] = int(scope)
         when = iso(closed_at or datetime.now(UTC))
         self.time_entries.append({
@@ -312,6 +344,7 @@ class AutotaskSimulator(Simulator):
         r.add_get(f"{API}/Tickets/query/next", self._query)
         r.add_patch(f"{API}/Tickets", self._patch_tickets)
         r.add_post(f"{API}/TimeEntries/query", self._query_time)
+        r.add_post(f"{API}/TicketHistory/query", self._query_history)
         r.add_get(f"{API}/TimeEntries/query/next", self._query_time)
         r.add_get(f"{API}/Tickets/{{id:\\d+}}", self._get_ticket)
         r.add_get(f"{API}/Contacts/{{id:\\d+}}", self._get_contact)
@@ -328,6 +361,7 @@ class AutotaskSimulator(Simulator):
             ("POST", "/Tickets/query"): "query_tickets", ("GET", "/Tickets/query"): "query_tickets",
             ("GET", "/Tickets/query/next"): "query_tickets", ("PATCH", "/Tickets"): "update_ticket",
             ("POST", "/TimeEntries/query"): "query_time_entries",
+            ("POST", "/TicketHistory/query"): "query_ticket_history",
             ("GET", "/TimeEntries/query/next"): "query_time_entries",
             ("GET", "/Contacts/{id}"): "get_contact",
             ("GET", "/Tickets/{id}"): "get_ticket", ("PATCH", "/Tickets/{id}"): "update_ticket_by_url",
@@ -449,6 +483,8 @@ class AutotaskSimulator(Simulator):
             self.rejected_writes += 1
             return _errors(problem)
         before = (ticket["issueType"], ticket["subIssueType"])
+        self._record_category(ticket, fields.get("issuetype", before[0]), fields.get("subissuetype", before[1]),
+                              HISTORY_ACTORS[API_USER])
         for key, value in fields.items():
             name = next((k for k in ticket if k.lower() == key), None)
             if name is not None and name != "id":
@@ -532,6 +568,21 @@ class AutotaskSimulator(Simulator):
     # --- queries ------------------------------------------------------------------------------------
     async def _query_time(self, request: web.Request) -> web.Response:
         return await self._query(request, "TimeEntries", {e["id"]: e for e in self.time_entries})
+
+    async def _query_history(self, request: web.Request) -> web.Response:
+        """``TicketHistory/query``: exactly one ``ticketID eq`` filter, anything else is an error; one page."""
+        try:
+            query = await self._query_of(request)
+        except ValueError as exc:
+            return _errors(f"Invalid query: {exc}")
+        conditions = query.get("filter") or []
+        only = conditions[0] if len(conditions) == 1 and isinstance(conditions[0], dict) else {}
+        if (str(only.get("field", "")).lower(), only.get("op")) != ("ticketid", "eq") \
+                or not isinstance(only.get("value"), int):
+            return _errors("TicketHistory queries need exactly one filter: ticketID eq <id>")
+        items = [h for h in self.ticket_history if h["ticketID"] == only["value"]][:500]
+        return web.json_response({"items": items, "pageDetails": {
+            "count": len(items), "requestCount": 500, "prevPageUrl": None, "nextPageUrl": None}})
 
     async def _query(self, request: web.Request, entity: str = "Tickets",
                      table: dict[int, dict[str, Any]] | None = None) -> web.Response:

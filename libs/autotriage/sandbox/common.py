@@ -24,6 +24,11 @@ from autotriage.core.models import PSAKind
 #: Path prefix of the sandbox's own control endpoints (not part of any PSA's API).
 CONTROL = "/_sandbox"
 
+#: Who changes a category in a simulator: a person in the PSA's UI, or a workflow rule (automation). Changes
+#: made through the API (autotriage's writes) are recorded with the simulator's API user as the actor.
+TECHNICIAN = "technician"
+WORKFLOW = "workflow"
+
 
 @dataclass
 class Fault:
@@ -291,8 +296,10 @@ class Simulator(ABC):
         """The ticket's category path as the PSA holds it (empty when unset)."""
 
     @abstractmethod
-    def set_category(self, ticket_id: str, path: tuple[str, ...]) -> None:
-        """What a technician does in the PSA UI: set the category directly."""
+    def set_category(self, ticket_id: str, path: tuple[str, ...], *, by: str = TECHNICIAN,
+                     at: datetime | None = None) -> None:
+        """What a technician (``by=TECHNICIAN``) or a workflow rule (``WORKFLOW``) does in the PSA: set the
+        category directly; the PSA's history records it with that actor at ``at`` (default now)."""
 
     @abstractmethod
     def close_ticket(self, ticket_id: str, *, hours: float = 0.5, closed_at: datetime | None = None,

@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp import web
 
 from autotriage.core.models import PSAKind
-from autotriage.sandbox.common import HistoryClock, SampleData, Simulator, iso, load_sample
+from autotriage.sandbox.common import TECHNICIAN, WORKFLOW, HistoryClock, SampleData, Simulator, iso, load_sample
 
 CODEBASE = "v2025_1/"
 API = f"/{CODEBASE}apis/3.0"
@@ -71,6 +71,12 @@ def invalid_ticket(message: str, field_name: str) -> web.Response:
 def now_iso() -> str:
     """The current UTC time as CW writes it."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+#: The API member autotriage's keys belong to; audit actors as (enteredBy, auditSource) (values UNCONFIRMED).
+API_MEMBER = "api"
+AUDIT_ACTORS = {API_MEMBER: ("AutotriageAPI", "API"), TECHNICIAN: ("jsmith", "Manage"),
+                WORKFLOW: ("zWorkflow", "Workflow Rules")}
 
 
 @dataclass
@@ -158,6 +164,8 @@ class ConnectWiseSimulator(Simulator):
         self.tickets: dict[int, SimTicket] = {}
         self.ticket_notes: dict[int, list[dict[str, Any]]] = {}
         self.patches: list[tuple[str, Any]] = []
+        #: AuditTrailEntry rows per ticket, as ``/system/audittrail`` serves them
+        self.audit: dict[int, list[dict[str, Any]]] = {}
         self.false_200s = 0
         self.api_log: list[tuple[str, str]] = []
         self.accept_headers: set[str] = set()
@@ -255,16 +263,39 @@ class ConnectWiseSimulator(Simulator):
         ticket = self.tickets[int(ticket_id)]
         return self.boards[ticket.board].names(ticket.category)
 
-    def set_category(self, ticket_id: str, path: tuple[str, ...]) -> None:
+    def set_category(self, ticket_id: str, path: tuple[str, ...], *, by: str = TECHNICIAN,
+                     at: datetime | None = None) -> None:
         ticket = self.tickets[int(ticket_id)]
-        ticket.category = self._triple_of(self.boards[ticket.board], path)
+        triple = self._triple_of(self.boards[ticket.board], path)
+        self._audit_category(ticket, triple, AUDIT_ACTORS[by], at)
+        ticket.category = triple
+
+    def _audit_category(self, ticket: SimTicket, new: Triple, actor: tuple[str, str],
+                        at: datetime | None = None) -> None:
+        """One AuditTrailEntry per changed category field (text grammar and subtypes made up: UNCONFIRMED)."""
+        board = self.boards[ticket.board]
+        for name, level, old_id, new_id in zip(CATEGORY_FIELDS, board.levels(), ticket.category, new, strict=True):
+            if old_id != new_id:
+                label = {"type": "Type", "subType": "SubType", "item": "Item"}[name]
+                old = level[old_id].name if old_id is not None else ""
+                value = level[new_id].name if new_id is not None else ""
+                self._audit(ticket, f'{label} changed from "{old}" to "{value}"', label, actor, at)
+
+    def _audit(self, ticket: SimTicket, text: str, subtype: str, actor: tuple[str, str],
+               at: datetime | None = None) -> None:
+        self.audit.setdefault(ticket.id, []).append({
+            "text": text, "enteredDate": iso(at or datetime.now(UTC)), "enteredBy": actor[0],
+            "auditType": "Ticket", "auditSubType": subtype, "auditSource": actor[1]})
 
     def close_ticket(self, ticket_id: str, *, hours: float = 0.5, closed_at: datetime | None = None,
                      scope: int | None = None) -> None:
         ticket = self.tickets[int(ticket_id)]
         if scope is not None and int(scope) != ticket.board:
             path = self.category_of(ticket_id)
+            old_board = self.boards[ticket.board].name
             ticket.board = int(scope)
+            self._audit(ticket, f'Board changed from "{old_board}" to "{self.boards[ticket.board].name}"',
+                        "Board", AUDIT_ACTORS[TECHNICIAN], closed_at)
             board = self.boards[ticket.board]
             ticket.category = self._triple_of(board, path) if path in {board.names(t) for t in board.rows} \
                 else (None, None, None)
@@ -335,6 +366,7 @@ class ConnectWiseSimulator(Simulator):
                   name="associations")
         for kind in ("types", "subtypes", "items"):
             r.add_get(API + r"/service/boards/{id:\d+}/" + kind, self._values(kind), name=kind)
+        r.add_get(f"{API}/system/audittrail", self._audit_trail, name="audit_trail")
         r.add_get(KEY_PATH, self._callback_key, name="callback_key")
         r.add_get(KEY_PATH.replace("/system", "//system"), self._callback_key, name="callback_key:alias")
 
@@ -510,6 +542,7 @@ class ConnectWiseSimulator(Simulator):
                 names = " / ".join(n or "-" for n in self._names_or_blank(board, triple))
                 message = f"The Type/Subtype/Item combination '{names}' is not valid for board {board.name}."
                 return invalid_ticket(message, "item")
+            self._audit_category(ticket, triple, AUDIT_ACTORS[API_MEMBER])
             ticket.category = triple
             self.updates[str(ticket.id)] += 1
         ticket.summary = summary
@@ -532,6 +565,17 @@ class ConnectWiseSimulator(Simulator):
             found = sorted((v for v in level.values() if v.name == ref["name"]), key=lambda v: v.inactive)
             return found[0].id if found else None
         return None
+
+    async def _audit_trail(self, request: web.Request) -> web.Response:
+        """``GET /system/audittrail?type=Ticket&id=..&page=&pageSize=``: a bare array of AuditTrailEntry."""
+        if denied := self._denied(request):
+            return denied
+        q = request.query
+        if q.get("type") not in ("Ticket", "ProjectTicket") or not q.get("id", "").isdigit():
+            return cw_error(400, "InvalidObject", "type and id are required.")
+        page, size = int(q.get("page", "1")), min(int(q.get("pageSize", "25")), MAX_PAGE_SIZE)
+        rows = self.audit.get(int(q["id"]), [])
+        return web.json_response(rows[(page - 1) * size : page * size])
 
     async def _list_notes(self, request: web.Request) -> web.Response:
         if denied := self._denied(request):

@@ -15,10 +15,14 @@ import aiohttp
 from aiohttp import web
 
 from autotriage.core.models import PSAKind
-from autotriage.sandbox.common import HistoryClock, SampleData, Simulator, iso, load_sample
+from autotriage.sandbox.common import TECHNICIAN, WORKFLOW, HistoryClock, SampleData, Simulator, iso, load_sample
 
 SEP = ">"
 RATE_LIMIT_MESSAGE = "Rate Limit Reached - 300 Requests per rolling 5 minute window"
+#: Audit actors as (agent_id, username); the API application logs in as its own agent. How Halo names a
+#: workflow / automation actor is UNCONFIRMED.
+API_AGENT = "api"
+AUDIT_ACTORS = {API_AGENT: (21, "API - autotriage"), TECHNICIAN: (5, "Jo Tech"), WORKFLOW: (1, "Automation Rules")}
 
 
 class HaloSimulator(Simulator):
@@ -52,6 +56,9 @@ class HaloSimulator(Simulator):
         self.ticket_types: dict[int, dict[str, Any]] = {}
         self._ids = itertools.count(1001)
         self._action_ids = itertools.count(1)
+        #: Audit rows per ticket (served as ``audit_log`` with ``include_auditing=true``)
+        self.audit: dict[int, list[dict[str, Any]]] = {}
+        self._audit_ids = itertools.count(1)
         self.token_requests = 0
         self._load(sample or load_sample(PSAKind.HALO), seed_history)
         self._routes()
@@ -117,14 +124,29 @@ class HaloSimulator(Simulator):
         value = self.tickets[int(ticket_id)]["category_1"]
         return tuple(value.split(SEP)) if value else ()
 
-    def set_category(self, ticket_id: str, path: tuple[str, ...]) -> None:
-        self.tickets[int(ticket_id)]["category_1"] = SEP.join(path)
+    def set_category(self, ticket_id: str, path: tuple[str, ...], *, by: str = TECHNICIAN,
+                     at: datetime | None = None) -> None:
+        ticket = self.tickets[int(ticket_id)]
+        self._audit(ticket, "category_1", SEP.join(path), AUDIT_ACTORS[by], at)
+        ticket["category_1"] = SEP.join(path)
+
+    def _audit(self, ticket: dict[str, Any], name: str, new: Any, actor: tuple[int, str],
+               at: datetime | None = None) -> None:
+        """One Audit row for a changed field (how Halo encodes field changes is UNCONFIRMED)."""
+        if ticket.get(name) == new:
+            return
+        self.audit.setdefault(ticket["id"], []).append({
+            "id": next(self._audit_ids), "ticket_id": ticket["id"], "agent_id": actor[0], "user_id": 0,
+            "username": actor[1], "date": iso(at or datetime.now(UTC)), "table_name": "FAULTS",
+            "id1": ticket["id"], "id2": 0, "value": name, "from": str(ticket.get(name) or ""), "to": str(new),
+            "actoutcome": ""})
 
     def close_ticket(self, ticket_id: str, *, hours: float = 0.5, closed_at: datetime | None = None,
                      scope: int | None = None) -> None:
         ticket = self.tickets[int(ticket_id)]
         if scope is not None:
             name = self.ticket_types.get(int(scope), {}).get("name", "")
+            self._audit(ticket, "tickettype_id", int(scope), AUDIT_ACTORS[TECHNICIAN], closed_at)
             ticket.update(tickettype_id=int(scope), tickettype_name=name)
         when = iso(closed_at or datetime.now(UTC))
         self.actions.setdefault(int(ticket_id), []).append({
@@ -174,6 +196,8 @@ class HaloSimulator(Simulator):
         }
         resource = request.match_info.route.resource
         canonical = resource.canonical if resource is not None else request.path
+        if canonical == "/api/Tickets/{id}" and request.query.get("include_auditing") == "true":
+            return "get_ticket_audit"
         return names.get((request.method, canonical), f"{request.method} {canonical}")
 
     def fault_body(self, status: int) -> dict[str, Any]:
@@ -221,6 +245,8 @@ class HaloSimulator(Simulator):
         ticket = self.tickets.get(int(request.match_info["id"]))
         if ticket is None:
             return web.json_response({"Message": "Ticket not found"}, status=404)
+        if request.query.get("include_auditing") == "true":
+            return web.json_response({**ticket, "audit_log": self.audit.get(ticket["id"], [])})
         return web.json_response(ticket)
 
     async def _list_tickets(self, request: web.Request) -> web.Response:
@@ -262,6 +288,7 @@ class HaloSimulator(Simulator):
                     status=400,
                 )
             if value is not None and value != ticket["category_1"]:
+                self._audit(ticket, "category_1", value, AUDIT_ACTORS[API_AGENT])
                 ticket["category_1"] = value
                 self.updates[str(ticket["id"])] += 1
             saved.append(ticket)

@@ -14,6 +14,13 @@ from rich.table import Table
 
 from autotriage.core import metrics
 from autotriage.core.settings import Settings
+from autotriage.feedback.attribution import (
+    DEFAULT_HISTORY_LIMIT,
+    DEFAULT_HISTORY_RATE,
+    Attribution,
+    ChangedBy,
+    attribute_for,
+)
 from autotriage.feedback.runs import Window, judged_in, tenant_of
 from autotriage.policy.feedback import BUCKETS, LEVELS, AgreementReport, Verdict, agreement
 
@@ -55,9 +62,31 @@ def print_agreement(console: Console, report: AgreementReport, window: Window, c
         console.print(pairs)
 
 
-def export_metrics(report: AgreementReport, target: float) -> None:
+#: How the breakdown names each cause.
+CAUSES = {ChangedBy.TECHNICIAN: "a technician", ChangedBy.AUTOMATION: "a workflow rule or API user",
+          ChangedBy.RESCOPED: "re-scoped (moved to another board / queue / ticket type)",
+          ChangedBy.UNKNOWN: "unknown (no history, unreadable, or over --history-limit)"}
+
+
+def print_attribution(console: Console, attribution: Attribution) -> None:
+    """Who changed autotriage's category on the disagreeing tickets, from the PSA's history."""
+    counts = attribution.counts
+    table = Table(title=f"who changed autotriage's category ({attribution.calls} history reads, "
+                  f"limit {attribution.limit})")
+    table.add_column("changed by")
+    table.add_column("tickets", justify="right")
+    for cause, label in CAUSES.items():
+        table.add_row(label, str(counts[cause]))
+    console.print(table)
+
+
+def export_metrics(report: AgreementReport, target: float, attribution: Attribution | None = None) -> None:
     """Set the feedback gauges for the tenant (bounded labels only)."""
     tenant = report.tenant
+    if attribution is not None:
+        counts = attribution.counts
+        for cause in ChangedBy:
+            metrics.FEEDBACK_CHANGED_BY.labels(tenant, cause.value).set(counts[cause])
     for mode in {mode for mode, _ in report.verdicts}:
         for verdict in Verdict:
             metrics.FEEDBACK_TICKETS.labels(tenant, mode, verdict.value).set(report.verdicts[(mode, verdict)])
@@ -83,21 +112,26 @@ def write_corrections(report: AgreementReport, path: Path) -> int:
 
 
 async def feedback(settings: Settings, tenant_id: str, span: str, decisions: Path | None,
-                   with_text: bool = False) -> tuple[AgreementReport, Window, int]:
-    """Read, join and aggregate one tenant's closed tickets of the last ``span``."""
+                   with_text: bool = False, history_limit: int = DEFAULT_HISTORY_LIMIT,
+                   history_rate: float = DEFAULT_HISTORY_RATE) -> tuple[AgreementReport, Window, int, Attribution]:
+    """Read, join and aggregate one tenant's closed tickets of the last ``span``; read the PSA's history of
+    at most ``history_limit`` tickets whose category was changed, to tell who changed it."""
     tenant = tenant_of(settings, tenant_id)
     window = Window.last(span)
     closed, judged = await judged_in(settings, tenant, window, decisions, with_text=with_text)
-    return agreement(tenant.id, judged), window, len(closed)
+    attribution = await attribute_for(tenant, judged, history_limit, history_rate)
+    return agreement(tenant.id, judged), window, len(closed), attribution
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console | None = None) -> int:
     """Print the agreement; export metrics; write corrections (a drop below target is for the alert to raise)."""
     console = console or Console()
-    report, window, closed = asyncio.run(feedback(settings, args.tenant, args.since, args.decisions,
-                                                  with_text=args.corrections is not None))
+    report, window, closed, attribution = asyncio.run(feedback(
+        settings, args.tenant, args.since, args.decisions, with_text=args.corrections is not None,
+        history_limit=args.history_limit, history_rate=args.history_rate))
     print_agreement(console, report, window, closed)
-    export_metrics(report, args.target)
+    print_attribution(console, attribution)
+    export_metrics(report, args.target, attribution)
     if args.metrics_file is not None:
         write_to_textfile(str(args.metrics_file), metrics.FEEDBACK_REGISTRY)
         console.print(f"metrics written to {args.metrics_file}")

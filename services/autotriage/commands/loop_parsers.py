@@ -29,6 +29,12 @@ def add_feedback(sub: Subparsers, common: AddCommon) -> None:
                    help="write the feedback gauges here (Prometheus text format, node-exporter textfile)")
     p.add_argument("--pushgateway", help="push the feedback gauges to this Prometheus Pushgateway (host:port)")
     p.add_argument("--corrections", type=Path, help="write the corrected tickets here as training data (JSONL)")
+    p.add_argument("--history-limit", dest="history_limit", type=int, default=200,
+                   help="read the PSA's history (who changed the category) of at most this many corrected "
+                   "tickets per run; 0 skips it (default 200; Autotask counts each call against its hourly limit)")
+    p.add_argument("--history-rate", dest="history_rate", type=float, default=1.0,
+                   help="history calls per second at most, to leave the PSA's rate limit to live triage "
+                   "(default 1; 0: unpaced)")
     common(p)
     p.set_defaults(handler=_lazy("feedback"))
 
