@@ -4,6 +4,7 @@ and is hot-reloaded."""
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -13,11 +14,12 @@ from scipy import sparse
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
+from autotriage.cli import main
 from autotriage.feedback.retrain import retrain
 from autotriage.local.dataset import LabelledTicket, holdout_split
 from autotriage.local.estimator import NaiveBayesSVM, TextModel, make_vectorizer
 from autotriage.local.provider import LocalClassifier
-from autotriage.local.store import load_model, save_model
+from autotriage.local.store import load_model, read_meta, save_model
 from autotriage.local.text import feature_text
 from autotriage.local.training import TrainingConfig, train_model
 from tests.unit.test_local_model import synthetic, taxonomy
@@ -98,3 +100,15 @@ def test_a_retrain_keeps_nb_svm_and_the_classifier_reloads_it(tmp_path: Path) ->
                                  taxonomy(paths)).classification
     assert classifier.name != first and classifier.meta.algorithm == "nb_svm"
     assert verdict.candidate is not None and verdict.candidate.path == target
+
+
+def test_learn_trains_nb_svm_when_asked(tmp_path: Path) -> None:
+    data = tmp_path / "history.jsonl"
+    data.write_text("\n".join(json.dumps({"summary": e.summary, "details": e.description,
+                                          "category": " > ".join(e.path or ()), "scope": e.scope})
+                              for e in synthetic()))
+    out = tmp_path / "model.joblib"
+    assert main(["learn", "--tenant", "acme", "--data", str(data), "--out", str(out), "--algorithm", "nb_svm",
+                 "--tenants-file", str(tmp_path / "absent.yaml")]) == 0
+    meta, _, _ = read_meta(out)
+    assert meta.algorithm == "nb_svm" and meta.holdout_accuracy is not None
