@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from autotriage.local.dataset import LabelledTicket, holdout_split
-from autotriage.local.estimator import top_two
+from autotriage.local.estimator import ALGORITHMS, top_two
 from autotriage.local.store import LocalModel, load_model, save_model
 from autotriage.local.text import feature_text
 from autotriage.local.training import TrainingConfig, train_model
@@ -63,11 +63,14 @@ def training_set(history: Sequence[LabelledTicket], recent: Sequence[LabelledTic
 def retrain(history: Sequence[LabelledTicket], recent: Sequence[LabelledTicket], corrected: set[str], *,
             tenant: str, psa: str | None, model_path: Path, weight: float = 3.0,
             config: TrainingConfig | None = None) -> RetrainResult:
-    """See the module docstring; ``corrected`` are the ids of recent tickets a technician re-categorized."""
-    config = config or TrainingConfig()
+    """See the module docstring; ``corrected`` are the ids of recent tickets a technician re-categorized.
+    Without ``config`` the candidate uses the current model's algorithm (a tenant that chose one keeps it)."""
     usable = [e for e in recent if e.path]
     train_recent, held = holdout_split(usable, 0.2, seed="recent")
     current = load_model(model_path) if model_path.exists() else None
+    if config is None:
+        algorithm = current.meta.algorithm if current is not None else None
+        config = TrainingConfig(algorithm=algorithm) if algorithm in ALGORITHMS else TrainingConfig()
     held_ids = {e.id for e in held}
     candidate = train_model(training_set(history, train_recent, corrected, weight, held_ids), tenant=tenant, psa=psa,
                             config=replace(config, keep_neighbours=False))
