@@ -168,8 +168,8 @@ class StageRunner(Generic[E]):
         self._in_flight: dict[asyncio.Task[None], _InFlight] = {}
         self._key_tail: dict[bytes | None, asyncio.Future[None]] = {}
         self._retry_paused: dict[TopicPartition, float] = {}  # partition -> wall-clock time its head is due
-        #: input partition -> first offset no other member can have fetched (its end when this member first
-        #: read from it after being assigned it)
+        #: input partition -> first offset no other member can have fetched (its end when it was assigned to this
+        #: member, or at the first fetch when the bus could not tell)
         self._fresh_from: dict[TopicPartition, int] = {}
         self._backlog_unknown: set[TopicPartition] = set()  # assigned, end not asked yet
         self._window_paused = False
