@@ -106,3 +106,28 @@ async def test_a_followed_table_tells_its_watchers_every_entry_and_change(
         await table.close()
     finally:
         await bus.stop()
+
+
+async def test_a_followed_table_catches_up_with_another_processs_writes(kafka_bootstrap: str, topic_prefix: str) -> None:
+    """What ``catch_up`` promises the classify-once ledger after a rebalance: every record acknowledged before the
+    call is in the view when it returns True, whichever process wrote it."""
+    reader_bus = KafkaBus(kafka_bootstrap, client_id="test-catch-up-reader")
+    writer_bus = KafkaBus(kafka_bootstrap, client_id="test-catch-up-writer")
+    await reader_bus.start()
+    await writer_bus.start()
+    topic = f"{topic_prefix}ledger"
+    try:
+        await reader_bus.ensure_topics([TopicSpec(topic, 3, compacted=True)])
+        table = await reader_bus.table(topic)
+        assert await table.catch_up(10.0)  # an empty topic: nothing to wait for
+        for round_ in range(5):
+            keys = [f"acme:{round_}-{i}".encode() for i in range(40)]
+            acks = [await writer_bus.producer().send(topic, b"1", key=key) for key in keys]
+            for ack in acks:
+                await ack
+            assert await table.catch_up(10.0)
+            assert [key for key in keys if table.get(key) is None] == []
+        await table.close()
+    finally:
+        await reader_bus.stop()
+        await writer_bus.stop()

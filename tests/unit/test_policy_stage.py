@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -276,3 +277,50 @@ async def test_a_large_ticket_is_prepared_in_the_stages_worker_process_and_stop_
     [seen] = fake.seen
     assert "10.0.0." not in seen.description and "ops@acme.example" not in seen.description  # redacted there
     assert workers and not any(w.is_alive() for w in workers) and stage.text._pool is None
+
+
+async def test_verdicts_are_flagged_repeat_until_the_ledger_has_caught_up_after_a_rebalance() -> None:
+    """A new owner whose ledger view may miss the previous owner's marks lets the writer look for its note."""
+    fake = FakeClassifier()
+    stage = ClassifierStage(tenants(), FakeClassifiers(tenants(), fake), bus=MemoryBus(), topics=Topics("r."))
+    await stage.start()
+    gate, calls = asyncio.Event(), []
+
+    async def catch_up(timeout_s: float) -> bool:
+        calls.append(timeout_s)
+        if len(calls) == 1:
+            return False  # not read to its end within the rebalance
+        await gate.wait()
+        return True
+
+    stage.ledger.catch_up = catch_up  # type: ignore[method-assign]
+    try:
+        await stage.on_assigned({0, 1})
+        behind = await run(stage, enriched("Laptop will not boot", ticket_id="2001"))
+        assert behind is not None and behind.repeat
+        gate.set()
+        assert stage._catching_up is not None
+        await stage._catching_up
+        caught_up = await run(stage, enriched("Laptop will not boot", ticket_id="2002"))
+        assert caught_up is not None and not caught_up.repeat
+        assert len(fake.seen) == 2  # flagged, not withheld: the ticket is still classified
+    finally:
+        await stage.stop()
+
+
+async def test_a_ledger_read_to_its_end_at_assignment_flags_nothing() -> None:
+    bus, topics = MemoryBus(), Topics("r2.")
+    first = ClassifierStage(tenants(), FakeClassifiers(tenants(), FakeClassifier()), bus=bus, topics=topics)
+    second = ClassifierStage(tenants(), FakeClassifiers(tenants(), FakeClassifier()), bus=bus, topics=topics)
+    await first.start()
+    await second.start()
+    try:
+        event = enriched("Laptop will not boot", ticket_id="3001")
+        assert await run(first, event) is not None
+        await second.on_assigned({0})
+        assert await run(second, event) is None  # the first replica's mark counts
+        fresh = await run(second, enriched("VPN drops", ticket_id="3002"))
+        assert fresh is not None and not fresh.repeat
+    finally:
+        await first.stop()
+        await second.stop()

@@ -30,6 +30,10 @@ class ClassifiedLedger(FollowedTopic):
             return True
         return self._table is not None and self._table.get(key) is not None
 
+    async def catch_up(self, timeout_s: float) -> bool:
+        """Wait until every mark made so far, by any replica, is in this view (False: not within ``timeout_s``)."""
+        return self._table is not None and await self._table.catch_up(timeout_s)
+
     async def mark(self, key: bytes) -> None:
         """Record that the ticket was classified (call after its classification is acknowledged)."""
         self._recent.add(key)

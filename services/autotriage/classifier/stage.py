@@ -3,12 +3,15 @@ prompt text, budget), ask the tenant's classifier to pick a candidate, record th
 
 Each ticket is classified once, across restarts and replicas (``ledger.py``): a second event for a ticket already
 classified (a duplicate create delivery that slipped past the normalizer, a redelivery after a rebalance or a
-crash) produces only a ``redelivery`` outcome, no second LLM call. The taxonomy arrives by reference and is
-resolved from the compacted ``taxonomies`` topic.
+crash) produces only a ``redelivery`` outcome, no second LLM call. When a rebalance hands this replica partitions,
+it first reads the ledger to its end, so the marks their previous owner made moments ago count; until it has,
+every verdict is flagged ``repeat`` and the writer looks for its earlier note before writing. The taxonomy
+arrives by reference and is resolved from the compacted ``taxonomies`` topic.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -30,6 +33,12 @@ from autotriage.policy.budget import BUDGET_EXHAUSTED, BudgetLedger, Exhausted, 
 from autotriage.policy.spend_board import SpendBoard
 
 log = logging.getLogger(__name__)
+
+#: How long a rebalance may wait for the classify-once ledger to be read to its end (it holds only the new
+#: partitions' first records back, not the group).
+LEDGER_CATCH_UP_S = 5.0
+#: Pause between further attempts while the ledger view is behind.
+LEDGER_RETRY_PAUSE_S = 1.0
 
 class ClassifierStage(Stage[TicketEnriched]):
     """``tickets.enriched`` -> ``tickets.classified``."""
@@ -57,6 +66,9 @@ class ClassifierStage(Stage[TicketEnriched]):
         self.board = SpendBoard(bus, topics)
         self.budgets = budgets or BudgetLedger(board=self.board)
         self.text = TextPool(text_workers)  # large tickets' text preparation, off the event loop
+        self._ledger_behind = False  # the ledger view may miss marks made by a partition's previous owner
+        self._assignments = 0
+        self._catching_up: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Follow the taxonomies, the classify-once ledger and the shared spend."""
@@ -66,11 +78,36 @@ class ClassifierStage(Stage[TicketEnriched]):
         self.text.start()
 
     async def stop(self) -> None:
+        if self._catching_up is not None:
+            self._catching_up.cancel()
+            await asyncio.gather(self._catching_up, return_exceptions=True)
         await self.classifiers.close()
         await self.board.close()
         await self.ledger.close()
         await self.taxonomies.close()
         await self.text.close()
+
+    async def on_assigned(self, partitions: set[int]) -> None:
+        """Read the ledger to its end before the new partitions' records, so their previous owner's marks count."""
+        self._assignments += 1
+        if await self.ledger.catch_up(LEDGER_CATCH_UP_S):
+            if self._catching_up is None or self._catching_up.done():
+                self._ledger_behind = False
+            return
+        self._ledger_behind = True
+        log.warning("the classify-once ledger is not read to its end after %.0f s; verdicts are flagged as possible "
+                    "repeats until it is", LEDGER_CATCH_UP_S, extra={"stage": self.name})
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._catch_up_later(), name="classifier-ledger-catch-up")
+
+    async def _catch_up_later(self) -> None:
+        while True:
+            assignments = self._assignments
+            if await self.ledger.catch_up(LEDGER_CATCH_UP_S) and assignments == self._assignments:
+                self._ledger_behind = False
+                log.info("the classify-once ledger is read to its end again", extra={"stage": self.name})
+                return
+            await asyncio.sleep(LEDGER_RETRY_PAUSE_S)
 
     async def handle(self, event: TicketEnriched) -> Sequence[Output]:
         tenant = self.tenants.get(event.tenant)
@@ -80,6 +117,8 @@ class ClassifierStage(Stage[TicketEnriched]):
             repeat = OutcomeRecorded(**event.envelope_fields(), action=Action.SKIPPED, reason="already_classified",
                                      stage=self.name, detail=REDELIVERY)
             return [Output(TICKETS_OUTCOMES, repeat)]
+        if self._ledger_behind and not event.repeat:  # another replica may have classified it moments ago
+            event = event.model_copy(update={"repeat": True})
         taxonomy = event.taxonomy if event.taxonomy is not None else await self._taxonomy(event)
         policy = tenant.policy.for_scope(event.ticket.scope)
         mode, result = await self._apply_policy(tenant, policy, event, taxonomy)

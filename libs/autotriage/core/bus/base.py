@@ -144,6 +144,12 @@ class Table(ABC):
     def refresh(self) -> None:  # noqa: B027 - views that follow in the background have nothing to do
         """Apply records that have arrived but are not in the view yet."""
 
+    async def catch_up(self, timeout_s: float) -> bool:
+        """Wait until the view holds every record the topic held when this was called (True), or ``timeout_s``
+        passed first (False). Views that are always current (the in-memory bus) return at once."""
+        self.refresh()
+        return True
+
     @abstractmethod
     async def close(self) -> None:
         """Stop the background reader."""

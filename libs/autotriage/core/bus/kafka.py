@@ -390,6 +390,8 @@ class _KafkaTable(Table):
     async def _poll(self, timeout_ms: int) -> None:
         batches = await self._reader.getmany(timeout_ms=timeout_ms, max_records=1000)
         if not batches:
+            async with self._changed:
+                self._changed.notify_all()  # positions may have moved (``catch_up`` watches them)
             return
         async with self._changed:
             for messages in batches.values():
@@ -436,6 +438,23 @@ class _KafkaTable(Table):
                         await self._changed.wait()
             except TimeoutError:
                 return None
+
+    async def catch_up(self, timeout_s: float) -> bool:
+        try:
+            async with asyncio.timeout(timeout_s):
+                assigned = self._reader.assignment()
+                if not assigned:  # the reader has not been given the topic's partitions yet
+                    return False
+                ends = await self._reader.end_offsets(list(assigned))
+                async with self._changed:
+                    while not all([await self._reader.position(tp) >= end for tp, end in ends.items()]):
+                        await self._changed.wait()
+        except TimeoutError:
+            return False
+        except KafkaError as exc:  # the end is not known: the view may be behind
+            log.warning("catching up on %s failed (%s)", self._topic, exc)
+            return False
+        return True
 
     async def close(self) -> None:
         if self._task is not None:
