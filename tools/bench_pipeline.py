@@ -12,6 +12,10 @@ Phases (on one pipeline, each drained before the next):
   warm-up       a few tickets per tenant (token, signing key, taxonomy and HTTP connections warm)
   overhead@50   pipeline overhead p50/p99 at 50 tickets/s
   overhead@200  pipeline overhead p50/p99 and ingress ack latency p50/p99 at 200 tickets/s
+  backlog       capacity: the four stages after ingress are stopped (SIGSTOP, well within the group's session
+                timeout) while ingress takes N webhooks, then resumed to drain them: CPU per ticket when the
+                pipeline is busy and Kafka's per-request cost is spread over batches (the counterpart of the
+                pass-through's burst)
   throughput    offered load for 60 s; sustained completion rate, CPU s per ticket and peak RSS per process
 
 Pipeline overhead of a ticket = outcome ``finished_at`` - ``occurred_at`` (webhook receipt at ingress) minus
@@ -27,6 +31,7 @@ import contextlib
 import json
 import math
 import os
+import signal
 import sys
 import time
 import uuid
@@ -61,6 +66,9 @@ from bench_measure import (
 from bench_passthrough import PassThroughResult, run_passthrough
 from bench_report import print_cpu, print_floor, print_llm, print_machine, print_phases, print_profile, print_targets
 from bench_stages import Stages, delete_topics
+
+#: Webhooks/s offered to ingress while the stages after it are stopped (it acknowledges them as fast as it can).
+BACKLOG_FILL_RATE = 400.0
 
 
 class Bench:
@@ -207,6 +215,51 @@ class Bench:
                        f"NOT drained {drain_timeout:.0f}s after the last send"))
         return phase
 
+    async def run_backlog_phase(self, session: aiohttp.ClientSession, count: int, drain_timeout: float) -> Phase:
+        """``count`` tickets wait in Kafka, then the stages drain them; CPU per ticket over the whole phase (the
+        stopped stages use none while ingress takes the webhooks)."""
+        assert self.reader is not None and self.stages is not None
+        phase = Phase("backlog", 0.0, 0.0)
+        batch = await self.deliveries(count)
+        phase.tickets = len(batch)
+        pids = self.pids()
+        downstream = [sp.process for name, sp in self.stages.procs.items() if name != "ingress"]
+        cpu_before = {n: cpu_s(p) for n, p in pids.items()}
+        wall_started, started = time.monotonic(), time.time()
+        for process in downstream:
+            process.send_signal(signal.SIGSTOP)
+        try:
+            load = await open_loop(session, batch, BACKLOG_FILL_RATE)
+        finally:
+            for process in downstream:
+                process.send_signal(signal.SIGCONT)
+        resumed = time.time()
+        phase.accepted, phase.statuses = load.accepted, dict(load.statuses)
+        phase.ack_p50_ms, phase.ack_p99_ms = pct(load.ack_s, 50) * 1e3, pct(load.ack_s, 99) * 1e3
+        console.log(f"backlog: {load.accepted} tickets waiting after {resumed - started:.1f} s; draining")
+        expected = set(load.keys)
+        for _ in range(int(drain_timeout / 0.2)):
+            if expected <= self.reader.outcomes.keys():
+                break
+            await asyncio.sleep(0.2)
+        wall = time.monotonic() - wall_started
+        cpu_used = {n: cpu_s(p) - cpu_before[n] for n, p in pids.items()}
+        done = [self.reader.outcomes[k] for k in expected if k in self.reader.outcomes]
+        phase.completed = phase.finished = len(done)
+        if done:
+            phase.drain_s = max(o.finished for o in done) - resumed
+            phase.completed_per_s = phase.overall_per_s = len(done) / phase.drain_s
+        phase.wall_s, phase.seconds = wall, resumed - started
+        phase.rate = load.sent / max(1e-9, resumed - started)
+        for proc_name, used in cpu_used.items():
+            phase.cpu_s_per_ticket[proc_name] = used / max(1, len(done))
+            phase.cpu_share[proc_name] = used / wall
+        phase.peak_rss_mb = {n: peak_rss_mb(p) for n, p in pids.items()}
+        self.phases.append(phase)
+        console.log(f"backlog: {len(done)}/{len(expected)} drained in {phase.drain_s:.1f} s "
+                    f"({phase.completed_per_s:.0f}/s), five stages {self.stages_cpu_ms(phase):.2f} ms CPU per ticket")
+        return phase
+
     async def measure_idle(self, seconds: float) -> None:
         """CPU of each process while nothing is offered (after the warm-up has drained)."""
         if seconds <= 0:
@@ -334,6 +387,8 @@ class Bench:
             await self.measure_idle(self.args.idle_s)
             for rate in self.args.overhead_rates:
                 await self.run_phase(s, f"overhead@{rate:g}/s", rate, self.args.phase_s, self.args.drain_timeout)
+            if self.args.backlog > 0:
+                await self.run_backlog_phase(s, self.args.backlog, self.args.drain_timeout)
             if self.slow_llm is not None:
                 await self.run_llm_phase(s)
             if self.args.rate <= 0:
@@ -356,7 +411,7 @@ class Bench:
     # --- output -------------------------------------------------------------------------------------
     def reference_phase(self) -> Phase | None:
         """The drained phase with the most tickets: its CPU per ticket counts only finished work."""
-        drained = [p for p in self.phases if not math.isnan(p.drain_s) and p.name != "warm-up"]
+        drained = [p for p in self.phases if not math.isnan(p.drain_s) and p.name not in ("warm-up", "backlog")]
         return max(drained, key=lambda p: p.completed, default=None)
 
     @staticmethod
@@ -418,6 +473,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--llm-p50", type=float, default=1.0, help="median LLM latency (s) of the LLM phase")
     parser.add_argument("--llm-p99", type=float, default=6.0, help="99th percentile LLM latency (s)")
     parser.add_argument("--seed", type=int, default=17, help="seed of the LLM latency sequence")
+    parser.add_argument("--backlog", type=int, default=3000,
+                        help="tickets of the backlog (capacity) phase; 0 skips it")
     parser.add_argument("--idle-s", type=float, default=10, help="seconds of CPU measured with no load")
     parser.add_argument("--passthrough-burst", type=int, default=20_000,
                         help="records of the bare aiokafka pass-through's throughput burst (0: skip it)")
