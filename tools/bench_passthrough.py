@@ -1,18 +1,25 @@
 """The floor under the pipeline: a bare 5-hop pass-through on the same broker (used by ``make bench``).
 
 Five hop processes, each consuming one topic, producing every record unchanged to the next, and committing
-once the batch's sends are acknowledged - no decoding, no logic. Producer and consumer are configured like the
-stages' (idempotent zstd producer with ``acks=all`` and the stages' ``linger_ms``, ``read_committed`` consumer, manual
-commits), so the difference between a stage and a hop is the stage's own cost.
+once the batch's sends are acknowledged (or every ``commit_s``, as the stages do) - no decoding, no logic.
+Producer and consumer are configured like the stages' (idempotent zstd producer with ``acks=all`` and the stages'
+``linger_ms``, ``read_committed`` consumer, manual commits), so the difference between a stage and a hop is the
+stage's own cost.
 
 Two measurements: latency at a fixed rate (send time to arrival on the last topic, p50/p99), and throughput
 (a burst of records sent as fast as the producer takes them: records / (first send to last arrival)), with the
 CPU seconds of each hop per record.
 
-Two clients: ``aiokafka`` (the default bus) and ``librdkafka`` (confluent-kafka, the C client): its hop runs the
-way :class:`~autotriage.core.bus.rdkafka.RdKafkaBus` does - ``consume`` in a worker thread, delivery reports from a
-polling thread handed to the event loop - so the CPU includes librdkafka's own threads and the asyncio bridge.
-Run alone: ``python tools/bench_passthrough.py --client aiokafka,librdkafka`` (both in one run, back to back).
+Clients of the hops (the load generator and the reader of the last topic are aiokafka for all of them):
+  aiokafka          the stages' bus today
+  librdkafka        confluent-kafka (the C client) the way an asyncio bus would use it: ``consume`` and the
+                    synchronous ``commit`` on a worker thread, delivery reports served on the loop
+                    (``rdkafka_bridge``); CPU includes librdkafka's own threads and the bridge
+  librdkafka-poll   the same, ``consume(n, 0)`` polled from the loop every 2 ms instead of the worker thread
+                    (no thread wakes, but a rebalance callback could not await the runtime there)
+  librdkafka-sync   one plain thread, no asyncio: the C client's own floor
+Run alone: ``PYTHONPATH=libs:services:tools python tools/bench_passthrough.py --client aiokafka,librdkafka
+--commit-s 1`` (clients back to back on the same broker).
 """
 
 from __future__ import annotations
@@ -101,10 +108,10 @@ def rdkafka_consumer_config(bootstrap: str, group: str) -> dict[str, object]:
 
 
 async def _rdkafka_hop(bootstrap: str, source: str, sink: str, group: str,
-                       conn: multiprocessing.connection.Connection, commit_s: float = 0.0) -> None:
+                       conn: multiprocessing.connection.Connection, commit_s: float = 0.0,
+                       poll_on_loop: bool = False) -> None:
     from confluent_kafka import Consumer, Producer, TopicPartition
-
-    from autotriage.core.bus.rdkafka_bridge import BlockingWorker, DeliveryPoller, Report
+    from rdkafka_bridge import BlockingWorker, LoopDeliveryPoller, Report
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -118,14 +125,26 @@ async def _rdkafka_hop(bootstrap: str, source: str, sink: str, group: str,
             if not future.done():
                 future.set_result(None) if err is None else future.set_exception(RuntimeError(str(err)))
 
-    poller = DeliveryPoller(producer, loop, settle)
+    poller = LoopDeliveryPoller(producer, loop, settle)
     worker = BlockingWorker("hop-consume")
     told = False
     next_commit = 0.0
     ends: dict[tuple[str, int], int] = {}
+
+    async def consume_on_loop(max_records: int, timeout_s: float) -> list[Any]:
+        deadline = loop.time() + timeout_s
+        while True:
+            messages: list[Any] = consumer.consume(max_records, 0)
+            if messages or loop.time() >= deadline:
+                return messages
+            await asyncio.sleep(0.002)
+
     try:
         while not stop.is_set():
-            messages = await worker.run(_consume, consumer, 1000, 0.1)
+            if poll_on_loop:
+                messages = await consume_on_loop(1000, 0.1)
+            else:
+                messages = await worker.run(_consume, consumer, 1000, 0.1)
             if not told and consumer.assignment():
                 conn.send("ready")
                 told = True
@@ -138,27 +157,17 @@ async def _rdkafka_hop(bootstrap: str, source: str, sink: str, group: str,
                 acks.append(future)
                 ends[(m.topic(), m.partition())] = m.offset() + 1
             if acks:
+                poller.sent(len(acks))
                 await asyncio.gather(*acks)
             if ends and time.monotonic() >= next_commit:
                 offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
                 await worker.run(lambda o: consumer.commit(offsets=o, asynchronous=False), offsets)
                 ends, next_commit = {}, time.monotonic() + commit_s
     finally:
-        if os.environ.get("HOP_THREADS"):
-            _print_threads()
-        poller.close()
+        await poller.close()
         worker.close()
         producer.flush(10)
         consumer.close()
-
-
-def _print_threads() -> None:
-    import pathlib
-    rows = []
-    for task in pathlib.Path("/proc/self/task").iterdir():
-        stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        rows.append(((int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"), (task / "comm").read_text().strip()))
-    print(os.getpid(), sorted(rows, reverse=True), flush=True)
 
 
 def _rdkafka_sync_hop(bootstrap: str, source: str, sink: str, group: str,
@@ -191,8 +200,6 @@ def _rdkafka_sync_hop(bootstrap: str, source: str, sink: str, group: str,
                 consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()], asynchronous=False)
                 ends, next_commit = {}, time.monotonic() + commit_s
     finally:
-        if os.environ.get("HOP_THREADS"):
-            _print_threads()
         producer.flush(10)
         consumer.close()
 
@@ -211,6 +218,9 @@ def hop_process(
     """Child process entry point of one hop: commit after every batch (``commit_s`` 0) or every ``commit_s``."""
     if client == "librdkafka-sync":
         _rdkafka_sync_hop(bootstrap, source, sink, group, conn, commit_s)
+        return
+    if client == "librdkafka-poll":
+        asyncio.run(_rdkafka_hop(bootstrap, source, sink, group, conn, commit_s, poll_on_loop=True))
         return
     hop = _rdkafka_hop if client == "librdkafka" else _hop
     asyncio.run(hop(bootstrap, source, sink, group, conn, commit_s))
