@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
-from bench_passthrough import run_passthrough  # noqa: E402
+from bench_passthrough import run_passthrough
 
 pytestmark = pytest.mark.kafka
 

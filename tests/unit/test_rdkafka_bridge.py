@@ -16,8 +16,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
-from confluent_kafka import KafkaError, Producer  # noqa: E402
-from rdkafka_bridge import BlockingWorker, LoopDeliveryPoller, Report  # noqa: E402
+from confluent_kafka import KafkaError, Producer
+from rdkafka_bridge import BlockingWorker, LoopDeliveryPoller, Report
 
 
 def _unreachable_producer() -> Producer:
