@@ -378,7 +378,8 @@ class Bench:
         if self.args.passthrough_burst > 0:
             self.passthrough = await run_passthrough(
                 self.bootstrap, self.prefix, self.args.partitions, self.args.overhead_rates, self.args.phase_s,
-                self.args.passthrough_burst, console.log, idle_s=min(5.0, self.args.idle_s))
+                self.args.passthrough_burst, console.log, idle_s=min(5.0, self.args.idle_s),
+                client=self.args.passthrough_client)
         await self.setup()
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=None, enable_cleanup_closed=True)
         timeout = aiohttp.ClientTimeout(total=120)
@@ -477,7 +478,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="tickets of the backlog (capacity) phase; 0 skips it")
     parser.add_argument("--idle-s", type=float, default=10, help="seconds of CPU measured with no load")
     parser.add_argument("--passthrough-burst", type=int, default=20_000,
-                        help="records of the bare aiokafka pass-through's throughput burst (0: skip it)")
+                        help="records of the bare pass-through's throughput burst (0: skip it)")
+    parser.add_argument("--passthrough-client", default="aiokafka",
+                        choices=["aiokafka", "librdkafka", "librdkafka-poll", "librdkafka-sync"],
+                        help="Kafka client of the pass-through hops (the stages use aiokafka)")
     parser.add_argument("--profile", choices=STAGES, help="run this stage under cProfile and print its profile")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--workdir", help="where logs, the tenants file and profiles go")

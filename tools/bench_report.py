@@ -44,7 +44,7 @@ def print_phases(phases: list[Phase]) -> None:
 
 
 def print_floor(pt: PassThroughResult) -> None:
-    floor = Table(title="Floor: bare aiokafka 5-hop pass-through (consume, produce, commit per batch; same "
+    floor = Table(title=f"Floor: bare {pt.client} 5-hop pass-through (consume, produce, commit per batch; same "
                         f"broker, same run); idle {pt.idle_cores_mean:.3f} cores per hop")
     for column in ("records at", "records", "p50 ms end to end", "p99 ms end to end", "CPU ms/hop/record",
                    "above idle", "records/s end to end"):
