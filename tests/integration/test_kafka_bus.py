@@ -108,7 +108,9 @@ async def test_a_followed_table_tells_its_watchers_every_entry_and_change(
         await bus.stop()
 
 
-async def test_a_followed_table_catches_up_with_another_processs_writes(kafka_bootstrap: str, topic_prefix: str) -> None:
+async def test_a_followed_table_catches_up_with_another_processs_writes(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
     """What ``catch_up`` promises the classify-once ledger after a rebalance: every record acknowledged before the
     call is in the view when it returns True, whichever process wrote it."""
     reader_bus = KafkaBus(kafka_bootstrap, client_id="test-catch-up-reader")
