@@ -33,6 +33,7 @@ class LowRankSoftmax:
         self.embedding: Float32Array = np.zeros((0, dim), dtype=np.float32)
         self.output: Float32Array = np.zeros((0, dim), dtype=np.float32)
         self.bias: Float32Array = np.zeros(0, dtype=np.float32)
+        self.log_prior: FloatArray = np.zeros(0)
 
     @staticmethod
     def _rows(x: sparse.spmatrix) -> sparse.csr_matrix:
@@ -51,6 +52,7 @@ class LowRankSoftmax:
         self.embedding = rng.uniform(-1 / self.dim, 1 / self.dim, (rows.shape[1], self.dim)).astype(np.float32)
         self.output = np.zeros((len(self.classes_), self.dim), dtype=np.float32)
         self.bias = np.zeros(len(self.classes_), dtype=np.float32)
+        self.log_prior = np.log(np.bincount(target, weights=weights, minlength=len(self.classes_)) / weights.sum())
         n = rows.shape[0]
         steps = max(1, self.epochs * -(-n // self.batch))
         step = 0
@@ -82,4 +84,10 @@ class LowRankSoftmax:
         hidden = np.asarray(self._rows(x) @ self.embedding)
         probability = self._softmax(hidden @ self.output.T + self.bias).astype(np.float64)
         result: FloatArray = np.log(probability + 1e-6)
+        return result
+
+    def lift(self, x: sparse.spmatrix) -> FloatArray:
+        """Per row and class: log P(class | text) - log P(class), what the text adds to the class frequency (zero
+        for a model that learned nothing but the frequencies, so a weak fit cannot push tickets to big classes)."""
+        result: FloatArray = self.log_proba(x) - self.log_prior
         return result
