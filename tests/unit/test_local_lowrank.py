@@ -1,6 +1,6 @@
-"""The low-rank softmax (fastText's model in numpy) learns, is deterministic and honours weights; nb_svm_lowrank
-is exactly NBSVM plus the weighted log-probabilities, trains and classifies through the product's path (model
-file, classifier, ``learn``), and a retrain keeps it and is hot-reloaded."""
+"""The low-rank softmax (fastText's model in numpy) learns, is deterministic, honours weights and lifts nothing
+where the text tells nothing; nb_svm_lowrank is exactly NBSVM plus the weighted lift, trains and classifies through
+the product's path (model file, classifier, ``learn``), and a retrain keeps it and is hot-reloaded."""
 
 from __future__ import annotations
 
@@ -60,7 +60,20 @@ def test_lowrank_softmax_learns_is_deterministic_and_honours_weights() -> None:
     assert int(heavy.log_proba(odd).argmax()) == 0
 
 
-def test_blend_is_nb_svm_plus_weighted_log_probabilities() -> None:
+def test_lift_is_zero_where_the_text_tells_nothing_about_the_class() -> None:
+    texts = ["same words every time"] * 70 + ["same words every time"] * 30
+    y = np.array([0] * 70 + [1] * 30, dtype=np.int64)
+    x = CountVectorizer(token_pattern=WORD_TOKENS).fit_transform(texts)
+    model = LowRankSoftmax(dim=8, epochs=30).fit(x, y)
+    np.testing.assert_allclose(model.log_prior, np.log([0.7, 0.3]))
+    assert np.abs(model.lift(x[:1])).max() < 0.05
+    informative, labels = _corpus(30)
+    vectorizer = CountVectorizer(token_pattern=WORD_TOKENS)
+    learned = LowRankSoftmax(dim=8, epochs=30).fit(vectorizer.fit_transform(informative), labels)
+    assert learned.lift(vectorizer.transform(["vpn drops"]))[0, 0] > 0.5
+
+
+def test_blend_is_nb_svm_plus_weighted_lift() -> None:
     rows = synthetic(per_category=12)
     texts = [feature_text(e.summary, e.description) for e in rows]
     paths = sorted({e.path for e in rows if e.path})
@@ -70,7 +83,7 @@ def test_blend_is_nb_svm_plus_weighted_log_probabilities() -> None:
     assert isinstance(blend, NaiveBayesLowRank) and isinstance(blend.nb_svm, NaiveBayesSVM)
     x = model.transform(texts[:20])
     text, counts = x[:, : blend.text_width], x[:, blend.text_width :]
-    expected = blend.nb_svm.decision_function(text) + blend.LOWRANK_WEIGHT * blend.lowrank.log_proba(counts)
+    expected = blend.nb_svm.decision_function(text) + blend.LOWRANK_WEIGHT * blend.lowrank.lift(counts)
     np.testing.assert_allclose(blend.decision_function(x), expected)
     assert counts.shape[1] == len(model.vectorizer.transformer_list[2][1].vocabulary_)
 
