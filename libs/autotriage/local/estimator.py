@@ -183,11 +183,25 @@ class NaiveBayesSVM:
         self.intercepts = np.array([b for _, _, b in fitted])
         return self
 
+    def _by_feature(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Weights and squared ratios as contiguous (feature x class) arrays, built once per process: a sparse row
+        times a transposed (non-contiguous) matrix copies the whole matrix first, 10 ms per ticket on 455k
+        features. Not pickled (``__getstate__``), so model files stay as they were."""
+        cached: tuple[NDArray[np.float32], NDArray[np.float32]] | None = self.__dict__.get("_columns")
+        if cached is None:
+            cached = (np.ascontiguousarray(self.weights.T), np.ascontiguousarray(self.ratios_squared.T))
+            self.__dict__["_columns"] = cached
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key != "_columns"}
+
     def decision_function(self, x: sparse.csr_matrix) -> FloatArray:
         """Per class: the SVM margin of the NB-scaled, unit-length row."""
         x = sparse.csr_matrix(normalize(x), dtype=np.float32)
-        dots = np.asarray(x @ self.weights.T, dtype=np.float64)
-        norms = np.sqrt(np.asarray(x.multiply(x) @ self.ratios_squared.T, dtype=np.float64))
+        weights, ratios_squared = self._by_feature()
+        dots = np.asarray(x @ weights, dtype=np.float64)
+        norms = np.sqrt(np.asarray(x.multiply(x) @ ratios_squared, dtype=np.float64))
         scores: FloatArray = dots / np.maximum(norms, 1e-12) + self.intercepts
         return scores
 
