@@ -185,7 +185,7 @@ class NaiveBayesSVM:
 
     def _by_feature(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Weights and squared ratios as contiguous (feature x class) arrays, built once per process: a sparse row
-        times a transposed (non-contiguous) matrix copies the whole matrix first, 10 ms per ticket on 455k
+        times a transposed (non-contiguous) matrix copies the whole matrix first, about 11 ms per ticket on 455k
         features. Not pickled (``__getstate__``), so model files stay as they were."""
         cached: tuple[NDArray[np.float32], NDArray[np.float32]] | None = self.__dict__.get("_columns")
         if cached is None:
