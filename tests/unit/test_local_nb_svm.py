@@ -5,6 +5,7 @@ and is hot-reloaded."""
 from __future__ import annotations
 
 import json
+import pickle
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -112,3 +113,19 @@ def test_learn_trains_nb_svm_when_asked(tmp_path: Path) -> None:
                  "--tenants-file", str(tmp_path / "absent.yaml")]) == 0
     meta, _, _ = read_meta(out)
     assert meta.algorithm == "nb_svm" and meta.holdout_accuracy is not None
+
+
+def test_scoring_cache_is_rebuilt_after_loading_and_never_pickled() -> None:
+    rows = synthetic(per_category=12)
+    texts = [feature_text(e.summary, e.description) for e in rows]
+    paths = sorted({e.path for e in rows if e.path})
+    y = np.array([paths.index(e.path) for e in rows if e.path], dtype=np.int64)
+    x = make_vectorizer().fit_transform(texts)
+    model = NaiveBayesSVM(0.5).fit(x, y)
+    fresh = pickle.dumps(model)
+    scores = model.decision_function(x)
+    assert len(pickle.dumps(model)) == len(fresh)
+    loaded = pickle.loads(fresh)  # noqa: S301 - our own bytes
+    np.testing.assert_allclose(loaded.decision_function(x), scores, rtol=1e-6)
+    for row in range(3):
+        np.testing.assert_allclose(model.decision_function(x[row]), scores[row : row + 1], rtol=1e-6)

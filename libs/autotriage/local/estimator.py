@@ -16,38 +16,50 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
-Algorithm = Literal["linear_svc", "logreg", "stacked", "nb_svm"]
-ALGORITHMS: tuple[Algorithm, ...] = ("linear_svc", "logreg", "stacked", "nb_svm")
+from autotriage.local.lowrank import LowRankSoftmax
+
+Algorithm = Literal["linear_svc", "logreg", "stacked", "nb_svm", "nb_svm_lowrank"]
+ALGORITHMS: tuple[Algorithm, ...] = ("linear_svc", "logreg", "stacked", "nb_svm", "nb_svm_lowrank")
 MISSING_SCORE = -1e6
+#: Every run of word characters, single letters and digits included (what the embedding model averages over).
+WORD_TOKENS = r"(?u)\b\w+\b"
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 
-def make_vectorizer() -> FeatureUnion:
-    """Word uni/bigrams plus character 2-5-grams inside word boundaries (robust to typos and inflection)."""
-    return FeatureUnion([
+def make_vectorizer(algorithm: Algorithm = "linear_svc") -> FeatureUnion:
+    """Word uni/bigrams plus character 2-5-grams inside word boundaries (robust to typos and inflection); for
+    ``nb_svm_lowrank`` also the raw word uni/bigram counts its embedding model averages over."""
+    blocks: list[tuple[str, Any]] = [
         ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode", min_df=1)),
         ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
                                  strip_accents="unicode", min_df=2)),
-    ])
+    ]
+    if algorithm == "nb_svm_lowrank":
+        blocks.append(("count", CountVectorizer(ngram_range=(1, 2), token_pattern=WORD_TOKENS,
+                                                dtype=np.float32)))
+    return FeatureUnion(blocks)
 
 
-def make_linear(algorithm: Algorithm, c: float, split: int = 0) -> Any:
-    """A one-vs-rest linear classifier, or the stacked ensemble (``split``: where the word block ends)."""
+def make_linear(algorithm: Algorithm, c: float, split: int = 0, text_width: int = 0) -> Any:
+    """A one-vs-rest linear classifier, or an ensemble (``split``: where the word block ends; ``text_width``:
+    where the TF-IDF blocks end and the count block begins)."""
     if algorithm == "linear_svc":
         return LinearSVC(C=c)
     if algorithm == "stacked":
         return StackedLinear(c, split)
     if algorithm == "nb_svm":
         return NaiveBayesSVM(c)
+    if algorithm == "nb_svm_lowrank":
+        return NaiveBayesLowRank(c, text_width)
     return OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear"))
 
 
@@ -171,12 +183,63 @@ class NaiveBayesSVM:
         self.intercepts = np.array([b for _, _, b in fitted])
         return self
 
+    def _by_feature(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Weights and squared ratios as contiguous (feature x class) arrays, built once per process: a sparse row
+        times a transposed (non-contiguous) matrix copies the whole matrix first, about 11 ms per ticket on 455k
+        features. Not pickled (``__getstate__``), so model files stay as they were."""
+        cached: tuple[NDArray[np.float32], NDArray[np.float32]] | None = self.__dict__.get("_columns")
+        if cached is None:
+            cached = (np.ascontiguousarray(self.weights.T), np.ascontiguousarray(self.ratios_squared.T))
+            self.__dict__["_columns"] = cached
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key != "_columns"}
+
     def decision_function(self, x: sparse.csr_matrix) -> FloatArray:
         """Per class: the SVM margin of the NB-scaled, unit-length row."""
         x = sparse.csr_matrix(normalize(x), dtype=np.float32)
-        dots = np.asarray(x @ self.weights.T, dtype=np.float64)
-        norms = np.sqrt(np.asarray(x.multiply(x) @ self.ratios_squared.T, dtype=np.float64))
+        weights, ratios_squared = self._by_feature()
+        dots = np.asarray(x @ weights, dtype=np.float64)
+        norms = np.sqrt(np.asarray(x.multiply(x) @ ratios_squared, dtype=np.float64))
         scores: FloatArray = dots / np.maximum(norms, 1e-12) + self.intercepts
+        return scores
+
+
+class NaiveBayesLowRank:
+    """NBSVM on the TF-IDF blocks plus ``LOWRANK_WEIGHT`` times the lift (log-probability over the class
+    frequency) of a low-rank softmax (averaged word-n-gram embeddings, what fastText trains) on the count block:
+    the two err on different tickets. The weight was chosen on out-of-fold scores of the public IT ticket set
+    (tools/yardstick_it_tickets.py). The two are fitted at once (liblinear releases the GIL)."""
+
+    LOWRANK_WEIGHT = 0.2
+
+    def __init__(self, c: float, text_width: int) -> None:
+        self.text_width = text_width
+        self.nb_svm = NaiveBayesSVM(c)
+        self.lowrank = LowRankSoftmax()
+        self.classes_: IntArray = np.zeros(0, dtype=np.int64)
+
+    def _split(self, x: sparse.spmatrix) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+        x = sparse.csr_matrix(x)
+        return x[:, : self.text_width], x[:, self.text_width :]
+
+    def fit(self, x: sparse.csr_matrix, y: IntArray, sample_weight: FloatArray | None = None) -> NaiveBayesLowRank:
+        """Both members on the same tickets."""
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - only this algorithm needs it
+
+        text, counts = self._split(x)
+        with ThreadPoolExecutor(1) as pool:
+            lowrank = pool.submit(self.lowrank.fit, counts, y, sample_weight)
+            self.nb_svm.fit(text, y, sample_weight)
+            lowrank.result()
+        self.classes_ = self.nb_svm.classes_
+        return self
+
+    def decision_function(self, x: sparse.csr_matrix) -> FloatArray:
+        """NBSVM margins + weight x lift, per class of ``classes_``."""
+        text, counts = self._split(x)
+        scores: FloatArray = self.nb_svm.decision_function(text) + self.LOWRANK_WEIGHT * self.lowrank.lift(counts)
         return scores
 
 
@@ -237,13 +300,13 @@ class TextModel:
             weights: Sequence[float] | None = None) -> TextModel:
         """Fit vectorizer and classifier (the calibrator is set by the trainer); with ``snippets`` (one per text)
         also keep the training vectors for nearest-neighbour look-ups; ``weights``: per-text sample weights."""
-        vectorizer = make_vectorizer()
+        vectorizer = make_vectorizer(algorithm)
         x = vectorizer.fit_transform(list(texts))
         y = np.asarray(labels, dtype=np.int64)
         fit_args = {} if weights is None or all(w == 1.0 for w in weights) else \
             {"sample_weight": np.asarray(weights, dtype=np.float64)}
-        split = len(vectorizer.transformer_list[0][1].vocabulary_)
-        linear = make_linear(algorithm, c, split).fit(x, y, **fit_args)
+        widths = [len(block.vocabulary_) for _, block in vectorizer.transformer_list]
+        linear = make_linear(algorithm, c, widths[0], widths[0] + widths[1]).fit(x, y, **fit_args)
         model = cls(vectorizer, linear, n_labels, TopCalibrator())
         if snippets is not None:
             model.vectors = normalize(x).astype(np.float32)
