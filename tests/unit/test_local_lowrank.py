@@ -4,21 +4,17 @@ the product's path (model file, classifier, ``learn``), and a retrain keeps it a
 
 from __future__ import annotations
 
-import json
 import random
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
-from autotriage.cli import main
-from autotriage.feedback.retrain import retrain
-from autotriage.local.dataset import LabelledTicket, holdout_split
+from autotriage.local.dataset import holdout_split
 from autotriage.local.estimator import WORD_TOKENS, NaiveBayesLowRank, NaiveBayesSVM, TextModel
 from autotriage.local.lowrank import LowRankSoftmax
 from autotriage.local.provider import LocalClassifier
-from autotriage.local.store import load_model, read_meta, save_model
+from autotriage.local.store import load_model, save_model
 from autotriage.local.text import feature_text
 from autotriage.local.training import TrainingConfig, train_model
 from tests.unit.test_local_model import synthetic, taxonomy
@@ -101,36 +97,3 @@ def test_nb_svm_lowrank_trains_saves_and_classifies_noisy_data(tmp_path: Path) -
     verdict = classifier.predict(test[0].ticket(), taxonomy(list(model.meta.labels))).classification
     assert verdict.candidate is not None and 0.0 <= verdict.confidence <= 1.0
     assert classifier.meta.algorithm == "nb_svm_lowrank"
-
-
-def test_a_retrain_keeps_nb_svm_lowrank_and_the_classifier_reloads_it(tmp_path: Path) -> None:
-    history = synthetic(per_category=20)
-    path = tmp_path / "acme.joblib"
-    save_model(train_model(history, tenant="acme", config=TrainingConfig(algorithm="nb_svm_lowrank",
-                                                                          keep_neighbours=False)), path)
-    classifier = LocalClassifier(load_model(path), path, reload_check_s=0.0)
-    first = classifier.name
-    paths = sorted({e.path for e in history if e.path})
-    rng = random.Random(5)
-    text = ("Badge reader at the loading dock rejects every card", "The loading dock badge reader beeps red")
-    target = paths[0]
-    recent = [LabelledTicket(f"{text[0]} {i}", text[1], target, "1", f"r{i}") for i in range(40)]
-    recent += [replace(e, id=f"h{i}") for i, e in enumerate(rng.sample(history, 60))]
-    result = retrain(history, recent, {f"r{i}" for i in range(40)}, tenant="acme", psa="halo", model_path=path)
-    assert result.promoted
-    verdict = classifier.predict(LabelledTicket(text[0], text[1], target, "1", "new").ticket(),
-                                 taxonomy(paths)).classification
-    assert classifier.name != first and classifier.meta.algorithm == "nb_svm_lowrank"
-    assert verdict.candidate is not None and verdict.candidate.path == target
-
-
-def test_learn_trains_nb_svm_lowrank_when_asked(tmp_path: Path) -> None:
-    data = tmp_path / "history.jsonl"
-    data.write_text("\n".join(json.dumps({"summary": e.summary, "details": e.description,
-                                          "category": " > ".join(e.path or ()), "scope": e.scope})
-                              for e in synthetic()))
-    out = tmp_path / "model.joblib"
-    assert main(["learn", "--tenant", "acme", "--data", str(data), "--out", str(out), "--algorithm",
-                 "nb_svm_lowrank", "--tenants-file", str(tmp_path / "absent.yaml")]) == 0
-    meta, _, _ = read_meta(out)
-    assert meta.algorithm == "nb_svm_lowrank" and meta.holdout_accuracy is not None

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy import sparse
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
@@ -18,7 +19,7 @@ from sklearn.svm import LinearSVC
 from autotriage.cli import main
 from autotriage.feedback.retrain import retrain
 from autotriage.local.dataset import LabelledTicket, holdout_split
-from autotriage.local.estimator import NaiveBayesSVM, TextModel, make_vectorizer
+from autotriage.local.estimator import Algorithm, NaiveBayesSVM, TextModel, make_vectorizer
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.store import load_model, read_meta, save_model
 from autotriage.local.text import feature_text
@@ -31,13 +32,18 @@ def _accuracy(model: TextModel, labels: list[tuple[str, ...]], rows: list[Labell
     return float(np.mean([labels[int(i)] == e.path for i, e in zip(scores.argmax(1), rows, strict=True)]))
 
 
-def test_folded_scores_equal_the_svm_over_nb_scaled_rows() -> None:
+def _fitted() -> tuple[NaiveBayesSVM, sparse.csr_matrix, np.ndarray, list[tuple[str, ...]]]:
+    """An NBSVM fitted on the synthetic history: the model, its rows, labels and label paths."""
     rows = synthetic(per_category=12)
     texts = [feature_text(e.summary, e.description) for e in rows]
     paths = sorted({e.path for e in rows if e.path})
     y = np.array([paths.index(e.path) for e in rows if e.path], dtype=np.int64)
     x = make_vectorizer().fit_transform(texts)
-    model = NaiveBayesSVM(0.5).fit(x, y)
+    return NaiveBayesSVM(0.5).fit(x, y), x, y, paths
+
+
+def test_folded_scores_equal_the_svm_over_nb_scaled_rows() -> None:
+    model, x, y, paths = _fitted()
     unit = normalize(x)
     for label in (0, len(paths) - 1):
         positive = y == label
@@ -82,10 +88,11 @@ def test_nb_svm_copes_with_two_classes_singletons_and_weights() -> None:
     assert int(plain.scores(plain.transform(["unique singleton topic"])).argmax()) == 2
 
 
-def test_a_retrain_keeps_nb_svm_and_the_classifier_reloads_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("algorithm", ["nb_svm", "nb_svm_lowrank"])
+def test_a_retrain_keeps_the_algorithm_and_the_classifier_reloads_it(tmp_path: Path, algorithm: Algorithm) -> None:
     history = synthetic(per_category=20)
     path = tmp_path / "acme.joblib"
-    save_model(train_model(history, tenant="acme", config=TrainingConfig(algorithm="nb_svm",
+    save_model(train_model(history, tenant="acme", config=TrainingConfig(algorithm=algorithm,
                                                                           keep_neighbours=False)), path)
     classifier = LocalClassifier(load_model(path), path, reload_check_s=0.0)
     first = classifier.name
@@ -99,29 +106,25 @@ def test_a_retrain_keeps_nb_svm_and_the_classifier_reloads_it(tmp_path: Path) ->
     assert result.promoted
     verdict = classifier.predict(LabelledTicket(text[0], text[1], target, "1", "new").ticket(),
                                  taxonomy(paths)).classification
-    assert classifier.name != first and classifier.meta.algorithm == "nb_svm"
+    assert classifier.name != first and classifier.meta.algorithm == algorithm
     assert verdict.candidate is not None and verdict.candidate.path == target
 
 
-def test_learn_trains_nb_svm_when_asked(tmp_path: Path) -> None:
+@pytest.mark.parametrize("algorithm", ["nb_svm", "nb_svm_lowrank"])
+def test_learn_trains_the_algorithm_asked_for(tmp_path: Path, algorithm: Algorithm) -> None:
     data = tmp_path / "history.jsonl"
     data.write_text("\n".join(json.dumps({"summary": e.summary, "details": e.description,
                                           "category": " > ".join(e.path or ()), "scope": e.scope})
                               for e in synthetic()))
     out = tmp_path / "model.joblib"
-    assert main(["learn", "--tenant", "acme", "--data", str(data), "--out", str(out), "--algorithm", "nb_svm",
+    assert main(["learn", "--tenant", "acme", "--data", str(data), "--out", str(out), "--algorithm", algorithm,
                  "--tenants-file", str(tmp_path / "absent.yaml")]) == 0
     meta, _, _ = read_meta(out)
-    assert meta.algorithm == "nb_svm" and meta.holdout_accuracy is not None
+    assert meta.algorithm == algorithm and meta.holdout_accuracy is not None
 
 
 def test_scoring_cache_is_rebuilt_after_loading_and_never_pickled() -> None:
-    rows = synthetic(per_category=12)
-    texts = [feature_text(e.summary, e.description) for e in rows]
-    paths = sorted({e.path for e in rows if e.path})
-    y = np.array([paths.index(e.path) for e in rows if e.path], dtype=np.int64)
-    x = make_vectorizer().fit_transform(texts)
-    model = NaiveBayesSVM(0.5).fit(x, y)
+    model, x, _, _ = _fitted()
     fresh = pickle.dumps(model)
     scores = model.decision_function(x)
     assert len(pickle.dumps(model)) == len(fresh)
