@@ -10,7 +10,7 @@ import pytest
 from autotriage.core.tenants import TenantsFile
 from autotriage.feedback.attribution import ChangedBy, attribute, changed_by
 from autotriage.feedback.closed import join
-from autotriage.policy.feedback import Decision, Verdict, judge
+from autotriage.policy.feedback import Decision, Judged, Verdict, judge
 from autotriage.psa.base import PSAClient
 from autotriage.psa.changes import CategoryChange
 from autotriage.psa.registry import make_client
@@ -39,6 +39,18 @@ async def _autotriage_writes(sim: Simulator, client: PSAClient, scope: int, path
     decision = Decision(tenant="acme", ticket_id=tid, psa=sim.psa.value, scope=str(scope), action="applied",
                         mode="apply", path=path, confidence=0.9, decided_at=datetime.now(UTC))
     return tid, decision
+
+
+async def _corrected(sim: Simulator, client: PSAClient, modes: list[str]) -> list[Judged]:
+    """One ticket per mode, categorized by autotriage and changed by a technician ten minutes later, judged."""
+    scope, _ = SCOPES[sim.psa.value]
+    paths = sorted(sim.valid_paths(scope))
+    items = []
+    for mode in modes:
+        tid, decision = await _autotriage_writes(sim, client, scope, paths[0])
+        sim.set_category(tid, paths[1], at=datetime.now(UTC) + timedelta(minutes=10))
+        items.append(judge(decision.model_copy(update={"mode": mode}), sim.category_of(tid), str(scope)))
+    return items
 
 
 @pytest.mark.parametrize("psa", ["connectwise", "autotask", "halo"])
@@ -133,13 +145,7 @@ async def test_autotask_history_stops_when_the_hourly_budget_is_nearly_used() ->
     await sim.start()
     client = _client(sim)
     try:
-        scope, _ = SCOPES["autotask"]
-        paths = sorted(sim.valid_paths(scope))
-        items = []
-        for _ in range(3):
-            tid, decision = await _autotriage_writes(sim, client, scope, paths[0])
-            sim.set_category(tid, paths[1], at=datetime.now(UTC) + timedelta(minutes=10))
-            items.append(judge(decision, sim.category_of(tid), str(scope)))
+        items = await _corrected(sim, client, ["apply"] * 3)
         sim.threshold_used = 9_000  # type: ignore[attr-defined]  # 90 % of the 10,000 an hour
         result = await attribute(client, items)
     finally:
@@ -154,13 +160,7 @@ async def test_within_the_limit_applied_categories_are_read_first() -> None:
     await sim.start()
     client = _client(sim)
     try:
-        scope, _ = SCOPES["halo"]
-        paths = sorted(sim.valid_paths(scope))
-        items = []
-        for mode in ("suggest", "shadow", "apply"):
-            tid, decision = await _autotriage_writes(sim, client, scope, paths[0])
-            sim.set_category(tid, paths[1], at=datetime.now(UTC) + timedelta(minutes=10))
-            items.append(judge(decision.model_copy(update={"mode": mode}), sim.category_of(tid), str(scope)))
+        items = await _corrected(sim, client, ["suggest", "shadow", "apply"])
         result = await attribute(client, items, limit=1)
     finally:
         await client.close()
@@ -176,13 +176,7 @@ async def test_history_calls_are_paced() -> None:
     await sim.start()
     client = _client(sim)
     try:
-        scope, _ = SCOPES["halo"]
-        paths = sorted(sim.valid_paths(scope))
-        items = []
-        for _ in range(4):
-            tid, decision = await _autotriage_writes(sim, client, scope, paths[0])
-            sim.set_category(tid, paths[1], at=datetime.now(UTC) + timedelta(minutes=10))
-            items.append(judge(decision, sim.category_of(tid), str(scope)))
+        items = await _corrected(sim, client, ["apply"] * 4)
         started = time.perf_counter()
         result = await attribute(client, items, rate=20.0)  # 4 calls at 20 a second: the last starts at 0.15 s
         took = time.perf_counter() - started

@@ -13,11 +13,9 @@ from sklearn.feature_extraction.text import CountVectorizer
 from autotriage.local.dataset import holdout_split
 from autotriage.local.estimator import WORD_TOKENS, NaiveBayesLowRank, NaiveBayesSVM, TextModel
 from autotriage.local.lowrank import LowRankSoftmax
-from autotriage.local.provider import LocalClassifier
-from autotriage.local.store import load_model, save_model
 from autotriage.local.text import feature_text
 from autotriage.local.training import TrainingConfig, train_model
-from tests.unit.test_local_model import synthetic, taxonomy
+from tests.unit.test_local_model import assert_classifies_after_a_reload, synthetic
 
 TOPICS = {
     0: ["vpn tunnel drops", "vpn client cannot connect", "remote vpn disconnects every hour"],
@@ -93,7 +91,5 @@ def test_nb_svm_lowrank_trains_saves_and_classifies_noisy_data(tmp_path: Path) -
                                                                for e in test]))
     accuracy = np.mean([model.meta.labels[int(i)] == e.path for i, e in zip(scores.argmax(1), test, strict=True)])
     assert accuracy > 0.6
-    classifier = LocalClassifier(load_model(save_model(model, tmp_path / "lowrank.joblib")))
-    verdict = classifier.predict(test[0].ticket(), taxonomy(list(model.meta.labels))).classification
-    assert verdict.candidate is not None and 0.0 <= verdict.confidence <= 1.0
+    classifier = assert_classifies_after_a_reload(model, tmp_path / "lowrank.joblib", test[0])
     assert classifier.meta.algorithm == "nb_svm_lowrank"

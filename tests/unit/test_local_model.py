@@ -14,7 +14,7 @@ from autotriage.core.errors import ConfigError
 from autotriage.core.models import Candidate, ConfidenceSource, PSAKind, Taxonomy, Ticket, Verdict
 from autotriage.local.dataset import LabelledTicket, data_hash, holdout_split, parse_path, read_labelled
 from autotriage.local.provider import LocalClassifier
-from autotriage.local.store import FORMAT_VERSION, MAGIC, load_model, read_meta, save_model
+from autotriage.local.store import FORMAT_VERSION, MAGIC, LocalModel, load_model, read_meta, save_model
 from autotriage.local.training import TrainingConfig, train_model
 
 #: Words that identify each category, and neutral filler, for a small synthetic history.
@@ -50,6 +50,15 @@ def taxonomy(paths: list[tuple[str, ...]], scope: str = "1") -> Taxonomy:
     """A taxonomy whose candidate ids are ``c1``..``cN``."""
     return Taxonomy(tenant="acme", psa=PSAKind.HALO, scope=scope, fetched_at=datetime.now(UTC),
                     candidates=tuple(Candidate(id=f"c{i}", path=p) for i, p in enumerate(paths, start=1)))
+
+
+def assert_classifies_after_a_reload(model: LocalModel, path: Path, ticket: LabelledTicket) -> LocalClassifier:
+    """Save ``model`` to ``path``, load it into a classifier and check it answers ``ticket`` with a valid verdict."""
+    classifier = LocalClassifier(load_model(save_model(model, path)))
+    verdict = classifier.predict(ticket.ticket(), taxonomy(list(model.meta.labels))).classification
+    assert verdict.candidate is not None and 0.0 <= verdict.confidence <= 1.0
+    assert classifier.meta.algorithm == model.meta.algorithm
+    return classifier
 
 
 @pytest.fixture(scope="module")

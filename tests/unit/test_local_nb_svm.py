@@ -24,7 +24,7 @@ from autotriage.local.provider import LocalClassifier
 from autotriage.local.store import load_model, read_meta, save_model
 from autotriage.local.text import feature_text
 from autotriage.local.training import TrainingConfig, train_model
-from tests.unit.test_local_model import synthetic, taxonomy
+from tests.unit.test_local_model import assert_classifies_after_a_reload, synthetic, taxonomy
 
 
 def _accuracy(model: TextModel, labels: list[tuple[str, ...]], rows: list[LabelledTicket]) -> float:
@@ -66,9 +66,7 @@ def test_nb_svm_trains_saves_and_classifies_noisy_data(tmp_path: Path) -> None:
     a_single = _accuracy(single.estimator, single.meta.labels, test)
     a_nb = _accuracy(nb.estimator, nb.meta.labels, test)
     assert a_nb >= a_single - 0.05, (a_nb, a_single)
-    classifier = LocalClassifier(load_model(save_model(nb, tmp_path / "nb.joblib")))
-    verdict = classifier.predict(test[0].ticket(), taxonomy(list(nb.meta.labels))).classification
-    assert verdict.candidate is not None and 0.0 <= verdict.confidence <= 1.0
+    classifier = assert_classifies_after_a_reload(nb, tmp_path / "nb.joblib", test[0])
     assert classifier.meta.algorithm == "nb_svm"
 
 

@@ -10,11 +10,9 @@ import numpy as np
 
 from autotriage.local.dataset import LabelledTicket, holdout_split
 from autotriage.local.estimator import StackedLinear, TextModel
-from autotriage.local.provider import LocalClassifier
-from autotriage.local.store import load_model, save_model
 from autotriage.local.text import feature_text
 from autotriage.local.training import TrainingConfig, train_model
-from tests.unit.test_local_model import synthetic, taxonomy
+from tests.unit.test_local_model import assert_classifies_after_a_reload, synthetic
 
 
 def _accuracy(model: TextModel, labels: list[tuple[str, ...]], rows: list[LabelledTicket]) -> float:
@@ -32,10 +30,7 @@ def test_stacked_is_at_least_as_accurate_as_one_svm_on_noisy_data(tmp_path: Path
     a_single = _accuracy(single.estimator, single.meta.labels, test)
     a_stacked = _accuracy(stacked.estimator, stacked.meta.labels, test)
     assert a_stacked >= a_single - 0.02, (a_stacked, a_single)
-    path = save_model(stacked, tmp_path / "stacked.joblib")
-    classifier = LocalClassifier(load_model(path))
-    verdict = classifier.predict(test[0].ticket(), taxonomy(list(stacked.meta.labels))).classification
-    assert verdict.candidate is not None and 0.0 <= verdict.confidence <= 1.0
+    classifier = assert_classifies_after_a_reload(stacked, tmp_path / "stacked.joblib", test[0])
     assert classifier.meta.algorithm == "stacked"
 
 
