@@ -8,11 +8,12 @@ import random
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
 from autotriage.local.dataset import holdout_split
 from autotriage.local.estimator import WORD_TOKENS, NaiveBayesLowRank, NaiveBayesSVM, TextModel
-from autotriage.local.lowrank import LowRankSoftmax
+from autotriage.local.lowrank import LowRankSoftmax, embedding_gradient
 from autotriage.local.text import feature_text
 from autotriage.local.training import TrainingConfig, train_model
 from tests.unit.test_local_model import assert_classifies_after_a_reload, synthetic
@@ -52,6 +53,28 @@ def test_lowrank_softmax_learns_is_deterministic_and_honours_weights() -> None:
         with_odd, relabelled, sample_weight=np.append(np.ones(len(y)), 40.0))
     assert int(plain.log_proba(odd).argmax()) == 1
     assert int(heavy.log_proba(odd).argmax()) == 0
+
+
+def test_embedding_gradient_sums_every_row_and_ngram_pair() -> None:
+    """The per-n-gram gradient equals accumulating each (row, n-gram) pair on its own, n-grams shared by several
+    rows and repeated indices included; untouched n-grams are not returned."""
+    rng = np.random.default_rng(3)
+    dense = (rng.random((5, 40)) * (rng.random((5, 40)) < 0.2)).astype(np.float32)
+    dense[:, 7] = 0.5  # an n-gram every row has
+    canonical = sparse.csr_matrix(dense)
+    # and one row that names an n-gram twice (a matrix whose duplicates were not summed)
+    indices = np.concatenate([canonical.indices[: canonical.indptr[1]], [7], canonical.indices[canonical.indptr[1]:]])
+    data = np.concatenate([canonical.data[: canonical.indptr[1]], [0.25], canonical.data[canonical.indptr[1]:]])
+    indptr = canonical.indptr + np.array([0] + [1] * 5)
+    rows = sparse.csr_matrix((data.astype(np.float32), indices, indptr), shape=(5, 40))
+    back = rng.standard_normal((5, 4)).astype(np.float32)
+    expected = np.zeros((40, 4), dtype=np.float32)
+    owner = np.repeat(np.arange(5), np.diff(rows.indptr))
+    np.add.at(expected, rows.indices, rows.data[:, None] * back[owner])
+    touched, gradient = embedding_gradient(rows, back)
+    assert sorted(touched.tolist()) == sorted(set(rows.indices.tolist()))
+    np.testing.assert_allclose(gradient, expected[touched], rtol=1e-5, atol=1e-6)
+    assert not np.any(np.delete(expected, touched, axis=0))
 
 
 def test_lift_is_zero_where_the_text_tells_nothing_about_the_class() -> None:

@@ -19,6 +19,16 @@ IntArray = NDArray[np.int64]
 Float32Array = NDArray[np.float32]
 
 
+def embedding_gradient(rows: sparse.csr_matrix, back: Float32Array) -> tuple[IntArray, Float32Array]:
+    """The n-grams a mini-batch touches (each once) and their embeddings' gradient: per n-gram, the sum over the
+    batch's rows of the row's weight for it times the row's back-propagated error. One small sparse product (a
+    per-(row, n-gram) ``np.add.at`` cost 2.5x as much for the whole fit)."""
+    touched, column = np.unique(rows.indices, return_inverse=True)
+    local = sparse.csr_matrix((rows.data, column, rows.indptr), shape=(rows.shape[0], len(touched)))
+    gradient: Float32Array = np.asarray(local.T @ back)
+    return touched.astype(np.int64), gradient
+
+
 class LowRankSoftmax:
     """Averaged n-gram embeddings -> softmax; ``fit`` on word count rows, ``log_proba`` per class."""
 
@@ -68,8 +78,8 @@ class LowRankSoftmax:
                 back = error @ self.output
                 self.output -= rate * (error.T @ hidden)
                 self.bias -= rate * error.sum(axis=0)
-                owner = np.repeat(np.arange(len(chosen)), np.diff(xb.indptr))
-                np.add.at(self.embedding, xb.indices, -rate * xb.data[:, None] * back[owner])
+                touched, gradient = embedding_gradient(xb, back)
+                self.embedding[touched] -= rate * gradient
         return self
 
     @staticmethod
