@@ -51,7 +51,9 @@ def test_volume_time_trend_automation_and_hygiene() -> None:
     assert by[PASSWORD].repetitiveness > by[PRINTER].repetitiveness
     assert found.automation[0].path == PASSWORD and found.automation[0].examples == ["password reset for user account"]
     assert len(by[PRINTER].examples) == 3  # the most typical ones, each wording once
-    assert any("automate first: Accounts > Password Reset" in line for line in summary_lines(found))
+    lines = summary_lines(found)
+    assert any("automate first: Accounts > Password Reset" in line for line in lines)
+    assert "taxonomy: 1 category unused, 1 catch-all category overused, 0 categories rarely kept" in lines[-1]
 
 
 async def test_insights_report_with_charts_from_the_simulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

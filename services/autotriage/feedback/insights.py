@@ -152,6 +152,11 @@ def summary_lines(insights: Insights, top: int = 3) -> list[str]:
         best = insights.automation[0]
         lines.append(f"automate first: {best.label} ({best.tickets} tickets, {best.mean_hours:.1f} h each, "
                      f"alike {best.repetitiveness:.0%}), e.g. \"{best.examples[0] if best.examples else ''}\"")
-    lines.append(f"taxonomy: {len(insights.unused)} categories unused, {len(insights.catch_all)} catch-all "
-                 f"overused, {len(insights.rarely_kept)} rarely kept by technicians")
+    lines.append(f"taxonomy: {_count(len(insights.unused), 'category', 'categories')} unused, "
+                 f"{_count(len(insights.catch_all), 'catch-all category', 'catch-all categories')} overused, "
+                 f"{_count(len(insights.rarely_kept), 'category', 'categories')} rarely kept by technicians")
     return lines
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
