@@ -12,10 +12,11 @@ import pytest
 
 from autotriage.core.errors import ConfigError
 from autotriage.core.models import Candidate, ConfidenceSource, PSAKind, Taxonomy, Ticket, Verdict
+from autotriage.local import training
 from autotriage.local.dataset import LabelledTicket, data_hash, holdout_split, parse_path, read_labelled
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.store import FORMAT_VERSION, MAGIC, LocalModel, load_model, read_meta, save_model
-from autotriage.local.training import TrainingConfig, train_model
+from autotriage.local.training import TrainingConfig, choose_algorithm, train_model
 
 #: Words that identify each category, and neutral filler, for a small synthetic history.
 VOCAB: dict[tuple[str, ...], list[str]] = {
@@ -106,7 +107,7 @@ def test_holdout_split_is_deterministic_and_stratified() -> None:
 def test_training_measures_and_records_metadata(trained: Path) -> None:
     meta, _, _ = read_meta(trained)
     assert meta.format_version == FORMAT_VERSION
-    assert (meta.tenant, meta.psa, meta.algorithm) == ("acme", "halo", "linear_svc")
+    assert (meta.tenant, meta.psa, meta.algorithm, meta.algorithm_auto) == ("acme", "halo", "linear_svc", True)
     # every ticket but the first of each category is predicted by a fold model that never saw it
     assert meta.n_examples == 144 and meta.n_holdout == 138 and meta.refit
     assert set(meta.labels) == set(VOCAB)
@@ -114,6 +115,19 @@ def test_training_measures_and_records_metadata(trained: Path) -> None:
     assert meta.threshold is None and "only 138 held-out tickets" in meta.threshold_note  # too few to promise
     assert meta.threshold_table and meta.data_sha256 == data_hash(synthetic())
     assert len(meta.model_id) == 12
+
+
+def test_auto_chooses_the_algorithm_by_tickets_per_category(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The median category decides: large, few-category histories get nb_svm_lowrank, typical MSP histories the
+    single SVM; a tenant's explicit choice is trained as given and recorded as chosen."""
+    assert choose_algorithm([4, 1500, 2000]) == "nb_svm_lowrank"
+    assert choose_algorithm([20_000, 999, 5]) == "linear_svc"  # one huge category does not make a large history
+    assert choose_algorithm([]) == "linear_svc"
+    monkeypatch.setattr(training, "LARGE_CATEGORY", 20)  # the synthetic history has 24 tickets per category
+    auto = train_model(synthetic(), tenant="acme").meta
+    assert (auto.algorithm, auto.algorithm_auto) == ("nb_svm_lowrank", True)
+    chosen = train_model(synthetic(), tenant="acme", config=TrainingConfig(algorithm="nb_svm")).meta
+    assert (chosen.algorithm, chosen.algorithm_auto) == ("nb_svm", False)
 
 
 def test_enough_held_out_tickets_store_a_threshold_with_its_promise() -> None:

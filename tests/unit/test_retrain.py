@@ -5,6 +5,7 @@ running classifier hot-reloads the new model so the same ticket text now gets th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from autotriage.core.events import OutcomeRecorded
 from autotriage.core.models import Action, PSAKind, Ticket
 from autotriage.feedback.decisions import JsonlDecisionLog, decisions_of
 from autotriage.feedback.retrain import retrain, training_set
+from autotriage.local import training
 from autotriage.local.dataset import LabelledTicket
 from autotriage.local.provider import LocalClassifier
 from autotriage.local.store import load_model, save_model
@@ -24,6 +26,7 @@ from autotriage.local.training import TrainingConfig, train_model
 from autotriage.sandbox.common import load_sample
 from autotriage.sandbox.halo import HaloSimulator
 from tests.support.closing import write_tenants
+from tests.unit.test_local_model import synthetic
 
 SCOPE = 1
 PRINTER = ("Label printer at the dispatch desk {i} prints blank labels",
@@ -56,6 +59,22 @@ def test_a_worse_candidate_is_not_promoted(tmp_path: Path) -> None:
     result = retrain(history[300:], recent, set(), tenant="acme", psa="halo", model_path=path)
     assert not result.promoted and path.read_bytes() == before
     assert result.current_accuracy is not None and result.candidate_accuracy <= result.current_accuracy
+
+
+@pytest.mark.parametrize(("current", "expected"), [("auto", "nb_svm_lowrank"), ("linear_svc", "linear_svc")])
+def test_retrain_keeps_a_chosen_algorithm_and_chooses_again_for_auto(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, current: str, expected: str) -> None:
+    """A model trained with ``auto`` is retrained with ``auto`` (the grown history may now call for another
+    algorithm); one whose algorithm the tenant chose keeps it."""
+    path = tmp_path / "model.joblib"
+    noisy = synthetic(label_noise=0.6)  # a weak current model, so the candidate is promoted
+    save_model(train_model(noisy, tenant="acme", config=TrainingConfig(algorithm=current)), path)  # type: ignore[arg-type]
+    assert load_model(path).meta.algorithm == "linear_svc"  # 24 tickets per category: auto chose the SVM
+    monkeypatch.setattr(training, "LARGE_CATEGORY", 40)  # history and recent tickets: 48 per category
+    recent = [dataclasses.replace(e, id=f"r{i}") for i, e in enumerate(synthetic(seed=2))]
+    result = retrain(synthetic(seed=1), recent, set(), tenant="acme", psa="halo", model_path=path)
+    assert result.promoted
+    assert (load_model(path).meta.algorithm, load_model(path).meta.algorithm_auto) == (expected, current == "auto")
 
 
 async def test_the_loop_learns_a_correction_and_hot_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

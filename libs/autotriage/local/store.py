@@ -55,6 +55,9 @@ class ModelMeta(BaseModel):
     trained_at: datetime
     sklearn_version: str = sklearn.__version__
     algorithm: str
+    #: Whether ``algorithm`` was chosen for the data (``auto``): a retrain then chooses again, while a tenant's own
+    #: choice is kept.
+    algorithm_auto: bool = False
     n_examples: int
     n_train: int
     n_holdout: int

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections import defaultdict
+import statistics
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal, cast
 
 import numpy as np
 
@@ -49,14 +51,30 @@ MIN_THRESHOLD_HOLDOUT = 500
 #: Held-out tickets at or above a threshold needed to choose it.
 MIN_THRESHOLD_SUPPORT = 30
 
+#: ``auto`` picks ``nb_svm_lowrank`` when the median category has at least this many tickets, else ``linear_svc``.
+#: Measured on the public IT ticket set, per-class subsamples (docs/benchmarks.md, fourth round): with 25-400
+#: tickets per category ``linear_svc`` is 0.4-2 points better, at 1,000 the two are even, at 2,000-4,800
+#: ``nb_svm_lowrank`` is 0.3-1.3 points better.
+LARGE_CATEGORY = 1000
+
 Progress = Callable[[str], None]
+AlgorithmChoice = Algorithm | Literal["auto"]
+
+
+def choose_algorithm(tickets_per_category: Sequence[int]) -> Algorithm:
+    """What ``auto`` trains: ``nb_svm_lowrank`` for histories whose median category has ``LARGE_CATEGORY``
+    tickets or more (large, few-category histories), else ``linear_svc`` (best on typical MSP histories with
+    dozens of categories of a few to a few hundred tickets)."""
+    if tickets_per_category and statistics.median(tickets_per_category) >= LARGE_CATEGORY:
+        return "nb_svm_lowrank"
+    return "linear_svc"
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
     """Knobs of a training run (the defaults are what was measured best on the bundled data)."""
 
-    algorithm: Algorithm = "linear_svc"
+    algorithm: AlgorithmChoice = "auto"
     c: float = 0.5
     folds: int = 4
     target_precision: float = 0.95
@@ -95,7 +113,10 @@ def train_model(
         raise ConfigError(f"only {len(usable)} categorized tickets in {len(labels)} categories{where}: the local "
                           f"model needs at least {MIN_EXAMPLES} tickets in 2 categories (add history or --data)")
     index = {path: i for i, path in enumerate(labels)}
-    say(f"preparing {len(usable)} tickets")
+    automatic = config.algorithm == "auto"
+    algorithm = choose_algorithm(list(Counter(e.path for e in usable).values())) if automatic else \
+        cast(Algorithm, config.algorithm)
+    say(f"preparing {len(usable)} tickets ({algorithm}{', chosen for the data' if automatic else ''})")
     prepared = {id(e): training_texts(e.summary, e.description) for e in usable}
     texts = {key: value[0] for key, value in prepared.items()}
     folds = _folds(usable, config.folds)
@@ -113,7 +134,7 @@ def train_model(
             train = [e for e in usable if folds[id(e)] != fold]
             say(f"fold {fold + 1}/{config.folds}: fitting on {len(train)}, predicting {len(held)} held-out tickets")
             model = _fit([texts[id(e)] for e in train], [index[e.path] for e in train if e.path], len(labels),
-                         config, None, [e.weight for e in train])
+                         algorithm, config, None, [e.weight for e in train])
             scores = model.scores(model.transform([texts[id(e)] for e in held]))
             b, t, m = top_two(scores)
             rows = [position[id(e)] for e in held]
@@ -125,12 +146,14 @@ def train_model(
         curve = tuple(round(float((ranks < k).mean()), 4) for k in range(1, limit + 1))
         measured = dataclasses.replace(measured, topk_recall=curve)
     say(f"fitting on all {len(usable)} tickets")
-    final = _fit([texts[id(e)] for e in usable], [index[e.path] for e in usable if e.path], len(labels), config,
+    final = _fit([texts[id(e)] for e in usable], [index[e.path] for e in usable if e.path], len(labels), algorithm,
+                 config,
                  [prepared[id(e)][1] for e in usable] if config.keep_neighbours else None, [e.weight for e in usable])
     final.calibrator = measured.calibrator
     chosen = measured.chosen
     meta = ModelMeta(
-        tenant=tenant, psa=psa, scope=scope, trained_at=datetime.now(UTC), algorithm=config.algorithm,
+        tenant=tenant, psa=psa, scope=scope, trained_at=datetime.now(UTC), algorithm=algorithm,
+        algorithm_auto=automatic,
         n_examples=len(usable), n_train=len(usable), refit=measuring,
         n_holdout=len(scored) if measuring else 0,
         labels=labels, holdout_accuracy=measured.accuracy, holdout_macro_f1=measured.macro_f1,
@@ -146,11 +169,11 @@ def train_model(
     return LocalModel(meta, final)
 
 
-def _fit(texts: list[str], labels: list[int], n_labels: int, config: TrainingConfig,
+def _fit(texts: list[str], labels: list[int], n_labels: int, algorithm: Algorithm, config: TrainingConfig,
          snippets: list[str] | None, weights: list[float] | None = None) -> TextModel:
     """``TextModel.fit`` with a clear error for data the vectorizers cannot use."""
     try:
-        return TextModel.fit(texts, labels, n_labels, algorithm=config.algorithm, c=config.c, snippets=snippets,
+        return TextModel.fit(texts, labels, n_labels, algorithm=algorithm, c=config.c, snippets=snippets,
                              weights=weights)
     except ValueError as exc:
         if "vocabulary" in str(exc) or "no terms remain" in str(exc):

@@ -64,12 +64,13 @@ def retrain(history: Sequence[LabelledTicket], recent: Sequence[LabelledTicket],
             tenant: str, psa: str | None, model_path: Path, weight: float = 3.0,
             config: TrainingConfig | None = None) -> RetrainResult:
     """See the module docstring; ``corrected`` are the ids of recent tickets a technician re-categorized.
-    Without ``config`` the candidate uses the current model's algorithm (a tenant that chose one keeps it)."""
+    Without ``config`` the candidate uses the current model's algorithm when a tenant chose it, else ``auto``
+    chooses again for the grown history."""
     usable = [e for e in recent if e.path]
     train_recent, held = holdout_split(usable, 0.2, seed="recent")
     current = load_model(model_path) if model_path.exists() else None
     if config is None:
-        algorithm = current.meta.algorithm if current is not None else None
+        algorithm = current.meta.algorithm if current is not None and not current.meta.algorithm_auto else None
         config = TrainingConfig(algorithm=algorithm) if algorithm in ALGORITHMS else TrainingConfig()
     held_ids = {e.id for e in held}
     candidate = train_model(training_set(history, train_recent, corrected, weight, held_ids), tenant=tenant, psa=psa,
