@@ -146,9 +146,9 @@ def train_model(
         curve = tuple(round(float((ranks < k).mean()), 4) for k in range(1, limit + 1))
         measured = dataclasses.replace(measured, topk_recall=curve)
     say(f"fitting on all {len(usable)} tickets")
+    snippets = [prepared[id(e)][1] for e in usable] if config.keep_neighbours else None
     final = _fit([texts[id(e)] for e in usable], [index[e.path] for e in usable if e.path], len(labels), algorithm,
-                 config,
-                 [prepared[id(e)][1] for e in usable] if config.keep_neighbours else None, [e.weight for e in usable])
+                 config, snippets, [e.weight for e in usable])
     final.calibrator = measured.calibrator
     chosen = measured.chosen
     meta = ModelMeta(
