@@ -50,6 +50,7 @@ def test_learn_from_a_file_writes_a_versioned_model(tmp_path: Path, capsys: pyte
     printed = capsys.readouterr().out
     assert "held-out accuracy" in printed and "cascade threshold" in printed and str(out) in printed
     assert "LLM shortlist" in printed
+    assert (meta.algorithm, meta.algorithm_auto) == ("linear_svc", True) and "linear_svc (chosen by" in printed
 
 
 def test_learn_explains_missing_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,7 @@ from autotriage.core.settings import Settings
 from autotriage.core.tenants import Tenant, TenantsFile, load_tenants
 from autotriage.local.dataset import LabelledTicket, read_labelled
 from autotriage.local.store import LocalModel, save_model
-from autotriage.local.training import TrainingConfig, train_model
+from autotriage.local.training import LARGE_CATEGORY, TrainingConfig, train_model
 from autotriage.psa.registry import make_client
 
 
@@ -59,6 +59,9 @@ def summary_table(model: LocalModel, path: Path | None = None) -> Table:
     refit = "; the saved model is refit on all" if meta.refit else ""
     table.add_row("examples", f"{meta.n_examples} (measured: {meta.n_train} train, {meta.n_holdout} held out{refit})")
     table.add_row("categories", str(len(meta.labels)))
+    chosen = (f" (chosen by --algorithm auto: nb_svm_lowrank when the median category has {LARGE_CATEGORY:,} tickets "
+              "or more, else linear_svc)") if meta.algorithm_auto else ""
+    table.add_row("algorithm", meta.algorithm + chosen)
     table.add_row("held-out accuracy", pct(meta.holdout_accuracy))
     table.add_row("held-out macro-F1", pct(meta.holdout_macro_f1))
     if meta.threshold is None:
