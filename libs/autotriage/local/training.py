@@ -53,7 +53,7 @@ MIN_THRESHOLD_SUPPORT = 30
 
 #: ``auto`` picks ``nb_svm_lowrank`` when the median category has at least this many tickets, else ``linear_svc``.
 #: Measured on the public IT ticket set, per-class subsamples (docs/benchmarks.md, fourth round): with 25-400
-#: tickets per category ``linear_svc`` is 0.4-2 points better, at 1,000 the two are even, at 2,000-4,800
+#: tickets per category ``linear_svc`` is 1-2 points better, at 1,000 the two are even, at 2,000-4,800
 #: ``nb_svm_lowrank`` is 0.3-1.3 points better.
 LARGE_CATEGORY = 1000
 
