@@ -61,16 +61,21 @@ def test_a_worse_candidate_is_not_promoted(tmp_path: Path) -> None:
     assert result.current_accuracy is not None and result.candidate_accuracy <= result.current_accuracy
 
 
-@pytest.mark.parametrize(("current", "expected"), [("auto", "nb_svm_lowrank"), ("linear_svc", "linear_svc")])
+@pytest.mark.parametrize(("current", "large", "expected"), [
+    ("auto", 40, "nb_svm_lowrank"),
+    ("linear_svc", 40, "linear_svc"),
+    ("auto", 45, "linear_svc"),  # the candidate (43 per category) gets the SVM; the whole set (48) would not
+])
 def test_retrain_keeps_a_chosen_algorithm_and_chooses_again_for_auto(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, current: str, expected: str) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, current: str, large: int, expected: str) -> None:
     """A model trained with ``auto`` is retrained with ``auto`` (the grown history may now call for another
-    algorithm); one whose algorithm the tenant chose keeps it."""
+    algorithm); one whose algorithm the tenant chose keeps it; the promoted model is the algorithm the candidate
+    was measured with."""
     path = tmp_path / "model.joblib"
     noisy = synthetic(label_noise=0.6)  # a weak current model, so the candidate is promoted
     save_model(train_model(noisy, tenant="acme", config=TrainingConfig(algorithm=current)), path)  # type: ignore[arg-type]
     assert load_model(path).meta.algorithm == "linear_svc"  # 24 tickets per category: auto chose the SVM
-    monkeypatch.setattr(training, "LARGE_CATEGORY", 40)  # history and recent tickets: 48 per category
+    monkeypatch.setattr(training, "LARGE_CATEGORY", large)  # history and recent tickets: 48 per category
     recent = [dataclasses.replace(e, id=f"r{i}") for i, e in enumerate(synthetic(seed=2))]
     result = retrain(synthetic(seed=1), recent, set(), tenant="acme", psa="halo", model_path=path)
     assert result.promoted

@@ -15,11 +15,12 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from autotriage.local.dataset import LabelledTicket, holdout_split
-from autotriage.local.estimator import ALGORITHMS, top_two
+from autotriage.local.estimator import ALGORITHMS, Algorithm, top_two
 from autotriage.local.store import LocalModel, load_model, save_model
 from autotriage.local.text import feature_text
 from autotriage.local.training import TrainingConfig, train_model
@@ -81,7 +82,10 @@ def retrain(history: Sequence[LabelledTicket], recent: Sequence[LabelledTicket],
                            current_acc, candidate_acc, promoted=False)
     if current_acc is not None and candidate_acc <= current_acc:
         return result
-    final = train_model(training_set(history, usable, corrected, weight), tenant=tenant, psa=psa, config=config)
+    # The shipped model is the algorithm that was measured: ``auto`` on the whole set could choose another one.
+    final = train_model(training_set(history, usable, corrected, weight), tenant=tenant, psa=psa,
+                        config=replace(config, algorithm=cast(Algorithm, candidate.meta.algorithm)))
+    final.meta = final.meta.model_copy(update={"algorithm_auto": candidate.meta.algorithm_auto})
     versioned = model_path.with_name(f"{model_path.stem}.{{id}}{model_path.suffix}")
     staged = save_model(final, versioned.with_name(versioned.name.replace("{id}", "staging")))
     kept = staged.with_name(versioned.name.replace("{id}", final.meta.model_id))
