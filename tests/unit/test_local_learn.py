@@ -13,7 +13,9 @@ from rich.console import Console
 from autotriage.cli import build_parser, main
 from autotriage.commands.learn import default_model_path, pull_history
 from autotriage.core.tenants import TenantsFile
+from autotriage.local.estimator import ALGORITHMS
 from autotriage.local.store import read_meta
+from autotriage.local.training import LARGE_CATEGORY
 from autotriage.sandbox.halo import HaloSimulator
 from tests.unit.test_local_model import synthetic
 
@@ -67,3 +69,11 @@ def test_cli_wiring_and_default_path() -> None:
     when = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
     assert default_model_path("acme", None, when) == Path("models/acme/all-20250304-050607.joblib")
     assert default_model_path("acme", "12", when).name == "12-20250304-050607.joblib"
+
+
+def test_learn_offers_every_algorithm_and_states_the_auto_rule() -> None:
+    """The parser lists the algorithms by hand (it must not import the optional local extra): it stays in step."""
+    learn = next(a for a in build_parser()._actions if a.dest == "command").choices["learn"]  # type: ignore[index]
+    option = next(a for a in learn._actions if a.dest == "algorithm")
+    assert tuple(option.choices) == ("auto", *ALGORITHMS) and option.default == "auto"
+    assert f"{LARGE_CATEGORY:,} or more tickets" in (option.help or "")
